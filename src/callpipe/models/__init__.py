@@ -1,0 +1,62 @@
+"""Event contracts of callpipe: pydantic models that are the source of the Avro schemas in schemas/."""
+
+from callpipe.models.analysis import (
+    ActionItem,
+    AnalysisStatus,
+    AnalyzedUtterance,
+    CallAnalysis,
+    CallAnalyzed,
+    CallMetrics,
+    CompetitorMention,
+    CustomAnswer,
+    EscalationRisk,
+    RedactionInfo,
+    RoleMetrics,
+    SentimentLabel,
+    SpeakerSentiment,
+    TokenUsage,
+)
+from callpipe.models.common import (
+    AVRO_NAMESPACE,
+    CallMetadata,
+    ChannelRole,
+    Consent,
+    Contract,
+    Direction,
+    RecordingSource,
+    Role,
+    StageTiming,
+)
+from callpipe.models.recording import RecordingReady
+from callpipe.models.transcript import TranscriptReady, TranscriptStatus, Utterance, Word
+
+__all__ = [
+    "AVRO_NAMESPACE",
+    "ActionItem",
+    "AnalysisStatus",
+    "AnalyzedUtterance",
+    "CallAnalysis",
+    "CallAnalyzed",
+    "CallMetadata",
+    "CallMetrics",
+    "ChannelRole",
+    "CompetitorMention",
+    "Consent",
+    "Contract",
+    "CustomAnswer",
+    "Direction",
+    "EscalationRisk",
+    "RecordingReady",
+    "RecordingSource",
+    "RedactionInfo",
+    "Role",
+    "RoleMetrics",
+    "SentimentLabel",
+    "SpeakerSentiment",
+    "StageTiming",
+    "TokenUsage",
+    "TranscriptReady",
+    "TranscriptStatus",
+    "Utterance",
+    "Word",
+]

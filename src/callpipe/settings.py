@@ -1,0 +1,104 @@
+"""Typed settings shared by the services. Only service entry points construct them (reading the
+environment); libraries receive them as arguments. Secrets are ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "KafkaSettings",
+    "RecordingStoreSettings",
+    "RunnerSettings",
+    "SchemaRegistrySettings",
+    "TopicSettings",
+]
+
+
+class KafkaSettings(BaseSettings):
+    """Broker connection (``KAFKA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field(default="127.0.0.1:9092", description="Comma-separated brokers.")
+    security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL, …")
+    sasl_mechanism: str | None = Field(default=None, description="PLAIN, SCRAM-SHA-512, …")
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    client_id: str = Field(default="callpipe", description="Client id prefix shown in broker logs.")
+    topic_partitions: int = Field(default=6, description="Partitions for topics callpipe creates.")
+    topic_replication: int = Field(default=1, description="Replication factor for topics callpipe creates.")
+
+    def common_config(self) -> dict[str, Any]:
+        """librdkafka properties shared by producers, consumers and admin clients."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+            "client.id": self.client_id,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            config["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        return config
+
+
+class SchemaRegistrySettings(BaseSettings):
+    """Schema registry (``SCHEMA_REGISTRY_*``); no URL means the local registry built from schemas/."""
+
+    model_config = SettingsConfigDict(env_prefix="SCHEMA_REGISTRY_", extra="ignore")
+
+    url: str | None = Field(default=None, description="Confluent-compatible registry URL.")
+    auto_register: bool = Field(default=True, description="Register the current schemas on first use.")
+    basic_auth_user_info: SecretStr | None = Field(default=None, description="'user:password'.")
+
+
+class TopicSettings(BaseSettings):
+    """Topic names (``TOPIC_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TOPIC_", extra="ignore")
+
+    recordings: str = "callpipe.recordings"
+    transcripts: str = "callpipe.transcripts"
+    analyses: str = "callpipe.analyses"
+    call_events: str = Field(
+        default="callpipe.call-events", description="Facts that are not recordings (consent declined)."
+    )
+
+    def dead_letter(self, stage: str) -> str:
+        """The dead-letter topic of a stage: one per stage, keeping the original bytes."""
+        return f"callpipe.dlq.{stage}"
+
+
+class RunnerSettings(BaseSettings):
+    """Stage runner behaviour (``RUNNER_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNNER_", extra="ignore")
+
+    max_in_flight: int = Field(default=8, ge=1, description="Messages processed concurrently per instance.")
+    max_attempts: int = Field(default=5, ge=1, description="Attempts for transient errors before DLQ.")
+    backoff_initial_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    batch_size: int = Field(default=5000, ge=1, description="Batch mode: most messages per batch.")
+    batch_max_wait_ms: int = Field(default=1000, ge=1, description="Batch mode: longest wait to fill one.")
+    drain_timeout_s: float = Field(default=30.0, description="On revoke/shutdown, wait this long for work.")
+    commit_interval_s: float = Field(default=1.0, description="How often finished offsets are committed.")
+    metrics_port: int | None = Field(default=None, description="Port of /metrics and /healthz; None = off.")
+    metrics_host: str = Field(default="127.0.0.1")
+
+
+class RecordingStoreSettings(BaseSettings):
+    """Where raw audio is archived (``RECORDING_STORE_*``): a local directory or S3-compatible bucket."""
+
+    model_config = SettingsConfigDict(env_prefix="RECORDING_STORE_", extra="ignore")
+
+    url: str = Field(default="file://var/recordings", description="file://DIR or s3://bucket/prefix.")
+    s3_endpoint_url: str | None = Field(default=None, description="MinIO/Ceph/R2 endpoint; None = AWS.")
+    s3_region: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
