@@ -5,6 +5,7 @@ from callpipe.avro.registry import (
     LocalSchemaRegistry,
     SchemaRegistry,
     default_schema_dir,
+    registry_from_settings,
     schema_fingerprint,
 )
 from callpipe.avro.schema import avro_schema, full_name
@@ -19,6 +20,7 @@ __all__ = [
     "avro_schema",
     "default_schema_dir",
     "full_name",
+    "registry_from_settings",
     "schema_fingerprint",
     "split_wire_header",
 ]

@@ -20,12 +20,14 @@ from typing import Any, Protocol
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from callpipe.errors import DependencyUnavailableError, PoisonMessageError
+from callpipe.settings import SchemaRegistrySettings
 
 __all__ = [
     "ConfluentSchemaRegistry",
     "LocalSchemaRegistry",
     "SchemaRegistry",
     "default_schema_dir",
+    "registry_from_settings",
     "schema_fingerprint",
 ]
 
@@ -138,3 +140,19 @@ class ConfluentSchemaRegistry:
         with self._lock:
             self._schemas[schema_id] = schema
         return schema
+
+
+def registry_from_settings(settings: SchemaRegistrySettings) -> SchemaRegistry:
+    """The registry the settings describe: Confluent-compatible at ``url``, else the local one.
+
+    No URL is the embedded default (schemas/registry.json), so a user without servers still gets
+    stable schema ids. Basic auth travels as SecretStr and is unwrapped only here, for the client.
+    """
+    if not settings.url:
+        return LocalSchemaRegistry.from_directory()
+    client_config: dict[str, Any] = {}
+    if settings.basic_auth_user_info is not None:
+        client_config["basic.auth.user.info"] = settings.basic_auth_user_info.get_secret_value()
+    return ConfluentSchemaRegistry(
+        settings.url, auto_register=settings.auto_register, client_config=client_config
+    )
