@@ -18,7 +18,7 @@ from callpipe.avro.registry import default_schema_dir, schema_fingerprint
 from callpipe.avro.schema import avro_schema, full_name
 from callpipe.models import CallAnalyzed, RecordingReady, TranscriptReady
 
-__all__ = ["CONTRACTS", "render", "write_schemas"]
+__all__ = ["CONTRACTS", "cli", "render", "write_schemas"]
 
 CONTRACTS: tuple[type[BaseModel], ...] = (RecordingReady, TranscriptReady, CallAnalyzed)
 
@@ -61,7 +61,13 @@ def write_schemas(directory: Path) -> list[str]:
     return changed
 
 
-if __name__ == "__main__":
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else default_schema_dir()
+def cli(argv: list[str]) -> int:
+    """``callpipe schemas [DIR]``: write the current contracts to schemas/."""
+    out = Path(argv[0]) if argv else default_schema_dir()
     for line in write_schemas(out) or ["schemas are up to date"]:
         print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli(sys.argv[1:]))

@@ -1,0 +1,3 @@
+from callpipe_cli.main import main
+
+raise SystemExit(main())

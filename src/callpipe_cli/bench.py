@@ -1,0 +1,34 @@
+"""``callpipe bench NAME``: run one benchmark or evaluation module and print its figures."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+
+__all__ = ["BENCHMARKS", "main"]
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "runner": ("callpipe.bench.runner_bench", "stage runner calls/s, 100 ms step, concurrency 32"),
+    "ingest": ("callpipe.bench.ingest_bench", "webhook → broker-ack latency p50/p95 and requests/s"),
+    "transcriber": ("callpipe.bench.transcriber_eval", "WER, role accuracy and RTF on synthetic calls"),
+    "analyzer": ("callpipe.bench.analyzer_bench", "analyzer calls/s at 1 s LLM latency vs sequential"),
+    "analyzer-eval": ("callpipe.bench.analyzer_eval", "per-field accuracy on the labelled call set"),
+    "sink": ("callpipe.bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
+    "all": ("callpipe.bench.all_bench", "every figure above in one table"),
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in BENCHMARKS:
+        print("usage: callpipe bench NAME [ARGS…]\n\nbenchmarks:", file=sys.stderr)
+        for name, (_, help_) in BENCHMARKS.items():
+            print(f"  {name:<14} {help_}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(BENCHMARKS[argv[0]][0])
+    entry = module.main
+    # Benchmarks written as main() (reading sys.argv) and as main(argv) are both accepted.
+    if inspect.signature(entry).parameters:
+        return int(entry(argv[1:]) or 0)
+    sys.argv = [f"callpipe bench {argv[0]}", *argv[1:]]
+    return int(entry() or 0)
