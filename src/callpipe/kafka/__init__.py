@@ -1,0 +1,17 @@
+"""Kafka plumbing shared by the services: the acknowledged producer, topic creation, consumer config.
+
+The only package (with the stage runner) that imports confluent-kafka's producer/consumer/admin.
+"""
+
+from callpipe.kafka._consumer_config import consumer_config, group_id_for
+from callpipe.kafka._producer import EventProducer, delivery_error_to_callpipe, producer_config
+from callpipe.kafka._topics import ensure_topics
+
+__all__ = [
+    "EventProducer",
+    "consumer_config",
+    "delivery_error_to_callpipe",
+    "ensure_topics",
+    "group_id_for",
+    "producer_config",
+]

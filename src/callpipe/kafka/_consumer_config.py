@@ -1,0 +1,42 @@
+"""librdkafka consumer properties for stage runners: manual offsets, at-least-once.
+
+Auto commit and auto offset store are both off: the runner alone decides which offsets are
+committed (the highest contiguous finished offset per partition), so a crash can only cause
+re-deliveries, never a skipped call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callpipe.settings import KafkaSettings
+
+__all__ = ["consumer_config", "group_id_for"]
+
+
+def group_id_for(stage_name: str) -> str:
+    """Consumer group of a stage; every instance of one stage shares it."""
+    return f"callpipe-{stage_name}"
+
+
+def consumer_config(
+    kafka: KafkaSettings, stage_name: str, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        **kafka.common_config(),
+        "client.id": f"{kafka.client_id}-{stage_name}",
+        "group.id": group_id_for(stage_name),
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        # A new group starts at the beginning: recordings published before the first transcriber
+        # started must still be processed.
+        "auto.offset.reset": "earliest",
+        # Slow calls (an LLM, a long transcription) hold a slot, not the poll loop: the runner
+        # keeps polling while partitions are paused, so the default poll interval is ample.
+        "max.poll.interval.ms": 300_000,
+        "session.timeout.ms": 45_000,
+        # Only the runner reacts to partition EOF; it does not need the events.
+        "enable.partition.eof": False,
+    }
+    config.update(overrides or {})
+    return config
