@@ -1,0 +1,29 @@
+"""Synthetic calls for demos, tests and the transcriber eval: espeak-ng voices, one party per
+channel, a known script with exact turn timings, 8 kHz telephone audio.
+
+    from callpipe.synthetic import generate_call, sample_script
+    call = generate_call(sample_script("billing_dispute"), Path("out"))
+    call.stereo_path, call.mono_path, call.turns   # dual-channel WAV, mono mix, reference
+
+``python -m callpipe.synthetic OUT_DIR [--encoding mulaw]`` writes every built-in script.
+Needs the Debian packages espeak-ng and sox.
+"""
+
+from callpipe.synthetic._generate import SynthesisError, generate_call
+from callpipe.synthetic._script import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, Voice
+from callpipe.synthetic._wav import mulaw_encode, write_wav
+from callpipe.synthetic.scripts import SAMPLE_SCRIPTS, sample_script
+
+__all__ = [
+    "SAMPLE_SCRIPTS",
+    "CallScript",
+    "ReferenceTurn",
+    "ScriptTurn",
+    "SynthesisError",
+    "SyntheticCall",
+    "Voice",
+    "generate_call",
+    "mulaw_encode",
+    "sample_script",
+    "write_wav",
+]
