@@ -1,0 +1,37 @@
+"""Recording store: raw call audio in a local directory (default) or an S3-compatible bucket.
+
+``open_recording_store(settings)`` picks the implementation from the URL scheme. Every stage
+addresses audio by the URI that ``put`` returned (``file:///…`` or ``s3://…``).
+"""
+
+from __future__ import annotations
+
+from callpipe.errors import InvalidInputError
+from callpipe.settings import RecordingStoreSettings
+from callpipe.store._base import RecordingNotFoundError, RecordingStore, validate_key
+from callpipe.store._local import LocalRecordingStore, parse_file_url
+
+__all__ = [
+    "LocalRecordingStore",
+    "RecordingNotFoundError",
+    "RecordingStore",
+    "open_recording_store",
+    "parse_file_url",
+    "validate_key",
+]
+
+
+def open_recording_store(settings: RecordingStoreSettings) -> RecordingStore:
+    """The store the settings describe. S3 support needs the ``s3`` extra (boto3)."""
+    url = settings.url
+    if url.startswith("file://"):
+        return LocalRecordingStore(parse_file_url(url))
+    if url.startswith("s3://"):
+        try:
+            from callpipe.store._s3 import S3RecordingStore  # boto3 only when S3 is configured
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise InvalidInputError(
+                "RECORDING_STORE_URL is s3:// but boto3 is not installed: pip install 'callpipe[s3]'"
+            ) from exc
+        return S3RecordingStore(settings)
+    raise InvalidInputError(f"RECORDING_STORE_URL must start with file:// or s3://, got {url!r}")
