@@ -1,0 +1,113 @@
+"""The analysis configuration (``analysis.yaml``): intent taxonomy, topics, brand, competitors,
+custom questions. One file drives both analyzers, so switching engines never changes the labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from callpipe.errors import InvalidInputError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "AnalysisConfig",
+    "Brand",
+    "Competitor",
+    "CustomQuestion",
+    "IntentSpec",
+    "QuestionKind",
+    "load_config",
+]
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("analysis.yaml")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IntentSpec(_Frozen):
+    description: str
+    examples: list[str] = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+
+
+class Brand(_Frozen):
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+class Competitor(_Frozen):
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    # For names that are also ordinary words ("Spectrum", "Mint") only the capitalised form counts.
+    case_sensitive: bool = False
+
+    @property
+    def surface_forms(self) -> list[str]:
+        return [self.name, *self.aliases]
+
+
+class QuestionKind(StrEnum):
+    YES_NO = "yes_no"
+    EXTRACT = "extract"
+
+
+class CustomQuestion(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    question: str
+    kind: QuestionKind = QuestionKind.YES_NO
+    speaker: str | None = Field(default=None, description="'caller' or 'agent': whose turns to search.")
+    examples: list[str] = Field(default_factory=list, description="Sentences that mean 'yes' (offline).")
+    pattern: str | None = Field(default=None, description="Regex whose first match is the extraction.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+    @model_validator(mode="after")
+    def _usable_offline(self) -> CustomQuestion:
+        if self.kind is QuestionKind.YES_NO and not self.examples:
+            raise ValueError(f"yes/no question {self.id!r} needs example sentences")
+        return self
+
+
+class AnalysisConfig(_Frozen):
+    version: str
+    own_brand: Brand
+    intents: dict[str, IntentSpec] = Field(min_length=1)
+    topics: dict[str, list[str]] = Field(default_factory=dict)
+    competitors: list[Competitor] = Field(default_factory=list)
+    custom_questions: list[CustomQuestion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_questions(self) -> AnalysisConfig:
+        ids = [q.id for q in self.custom_questions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("custom question ids must be unique")
+        return self
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of the configuration: part of the prompt / rule-set version."""
+        dumped = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(dumped.encode()).hexdigest()[:8]
+
+
+def load_config(path: Path | None = None) -> AnalysisConfig:
+    """Read and validate ``analysis.yaml``; a broken file is a clear error naming the file."""
+    source = path or DEFAULT_CONFIG_PATH
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        return AnalysisConfig.model_validate(raw)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise InvalidInputError(f"analysis configuration {source}: {exc}") from exc
