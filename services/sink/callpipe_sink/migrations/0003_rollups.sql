@@ -1,0 +1,76 @@
+-- Hourly rollups fed by materialized views on calls. They count analysis rows as inserted: the
+-- writer skips analyses already stored (same call, same or older analyzed_at), so redeliveries
+-- and replays do not count twice; a re-analysis of a call (newer analyzed_at) does count again.
+CREATE TABLE IF NOT EXISTS {db}.calls_hourly
+(
+    hour              DateTime('UTC'),
+    intent            LowCardinality(String),
+    queue             LowCardinality(String),
+    agent_id          LowCardinality(String),
+    calls             AggregateFunction(count),
+    avg_satisfaction  AggregateFunction(avg, Nullable(UInt8)),
+    escalations       AggregateFunction(countIf, UInt8),
+    positive          AggregateFunction(countIf, UInt8),
+    negative          AggregateFunction(countIf, UInt8),
+    neutral           AggregateFunction(countIf, UInt8),
+    mixed             AggregateFunction(countIf, UInt8),
+    avg_silence_share AggregateFunction(avg, Float32),
+    duration_s        AggregateFunction(sum, Float32)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (hour, intent, queue, agent_id)
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.calls_hourly_mv TO {db}.calls_hourly AS
+SELECT
+    toStartOfHour(started_at) AS hour,
+    intent,
+    queue,
+    agent_id,
+    countState() AS calls,
+    avgState(satisfaction_score) AS avg_satisfaction,
+    countIfState(toUInt8(escalation_risk = 'high')) AS escalations,
+    countIfState(toUInt8(sentiment = 'positive')) AS positive,
+    countIfState(toUInt8(sentiment = 'negative')) AS negative,
+    countIfState(toUInt8(sentiment = 'neutral')) AS neutral,
+    countIfState(toUInt8(sentiment = 'mixed')) AS mixed,
+    avgState(silence_share) AS avg_silence_share,
+    sumState(duration_s) AS duration_s
+FROM {db}.calls
+GROUP BY hour, intent, queue, agent_id;
+
+CREATE TABLE IF NOT EXISTS {db}.topics_hourly
+(
+    hour   DateTime('UTC'),
+    topic  LowCardinality(String),
+    intent LowCardinality(String),
+    queue  LowCardinality(String),
+    calls  AggregateFunction(count)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (hour, topic, intent, queue)
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.topics_hourly_mv TO {db}.topics_hourly AS
+SELECT toStartOfHour(started_at) AS hour, topic, intent, queue, countState() AS calls
+FROM {db}.calls
+ARRAY JOIN arrayDistinct(key_topics) AS topic
+GROUP BY hour, topic, intent, queue;
+
+CREATE TABLE IF NOT EXISTS {db}.competitors_hourly
+(
+    hour       DateTime('UTC'),
+    competitor LowCardinality(String),
+    queue      LowCardinality(String),
+    calls      AggregateFunction(count),
+    mentions   AggregateFunction(sum, UInt32)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (hour, competitor, queue)
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.competitors_hourly_mv TO {db}.competitors_hourly AS
+SELECT toStartOfHour(started_at) AS hour, competitor, queue, countState() AS calls, sumState(mentions) AS mentions
+FROM {db}.calls
+ARRAY JOIN competitors AS competitor, competitor_counts AS mentions
+GROUP BY hour, competitor, queue;

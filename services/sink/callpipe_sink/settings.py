@@ -1,0 +1,61 @@
+"""Settings of the sink service; only ``__main__`` builds them from the environment."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["InsightsSettings", "WarehouseSettings"]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class WarehouseSettings(BaseSettings):
+    """ClickHouse (``CLICKHOUSE_*``): a server when ``url`` is set, else embedded chdb in ``path``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLICKHOUSE_", extra="ignore")
+
+    url: str | None = Field(default=None, description="http(s)://host:8123 of a ClickHouse server.")
+    username: str = Field(default="default")
+    password: SecretStr | None = None
+    database: str = Field(default="callpipe", description="Database holding calls, utterances, rollups.")
+    chdb_path: str = Field(default="var/chdb", description="Embedded mode: chdb data directory.")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    query_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("database")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        # The database name is spliced into DDL (identifiers cannot be bound as parameters).
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"database {value!r} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+
+class InsightsSettings(BaseSettings):
+    """The insights API and dashboard page (``INSIGHTS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="INSIGHTS_", extra="ignore")
+
+    enabled: bool = Field(default=True, description="Serve the API from the sink process (embedded mode).")
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8084, ge=1, le=65535)
+    token: SecretStr | None = Field(default=None, description="Bearer token required by every data endpoint.")
+    max_page_size: int = Field(default=500, ge=1)
+    allow_no_token: bool = Field(
+        default=False, description="Only for local demos: serve without a token (refused unless set)."
+    )
+
+    @model_validator(mode="after")
+    def _token_required(self) -> InsightsSettings:
+        if self.enabled and self.token is None and not self.allow_no_token:
+            raise ValueError("INSIGHTS_TOKEN is required (or set INSIGHTS_ALLOW_NO_TOKEN=true for a local demo)")
+        if self.token is not None and len(self.token.get_secret_value()) < 16:
+            raise ValueError("INSIGHTS_TOKEN must be at least 16 characters")
+        return self

@@ -1,0 +1,122 @@
+"""One ClickHouse client for a server (clickhouse-connect over HTTP) or embedded chdb.
+
+The only module of the sink that imports clickhouse-connect. Both backends expose the same client
+API, so the writer and the insights queries do not know which one runs. chdb allows one open data
+directory per process (NOTES), so the embedded client is opened once and shared by the writer and
+the insights API; clickhouse-connect's chdb client was measured correct with concurrent threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+from callpipe.errors import CallpipeError, DependencyUnavailableError, InvalidInputError, TransientError
+from callpipe_sink.settings import WarehouseSettings
+
+__all__ = ["Warehouse", "open_warehouse", "translate_error"]
+
+log = logging.getLogger(__name__)
+
+# Server error codes that mean "the data is unusable" (retrying the same rows cannot help):
+# TYPE_MISMATCH, CANNOT_PARSE_*, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, TOO_LARGE_STRING_SIZE …
+_BAD_DATA_CODES = frozenset({6, 27, 38, 41, 53, 69, 70, 72, 131, 321})
+# Codes that mean the server is overloaded or not ready: pause and retry forever.
+_UNAVAILABLE_CODES = frozenset({159, 202, 209, 210, 241, 242, 252, 425, 439})
+
+
+def translate_error(exc: Exception, what: str) -> CallpipeError:
+    """Map a clickhouse-connect error onto the callpipe tree (the class decides retry or DLQ)."""
+    if isinstance(exc, CallpipeError):
+        return exc
+    if isinstance(exc, OperationalError):  # connection refused, timeout, HTTP 5xx from a proxy
+        return DependencyUnavailableError(f"ClickHouse unreachable during {what}: {exc}")
+    code = getattr(exc, "code", None)
+    if isinstance(exc, DatabaseError) and code is not None:
+        code = int(code)
+        if code in _BAD_DATA_CODES:
+            return InvalidInputError(f"ClickHouse rejected the data of {what} (code {code}): {exc}")
+        if code in _UNAVAILABLE_CODES:
+            return DependencyUnavailableError(f"ClickHouse overloaded during {what} (code {code}): {exc}")
+    if isinstance(exc, ClickHouseError):
+        return TransientError(f"ClickHouse error during {what}: {exc}")
+    # Low-level socket/HTTP errors that clickhouse-connect lets through.
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return DependencyUnavailableError(f"ClickHouse unreachable during {what}: {exc!r}")
+    return TransientError(f"unexpected error during {what}: {exc!r}")
+
+
+class Warehouse:
+    """A clickhouse-connect client bound to callpipe's database, raising only callpipe errors."""
+
+    def __init__(self, client: Client, database: str, *, embedded: bool) -> None:
+        self.client = client
+        self.database = database
+        self.embedded = embedded
+
+    def table(self, name: str) -> str:
+        return f"{self.database}.{name}"
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        try:
+            return self.client.command(sql, parameters=dict(parameters or {}))
+        except Exception as exc:  # noqa: BLE001 - translated into the callpipe tree
+            raise translate_error(exc, "command") from exc
+
+    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a parameterized query ({name:Type} placeholders) and return its rows."""
+        try:
+            result = self.client.query(sql, parameters=dict(parameters or {}))
+        except Exception as exc:  # noqa: BLE001
+            raise translate_error(exc, "query") from exc
+        return [tuple(row) for row in result.result_rows]
+
+    def dicts(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        try:
+            result = self.client.query(sql, parameters=dict(parameters or {}))
+        except Exception as exc:  # noqa: BLE001
+            raise translate_error(exc, "query") from exc
+        names: Sequence[str] = result.column_names
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def insert_arrow(self, table: str, arrow_table: Any, settings: Mapping[str, Any] | None = None) -> None:
+        try:
+            self.client.insert_arrow(self.table(table), arrow_table, settings=dict(settings or {}))
+        except Exception as exc:  # noqa: BLE001
+            raise translate_error(exc, f"insert into {table}") from exc
+
+    def ping(self) -> bool:
+        try:
+            self.client.query("SELECT 1")
+        except Exception:  # noqa: BLE001 - a health probe answers yes or no
+            return False
+        return True
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_warehouse(settings: WarehouseSettings) -> Warehouse:
+    """Connect to the server named by ``settings.url``, or open the embedded chdb directory."""
+    try:
+        if settings.url is None:
+            client = clickhouse_connect.get_client(interface="chdb", path=settings.chdb_path)
+        else:
+            client = clickhouse_connect.get_client(
+                dsn=settings.url,
+                username=settings.username,
+                password=settings.password.get_secret_value() if settings.password else "",
+                connect_timeout=settings.connect_timeout_s,
+                send_receive_timeout=settings.query_timeout_s,
+                autogenerate_session_id=False,
+            )
+    except Exception as exc:  # noqa: BLE001
+        raise translate_error(exc, "connect") from exc
+    where = settings.chdb_path if settings.url is None else settings.url.split("@")[-1]
+    log.info("warehouse opened", extra={"backend": "chdb" if settings.url is None else "server", "at": where})
+    return Warehouse(client, settings.database, embedded=settings.url is None)

@@ -1,0 +1,83 @@
+"""Versioned SQL migrations (``migrations/NNNN_name.sql``) applied at start, once each.
+
+Every statement is idempotent (``IF NOT EXISTS``) and the applied versions are recorded in
+``schema_migrations`` with the file's SHA-256, so a restart applies nothing twice and an edited,
+already-applied migration is refused instead of silently diverging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from callpipe.errors import InvalidInputError
+from callpipe_sink.warehouse.client import Warehouse
+
+__all__ = ["MIGRATIONS_DIR", "Migration", "apply_migrations", "load_migrations"]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def statements(self, database: str) -> list[str]:
+        body = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
+        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+
+
+def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise InvalidInputError(f"migration file {path.name} is not named NNNN_name.sql")
+        found.append(Migration(int(match.group(1)), match.group(2), path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise InvalidInputError(f"duplicate migration versions in {directory}: {versions}")
+    return found
+
+
+def apply_migrations(warehouse: Warehouse, migrations: list[Migration] | None = None) -> list[int]:
+    """Apply pending migrations in order; return the versions applied now."""
+    db = warehouse.database
+    warehouse.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    warehouse.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {int(v): c for v, c in warehouse.rows(f"SELECT version, checksum FROM {db}.schema_migrations FINAL")}
+    applied: list[int] = []
+    for migration in migrations if migrations is not None else load_migrations():
+        if migration.version in done:
+            if done[migration.version] != migration.checksum:
+                raise InvalidInputError(
+                    f"migration {migration.version:04d}_{migration.name} changed after it was applied; "
+                    "add a new migration instead of editing an applied one"
+                )
+            continue
+        for statement in migration.statements(db):
+            warehouse.command(statement)
+        warehouse.command(
+            f"INSERT INTO {db}.schema_migrations (version, name, checksum) "
+            "VALUES ({v:UInt32}, {n:String}, {c:String})",
+            {"v": migration.version, "n": migration.name, "c": migration.checksum},
+        )
+        log.info("migration applied", extra={"version": migration.version, "migration": migration.name})
+        applied.append(migration.version)
+    return applied
