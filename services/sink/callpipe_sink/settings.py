@@ -55,7 +55,9 @@ class InsightsSettings(BaseSettings):
     @model_validator(mode="after")
     def _token_required(self) -> InsightsSettings:
         if self.enabled and self.token is None and not self.allow_no_token:
-            raise ValueError("INSIGHTS_TOKEN is required (or set INSIGHTS_ALLOW_NO_TOKEN=true for a local demo)")
+            raise ValueError(
+                "INSIGHTS_TOKEN is required (or set INSIGHTS_ALLOW_NO_TOKEN=true for a local demo)"
+            )
         if self.token is not None and len(self.token.get_secret_value()) < 16:
             raise ValueError("INSIGHTS_TOKEN must be at least 16 characters")
         return self

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -59,7 +59,9 @@ def validate_event(event: dict[str, Any]) -> None:
     call_id = event.get("call_id")
     if not isinstance(call_id, str) or not call_id or len(call_id) > 256:
         raise InvalidInputError(f"call_id {call_id!r} is empty or longer than 256 characters")
-    if not isinstance(event.get("analyzed_at"), datetime) or not isinstance(event.get("received_at"), datetime):
+    if not isinstance(event.get("analyzed_at"), datetime) or not isinstance(
+        event.get("received_at"), datetime
+    ):
         raise InvalidInputError(f"call {call_id}: analyzed_at/received_at are not timestamps")
     analysis = event.get("analysis")
     if analysis is not None:
@@ -68,7 +70,9 @@ def validate_event(event: dict[str, Any]) -> None:
             raise InvalidInputError(f"call {call_id}: satisfaction_score {score!r} is outside 1–10")
         for mention in analysis.get("competitor_mentions") or ():
             if not 0 <= mention.get("count", -1) <= _UINT32_MAX:
-                raise InvalidInputError(f"call {call_id}: competitor count {mention.get('count')!r} is invalid")
+                raise InvalidInputError(
+                    f"call {call_id}: competitor count {mention.get('count')!r} is invalid"
+                )
     for utterance in event.get("utterances") or ():
         channel = utterance.get("channel")
         if channel is not None and not 0 <= channel <= 255:
@@ -133,9 +137,7 @@ class SinkWriter:
 
     def _write_sync(self, latest: dict[str, dict[str, Any]], result: BatchResult) -> None:
         stored = self._stored_versions(list(latest))
-        fresh = [
-            e for cid, e in latest.items() if cid not in stored or e["analyzed_at"] > stored[cid]
-        ]
+        fresh = [e for cid, e in latest.items() if cid not in stored or e["analyzed_at"] > stored[cid]]
         result.skipped_duplicates += len(latest) - len(fresh)
         if not fresh:
             return
@@ -150,16 +152,18 @@ class SinkWriter:
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
             raise InvalidInputError(f"batch does not fit the warehouse columns: {exc}") from exc
         if len(utterances):
+            token = _token("utterances", keys)
             self._wh.insert_arrow(
-                "utterances", utterance_table, {**settings, "insert_deduplication_token": _token("utterances", keys)}
+                "utterances", utterance_table, {**settings, "insert_deduplication_token": token}
             )
-        self._wh.insert_arrow("calls", calls_table, {**settings, "insert_deduplication_token": _token("calls", keys)})
+        token = _token("calls", keys)
+        self._wh.insert_arrow("calls", calls_table, {**settings, "insert_deduplication_token": token})
         result.inserted_calls = len(calls)
         result.inserted_utterances = len(utterances)
 
     def _stored_versions(self, call_ids: list[str]) -> dict[str, datetime]:
         rows = self._wh.rows(
-            f"SELECT call_id, max(analyzed_at) FROM {self._wh.table('calls')} "
+            "SELECT call_id, max(analyzed_at) FROM {db:Identifier}.calls "
             "WHERE call_id IN {ids:Array(String)} GROUP BY call_id",
             {"ids": call_ids},
         )
@@ -167,8 +171,6 @@ class SinkWriter:
 
 
 def _as_utc(value: Any) -> datetime:
-    from datetime import UTC
-
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     raise InvalidInputError(f"unexpected analyzed_at value from ClickHouse: {value!r}")

@@ -2,7 +2,7 @@
 -- redelivered analysis collapses into one row, a re-analysis (newer analyzed_at) replaces it.
 -- No time partitioning on purpose: replacement only happens inside a partition, and a call whose
 -- started_at were corrected would otherwise keep two current rows.
-CREATE TABLE IF NOT EXISTS {db}.calls
+CREATE TABLE IF NOT EXISTS {db:Identifier}.calls
 (
     call_id                String,
     recording_id           String,

@@ -1,7 +1,7 @@
 -- One row per redacted utterance. analyzed_at is in the key so a re-analysis with fewer turns
 -- does not leave stale turns mixed into the current ones: readers pick the call's current
 -- analyzed_at. A redelivered analysis collapses on (call_id, analyzed_at, idx).
-CREATE TABLE IF NOT EXISTS {db}.utterances
+CREATE TABLE IF NOT EXISTS {db:Identifier}.utterances
 (
     call_id     String,
     analyzed_at DateTime64(6, 'UTC'),

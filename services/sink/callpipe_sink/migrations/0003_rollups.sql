@@ -1,7 +1,7 @@
 -- Hourly rollups fed by materialized views on calls. They count analysis rows as inserted: the
 -- writer skips analyses already stored (same call, same or older analyzed_at), so redeliveries
 -- and replays do not count twice; a re-analysis of a call (newer analyzed_at) does count again.
-CREATE TABLE IF NOT EXISTS {db}.calls_hourly
+CREATE TABLE IF NOT EXISTS {db:Identifier}.calls_hourly
 (
     hour              DateTime('UTC'),
     intent            LowCardinality(String),
@@ -21,7 +21,7 @@ ENGINE = AggregatingMergeTree
 ORDER BY (hour, intent, queue, agent_id)
 SETTINGS non_replicated_deduplication_window = 1000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.calls_hourly_mv TO {db}.calls_hourly AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db:Identifier}.calls_hourly_mv TO {db:Identifier}.calls_hourly AS
 SELECT
     toStartOfHour(started_at) AS hour,
     intent,
@@ -36,10 +36,10 @@ SELECT
     countIfState(toUInt8(sentiment = 'mixed')) AS mixed,
     avgState(silence_share) AS avg_silence_share,
     sumState(duration_s) AS duration_s
-FROM {db}.calls
+FROM {db:Identifier}.calls
 GROUP BY hour, intent, queue, agent_id;
 
-CREATE TABLE IF NOT EXISTS {db}.topics_hourly
+CREATE TABLE IF NOT EXISTS {db:Identifier}.topics_hourly
 (
     hour   DateTime('UTC'),
     topic  LowCardinality(String),
@@ -51,13 +51,13 @@ ENGINE = AggregatingMergeTree
 ORDER BY (hour, topic, intent, queue)
 SETTINGS non_replicated_deduplication_window = 1000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.topics_hourly_mv TO {db}.topics_hourly AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db:Identifier}.topics_hourly_mv TO {db:Identifier}.topics_hourly AS
 SELECT toStartOfHour(started_at) AS hour, topic, intent, queue, countState() AS calls
-FROM {db}.calls
+FROM {db:Identifier}.calls
 ARRAY JOIN arrayDistinct(key_topics) AS topic
 GROUP BY hour, topic, intent, queue;
 
-CREATE TABLE IF NOT EXISTS {db}.competitors_hourly
+CREATE TABLE IF NOT EXISTS {db:Identifier}.competitors_hourly
 (
     hour       DateTime('UTC'),
     competitor LowCardinality(String),
@@ -69,8 +69,8 @@ ENGINE = AggregatingMergeTree
 ORDER BY (hour, competitor, queue)
 SETTINGS non_replicated_deduplication_window = 1000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.competitors_hourly_mv TO {db}.competitors_hourly AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db:Identifier}.competitors_hourly_mv TO {db:Identifier}.competitors_hourly AS
 SELECT toStartOfHour(started_at) AS hour, competitor, queue, countState() AS calls, sumState(mentions) AS mentions
-FROM {db}.calls
+FROM {db:Identifier}.calls
 ARRAY JOIN competitors AS competitor, competitor_counts AS mentions
 GROUP BY hour, competitor, queue;

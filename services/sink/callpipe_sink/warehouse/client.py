@@ -62,24 +62,29 @@ class Warehouse:
     def table(self, name: str) -> str:
         return f"{self.database}.{name}"
 
+    def _params(self, parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+        # Every statement names tables as {db:Identifier}.<table>: the database is bound by the
+        # server like any other parameter, so no SQL text is ever built from values.
+        return {"db": self.database, **(parameters or {})}
+
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
         try:
-            return self.client.command(sql, parameters=dict(parameters or {}))
-        except Exception as exc:  # noqa: BLE001 - translated into the callpipe tree
+            return self.client.command(sql, parameters=self._params(parameters))
+        except Exception as exc:
             raise translate_error(exc, "command") from exc
 
     def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a parameterized query ({name:Type} placeholders) and return its rows."""
         try:
-            result = self.client.query(sql, parameters=dict(parameters or {}))
-        except Exception as exc:  # noqa: BLE001
+            result = self.client.query(sql, parameters=self._params(parameters))
+        except Exception as exc:
             raise translate_error(exc, "query") from exc
         return [tuple(row) for row in result.result_rows]
 
     def dicts(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
-            result = self.client.query(sql, parameters=dict(parameters or {}))
-        except Exception as exc:  # noqa: BLE001
+            result = self.client.query(sql, parameters=self._params(parameters))
+        except Exception as exc:
             raise translate_error(exc, "query") from exc
         names: Sequence[str] = result.column_names
         return [dict(zip(names, row, strict=True)) for row in result.result_rows]
@@ -87,7 +92,7 @@ class Warehouse:
     def insert_arrow(self, table: str, arrow_table: Any, settings: Mapping[str, Any] | None = None) -> None:
         try:
             self.client.insert_arrow(self.table(table), arrow_table, settings=dict(settings or {}))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, f"insert into {table}") from exc
 
     def ping(self) -> bool:
@@ -115,7 +120,7 @@ def open_warehouse(settings: WarehouseSettings) -> Warehouse:
                 send_receive_timeout=settings.query_timeout_s,
                 autogenerate_session_id=False,
             )
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "connect") from exc
     where = settings.chdb_path if settings.url is None else settings.url.split("@")[-1]
     log.info("warehouse opened", extra={"backend": "chdb" if settings.url is None else "server", "at": where})

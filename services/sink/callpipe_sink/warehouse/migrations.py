@@ -34,9 +34,10 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
-    def statements(self, database: str) -> list[str]:
+    def statements(self) -> list[str]:
+        """Statements in file order; ``{db:Identifier}`` is bound by the warehouse, never spliced."""
         body = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
-        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+        return [s.strip() for s in body.split(";") if s.strip()]
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -54,14 +55,16 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 def apply_migrations(warehouse: Warehouse, migrations: list[Migration] | None = None) -> list[int]:
     """Apply pending migrations in order; return the versions applied now."""
-    db = warehouse.database
-    warehouse.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    warehouse.command("CREATE DATABASE IF NOT EXISTS {db:Identifier}")
     warehouse.command(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "CREATE TABLE IF NOT EXISTS {db:Identifier}.schema_migrations "
         "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
         "ENGINE = ReplacingMergeTree ORDER BY version"
     )
-    done = {int(v): c for v, c in warehouse.rows(f"SELECT version, checksum FROM {db}.schema_migrations FINAL")}
+    done = {
+        int(v): c
+        for v, c in warehouse.rows("SELECT version, checksum FROM {db:Identifier}.schema_migrations FINAL")
+    }
     applied: list[int] = []
     for migration in migrations if migrations is not None else load_migrations():
         if migration.version in done:
@@ -71,10 +74,10 @@ def apply_migrations(warehouse: Warehouse, migrations: list[Migration] | None = 
                     "add a new migration instead of editing an applied one"
                 )
             continue
-        for statement in migration.statements(db):
+        for statement in migration.statements():
             warehouse.command(statement)
         warehouse.command(
-            f"INSERT INTO {db}.schema_migrations (version, name, checksum) "
+            "INSERT INTO {db:Identifier}.schema_migrations (version, name, checksum) "
             "VALUES ({v:UInt32}, {n:String}, {c:String})",
             {"v": migration.version, "n": migration.name, "c": migration.checksum},
         )

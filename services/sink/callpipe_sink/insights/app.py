@@ -1,0 +1,256 @@
+"""FastAPI app factory of the insights API and the built-in dashboard page.
+
+Every endpoint that returns call data requires ``Authorization: Bearer <INSIGHTS_TOKEN>``; the
+page itself (static HTML/JS, no data) and ``/healthz`` do not. Queries are blocking
+clickhouse-connect calls, so endpoints are plain ``def`` and run in FastAPI's thread pool.
+Bad parameters answer 422 with a reason (FastAPI's validation, or our own checks below).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from callpipe.errors import CallpipeError, DependencyUnavailableError
+from callpipe_sink.insights.queries import CallFilters, InsightsQueries
+from callpipe_sink.insights.stats import two_proportion_z
+from callpipe_sink.settings import InsightsSettings
+from callpipe_sink.warehouse import Warehouse
+
+__all__ = ["create_app"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_TOKEN = re.compile(r"[0-9a-z]+")
+_LABEL = r"^[\w .:@/+-]{1,128}$"
+Label = Annotated[str | None, Query(pattern=_LABEL, description="Exact value of the column.")]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN (avg of nothing) is not JSON
+        return None
+    return value
+
+
+def _json(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = _jsonable(value)
+    return out
+
+
+def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now) -> FastAPI:
+    """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data."""
+    app = FastAPI(title="callpipe insights", version="1")
+    queries = InsightsQueries(warehouse)
+    expected = settings.token.get_secret_value().encode() if settings.token is not None else None
+
+    def require_token(request: Request) -> None:
+        if expected is None:  # only with INSIGHTS_ALLOW_NO_TOKEN=true (refused otherwise by settings)
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    auth = [Depends(require_token)]
+
+    @app.exception_handler(CallpipeError)
+    def _warehouse_error(_: Request, exc: CallpipeError) -> JSONResponse:
+        status = 503 if isinstance(exc, DependencyUnavailableError) else 500
+        return JSONResponse({"detail": f"warehouse error: {type(exc).__name__}"}, status_code=status)
+
+    def window(days: int) -> tuple[datetime, datetime]:
+        until = _utc(clock())
+        return until - timedelta(days=days), until
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        ok = warehouse.ping()
+        return JSONResponse({"warehouse": ok}, status_code=200 if ok else 503)
+
+    @app.get("/insights", dependencies=auth)
+    def insights(
+        days: Annotated[int, Query(ge=1, le=366, description="Window ending now, in days.")] = 7,
+        queue: Label = None,
+        top: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> dict[str, Any]:
+        since, until = window(days)
+        intents = queries.intents(since, until, queue)
+        return _json(
+            {
+                "since": since,
+                "until": until,
+                "total_calls": sum(int(i["calls"]) for i in intents),
+                "intents": intents,
+                "topics": queries.topics(since, until, queue, top),
+                "competitors": queries.competitors(since, until, queue, top),
+            }
+        )
+
+    @app.get("/trends", dependencies=auth)
+    def trends(
+        recent_hours: Annotated[int, Query(ge=1, le=24 * 30, description="Recent window, hours.")] = 24,
+        baseline_days: Annotated[int, Query(ge=1, le=365, description="Baseline before it, days.")] = 28,
+        alpha: Annotated[float, Query(gt=0, lt=0.5, description="Family-wise significance level.")] = 0.01,
+        min_calls: Annotated[int, Query(ge=1, le=100_000, description="Least recent calls of a label.")] = 5,
+        queue: Label = None,
+    ) -> dict[str, Any]:
+        until = _utc(clock())
+        recent_start = until - timedelta(hours=recent_hours)
+        baseline_start = recent_start - timedelta(days=baseline_days)
+        results: list[dict[str, Any]] = []
+        windows: dict[str, Any] = {}
+        for kind in ("intent", "topic"):
+            n1, recent = queries.label_counts(kind, recent_start, until, queue)
+            n2, baseline = queries.label_counts(kind, baseline_start, recent_start, queue)
+            windows = {"recent_calls": n1, "baseline_calls": n2}
+            if n1 == 0 or n2 == 0:
+                continue
+            for label in set(recent) | set(baseline):
+                test = two_proportion_z(recent.get(label, 0), n1, baseline.get(label, 0), n2)
+                results.append(
+                    {
+                        "kind": kind,
+                        "label": label,
+                        "recent_calls": recent.get(label, 0),
+                        "baseline_calls": baseline.get(label, 0),
+                        "recent_share": round(test.recent_share, 5),
+                        "baseline_share": round(test.baseline_share, 5),
+                        "lift": None if test.lift is None else round(test.lift, 3),
+                        "z": round(test.z, 3),
+                        "p_value": test.p_value,
+                    }
+                )
+        tested = max(len(results), 1)
+        threshold = alpha / tested  # Bonferroni over every label tested
+        for r in results:
+            r["significant"] = r["p_value"] < threshold and r["recent_calls"] >= min_calls
+        results.sort(key=lambda r: r["z"], reverse=True)
+        return _json(
+            {
+                "test": "two-proportion z-test, one-sided (share rose), Bonferroni-corrected",
+                "recent": {"since": recent_start, "until": until},
+                "baseline": {"since": baseline_start, "until": recent_start},
+                **windows,
+                "alpha": alpha,
+                "threshold": threshold,
+                "rising": [r for r in results if r["significant"]],
+                "tested": results,
+            }
+        )
+
+    @app.get("/timeseries", dependencies=auth)
+    def timeseries(
+        days: Annotated[int, Query(ge=1, le=366)] = 7,
+        bucket: Literal["hour", "day"] = "hour",
+        queue: Label = None,
+    ) -> dict[str, Any]:
+        since, until = window(days)
+        points = queries.timeseries(since, until, queue, 3600 if bucket == "hour" else 86400)
+        return _json({"since": since, "until": until, "bucket": bucket, "points": points})
+
+    @app.get("/breakdown", dependencies=auth)
+    def breakdown(
+        days: Annotated[int, Query(ge=1, le=366)] = 7,
+        queue: Label = None,
+        agents: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        since, until = window(days)
+        return _json(
+            {
+                "roles": queries.role_metrics(since, until, queue),
+                "agents": queries.agents(since, until, queue, agents),
+            }
+        )
+
+    @app.get("/calls", dependencies=auth)
+    def calls(
+        since: datetime | None = None,
+        until: datetime | None = None,
+        intent: Label = None,
+        queue: Label = None,
+        agent_id: Label = None,
+        topic: Label = None,
+        sentiment: Literal["positive", "negative", "neutral", "mixed"] | None = None,
+        escalation_risk: Literal["low", "medium", "high"] | None = None,
+        min_satisfaction: Annotated[int | None, Query(ge=1, le=10)] = None,
+        max_satisfaction: Annotated[int | None, Query(ge=1, le=10)] = None,
+        limit: Annotated[int, Query(ge=1)] = 50,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    ) -> dict[str, Any]:
+        if limit > settings.max_page_size:
+            raise HTTPException(422, f"limit must be at most {settings.max_page_size}")
+        if since is not None and until is not None and _utc(since) >= _utc(until):
+            raise HTTPException(422, "since must be before until")
+        if (
+            min_satisfaction is not None
+            and max_satisfaction is not None
+            and min_satisfaction > max_satisfaction
+        ):
+            raise HTTPException(422, "min_satisfaction must not exceed max_satisfaction")
+        filters = CallFilters(
+            since=None if since is None else _utc(since),
+            until=None if until is None else _utc(until),
+            intent=intent,
+            queue=queue,
+            agent_id=agent_id,
+            sentiment=sentiment,
+            escalation_risk=escalation_risk,
+            min_satisfaction=min_satisfaction,
+            max_satisfaction=max_satisfaction,
+            topic=topic,
+        )
+        total, items = queries.calls(filters, limit, offset)
+        next_offset = offset + len(items) if offset + len(items) < total else None
+        return _json(
+            {"total": total, "limit": limit, "offset": offset, "next_offset": next_offset, "items": items}
+        )
+
+    @app.get("/calls/{call_id}", dependencies=auth)
+    def call(call_id: Annotated[str, PathParam(min_length=1, max_length=256)]) -> dict[str, Any]:
+        row = queries.call(call_id)
+        if row is None:
+            raise HTTPException(404, f"no call {call_id!r}")
+        transcript = queries.transcript(call_id, _utc(row["analyzed_at"]))
+        return _json({"call": row, "transcript": transcript})
+
+    @app.get("/search", dependencies=auth)
+    def search(
+        q: Annotated[str, Query(min_length=1, max_length=200, description="Words that must all occur.")],
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+    ) -> dict[str, Any]:
+        tokens = _TOKEN.findall(q.lower())
+        if not tokens:
+            raise HTTPException(422, "q has no searchable word (letters or digits)")
+        if len(tokens) > 10:
+            raise HTTPException(422, "q may hold at most 10 words")
+        since = None if days is None else window(days)[0]
+        return _json({"q": q, "tokens": tokens, "hits": queries.search(tokens, limit, since)})
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,197 @@
+"""Every SQL statement of the insights API, parameterized ({name:Type}) — no value is spliced in.
+
+Aggregates over time read the hourly rollups (AggregatingMergeTree, a few thousand rows per week)
+so they stay fast at millions of calls; call lists and single calls read ``calls FINAL`` so a
+re-analyzed call shows its current analysis only.
+"""
+
+# S608 flags SQL assembled from string fragments. Here every fragment is a constant of this
+# module (column lists, the window clause, filter clauses chosen from a fixed set); values are
+# always bound as {name:Type} server-side parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from callpipe_sink.warehouse import Warehouse
+
+__all__ = ["CallFilters", "InsightsQueries"]
+
+_WINDOW = "hour >= {since:DateTime64(3, 'UTC')} AND hour < {until:DateTime64(3, 'UTC')}"
+_SCOPE = "({queue:String} = '' OR queue = {queue:String})"
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    since: datetime | None = None
+    until: datetime | None = None
+    intent: str | None = None
+    queue: str | None = None
+    agent_id: str | None = None
+    sentiment: str | None = None
+    escalation_risk: str | None = None
+    min_satisfaction: int | None = None
+    max_satisfaction: int | None = None
+    topic: str | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if self.since is not None:
+            clauses.append("started_at >= {since:DateTime64(3, 'UTC')}")
+            params["since"] = self.since
+        if self.until is not None:
+            clauses.append("started_at < {until:DateTime64(3, 'UTC')}")
+            params["until"] = self.until
+        for column in ("intent", "queue", "agent_id", "sentiment", "escalation_risk"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{column} = {{{column}:String}}")
+                params[column] = value
+        if self.min_satisfaction is not None:
+            clauses.append("satisfaction_score >= {min_sat:UInt8}")
+            params["min_sat"] = self.min_satisfaction
+        if self.max_satisfaction is not None:
+            clauses.append("satisfaction_score <= {max_sat:UInt8}")
+            params["max_sat"] = self.max_satisfaction
+        if self.topic is not None:
+            clauses.append("has(key_topics, {topic:String})")
+            params["topic"] = self.topic
+        return (" AND ".join(clauses) or "1"), params
+
+
+_CALL_LIST_COLUMNS = (
+    "call_id, started_at, agent_id, queue, direction, status, intent, sentiment, satisfaction_score, "
+    "escalation_risk, key_topics, duration_s, summary"
+)
+
+
+class InsightsQueries:
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._wh = warehouse
+
+    def window(self, since: datetime, until: datetime, queue: str | None) -> dict[str, Any]:
+        return {"since": since, "until": until, "queue": queue or ""}
+
+    def intents(self, since: datetime, until: datetime, queue: str | None) -> list[dict[str, Any]]:
+        return self._wh.dicts(
+            "SELECT intent, countMerge(calls) AS calls, "
+            "round(avgMerge(avg_satisfaction), 2) AS avg_satisfaction, "
+            "countIfMerge(escalations) AS escalations "
+            f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} "
+            "GROUP BY intent ORDER BY calls DESC, intent",
+            self.window(since, until, queue),
+        )
+
+    def topics(self, since: datetime, until: datetime, queue: str | None, limit: int) -> list[dict[str, Any]]:
+        return self._wh.dicts(
+            "SELECT topic, countMerge(calls) AS calls "
+            f"FROM {{db:Identifier}}.topics_hourly WHERE {_WINDOW} AND {_SCOPE} "
+            "GROUP BY topic ORDER BY calls DESC, topic LIMIT {limit:UInt32}",
+            {**self.window(since, until, queue), "limit": limit},
+        )
+
+    def competitors(
+        self, since: datetime, until: datetime, queue: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        return self._wh.dicts(
+            "SELECT competitor, countMerge(calls) AS calls, sumMerge(mentions) AS mentions "
+            f"FROM {{db:Identifier}}.competitors_hourly WHERE {_WINDOW} AND {_SCOPE} "
+            "GROUP BY competitor ORDER BY mentions DESC, competitor LIMIT {limit:UInt32}",
+            {**self.window(since, until, queue), "limit": limit},
+        )
+
+    def timeseries(
+        self, since: datetime, until: datetime, queue: str | None, bucket_s: int
+    ) -> list[dict[str, Any]]:
+        return self._wh.dicts(
+            "SELECT toStartOfInterval(hour, toIntervalSecond({bucket:UInt32})) AS t, intent, "
+            "countMerge(calls) AS calls, avgMerge(avg_satisfaction) AS avg_satisfaction, "
+            "countIfMerge(escalations) AS escalations, countIfMerge(positive) AS positive, "
+            "countIfMerge(negative) AS negative, countIfMerge(neutral) AS neutral, "
+            "countIfMerge(mixed) AS mixed "
+            f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} "
+            "GROUP BY t, intent ORDER BY t, intent",
+            {**self.window(since, until, queue), "bucket": bucket_s},
+        )
+
+    def label_counts(
+        self, kind: str, since: datetime, until: datetime, queue: str | None
+    ) -> tuple[int, dict[str, int]]:
+        """Calls in the window and calls per intent (kind='intent') or per topic (kind='topic')."""
+        params = self.window(since, until, queue)
+        total_rows = self._wh.rows(
+            f"SELECT countMerge(calls) FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE}",
+            params,
+        )
+        if kind == "intent":
+            sql = (
+                "SELECT intent, countMerge(calls) FROM {db:Identifier}.calls_hourly "
+                f"WHERE {_WINDOW} AND {_SCOPE} AND intent != '' GROUP BY intent"
+            )
+        else:
+            sql = (
+                "SELECT topic, countMerge(calls) FROM {db:Identifier}.topics_hourly "
+                f"WHERE {_WINDOW} AND {_SCOPE} GROUP BY topic"
+            )
+        return int(total_rows[0][0]), {str(k): int(v) for k, v in self._wh.rows(sql, params)}
+
+    def role_metrics(self, since: datetime, until: datetime, queue: str | None) -> dict[str, Any]:
+        rows = self._wh.dicts(
+            "SELECT avg(caller_sentiment_score) AS caller_sentiment, "
+            "avg(agent_sentiment_score) AS agent_sentiment, "
+            "avg(caller_talk_share) AS caller_talk_share, avg(agent_talk_share) AS agent_talk_share, "
+            "avg(silence_share) AS silence_share, avg(caller_interruptions) AS caller_interruptions, "
+            "avg(agent_interruptions) AS agent_interruptions "
+            "FROM {db:Identifier}.calls WHERE started_at >= {since:DateTime64(3, 'UTC')} "
+            f"AND started_at < {{until:DateTime64(3, 'UTC')}} AND {_SCOPE}",
+            self.window(since, until, queue),
+        )
+        return rows[0] if rows else {}
+
+    def agents(self, since: datetime, until: datetime, queue: str | None, limit: int) -> list[dict[str, Any]]:
+        return self._wh.dicts(
+            "SELECT agent_id, countMerge(calls) AS calls, "
+            "round(avgMerge(avg_satisfaction), 2) AS avg_satisfaction, "
+            "countIfMerge(escalations) AS escalations, countIfMerge(negative) AS negative "
+            f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} "
+            "GROUP BY agent_id ORDER BY calls DESC, agent_id LIMIT {limit:UInt32}",
+            {**self.window(since, until, queue), "limit": limit},
+        )
+
+    def calls(self, filters: CallFilters, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        where, params = filters.sql()
+        total = self._wh.rows(f"SELECT count() FROM {{db:Identifier}}.calls FINAL WHERE {where}", params)
+        items = self._wh.dicts(
+            f"SELECT {_CALL_LIST_COLUMNS} FROM {{db:Identifier}}.calls FINAL WHERE {where} "
+            "ORDER BY started_at DESC, call_id LIMIT {limit:UInt32} OFFSET {offset:UInt32}",
+            {**params, "limit": limit, "offset": offset},
+        )
+        return int(total[0][0]), items
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        rows = self._wh.dicts(
+            "SELECT * EXCEPT inserted_at FROM {db:Identifier}.calls FINAL WHERE call_id = {call_id:String}",
+            {"call_id": call_id},
+        )
+        return rows[0] if rows else None
+
+    def transcript(self, call_id: str, analyzed_at: datetime) -> list[dict[str, Any]]:
+        return self._wh.dicts(
+            "SELECT idx, role, speaker, channel, start_s, end_s, text, sentiment "
+            "FROM {db:Identifier}.utterances FINAL WHERE call_id = {call_id:String} "
+            "AND analyzed_at = {analyzed_at:DateTime64(6, 'UTC')} ORDER BY idx",
+            {"call_id": call_id, "analyzed_at": analyzed_at},
+        )
+
+    def search(self, tokens: list[str], limit: int, since: datetime | None) -> list[dict[str, Any]]:
+        return self._wh.dicts(
+            "SELECT call_id, idx, role, start_s, text, started_at FROM {db:Identifier}.utterances "
+            "WHERE hasAllTokens(lower(text), {tokens:Array(String)}) "
+            "AND started_at >= {since:DateTime64(3, 'UTC')} "
+            "ORDER BY started_at DESC, call_id, idx LIMIT 1 BY call_id, idx LIMIT {limit:UInt32}",
+            {"tokens": tokens, "limit": limit, "since": since or datetime(1970, 1, 1)},
+        )
