@@ -1,0 +1,239 @@
+"""Upload API: ``POST /recordings`` with a multipart audio file or an ``audio_url``, plus metadata.
+
+Order of checks, cheapest first, so bad requests cost nothing: bearer token (401) → declared size
+(413, before the body is read) → streamed size (413) → metadata (422) → content sniffing (415) →
+store + publish (201; 200 when the same bytes were already published; 503 when the broker or the
+store is down, nothing half-kept: the ledger marks only acknowledged events).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
+from callpipe.models import RecordingSource
+from callpipe_ingest.audio import UnsupportedAudioError
+from callpipe_ingest.context import IngestContext, get_context, unavailable
+from callpipe_ingest.intake import RecordingMetadata, ingest_bytes
+
+__all__ = ["BodySizeLimit", "router"]
+
+_log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["upload"])
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_FORM_SLACK = 1 << 20  # multipart boundaries and the metadata field on top of the audio
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for bodies over the limit on the upload path, without buffering them."""
+
+    def __init__(self, app: ASGIApp, *, path: str, limit: int) -> None:
+        self.app = app
+        self.path = path
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _send_413(send, self.limit)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_413(send, self.limit)
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body exceeds {limit - _FORM_SLACK} bytes of audio"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _authorize(request: Request, ctx: IngestContext) -> None:
+    token = ctx.settings.api_token
+    if token is None:
+        raise unavailable(ctx, "INGEST_API_TOKEN is not configured: the upload API is disabled")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
+        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _check_url(url: str, ctx: IngestContext) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HTTPException(422, "audio_url must be an http(s) URL")
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return  # a host name; see the SSRF note in the report (names are not resolved here)
+    if not ctx.settings.allow_private_urls and not address.is_global:
+        raise HTTPException(422, "audio_url points to a private or loopback address")
+
+
+async def _download(url: str, ctx: IngestContext) -> bytes:
+    _check_url(url, ctx)
+    limit = ctx.settings.max_upload_bytes
+    try:
+        async with ctx.http.stream("GET", url, timeout=ctx.settings.url_fetch_timeout_s) as response:
+            if response.status_code != 200:
+                raise HTTPException(422, f"audio_url answered HTTP {response.status_code}")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise HTTPException(413, f"audio at audio_url exceeds {limit} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"audio at audio_url exceeds {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.HTTPError as exc:
+        raise HTTPException(422, f"audio_url could not be fetched: {type(exc).__name__}: {exc}") from None
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The audio file."},
+                        "audio_url": {"type": "string", "description": "Or: an http(s) URL to fetch."},
+                        "metadata": {
+                            "type": "string",
+                            "description": "JSON object: " + ", ".join(RecordingMetadata.model_fields),
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/recordings",
+    summary="Upload a recording (file or URL) with metadata; publishes RecordingReady once per content",
+    status_code=201,
+    openapi_extra=_UPLOAD_BODY,
+    responses={
+        200: {"description": "The same audio was already published: the original ids."},
+        201: {"description": "Stored and published; the event was acknowledged by the broker."},
+        400: {"description": "Neither or both of file and audio_url, or a malformed form."},
+        401: {"description": "Missing or wrong bearer token."},
+        413: {"description": "Audio larger than INGEST_MAX_UPLOAD_BYTES."},
+        415: {"description": "Not WAV (PCM/µ-law/A-law), MP3, FLAC or Ogg Opus/Vorbis audio."},
+        422: {"description": "Invalid metadata, or audio_url unusable."},
+        503: {"description": "Broker or store unavailable (Retry-After), or no API token configured."},
+    },
+)
+async def upload_recording(request: Request, response: Response) -> dict[str, Any]:
+    ctx = get_context(request)
+    started = time.perf_counter()
+    _authorize(request, ctx)
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except HTTPException:
+        raise
+    except Exception as exc:
+        if isinstance(exc, _TooLarge):
+            raise
+        raise HTTPException(400, f"malformed form: {exc}") from None
+    file = form.get("file")
+    audio_url = form.get("audio_url")
+    if (file is None) == (audio_url is None) or isinstance(audio_url, UploadFile):
+        raise HTTPException(400, "send exactly one of 'file' (multipart) or 'audio_url'")
+    raw_meta = form.get("metadata") or "{}"
+    if not isinstance(raw_meta, str):
+        raise HTTPException(400, "'metadata' must be a JSON string field")
+    try:
+        meta = RecordingMetadata.model_validate_json(raw_meta)
+    except ValidationError as exc:
+        reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}" for e in exc.errors())
+        raise HTTPException(422, f"invalid metadata: {reason}") from None
+    if isinstance(file, UploadFile):
+        data = await file.read()
+        if len(data) > ctx.settings.max_upload_bytes:
+            raise HTTPException(413, f"audio exceeds {ctx.settings.max_upload_bytes} bytes")
+    else:
+        assert isinstance(audio_url, str)
+        data = await _download(audio_url, ctx)
+    try:
+        outcome = await ingest_bytes(ctx.publisher, ctx.store, data, meta, RecordingSource.UPLOAD)
+    except UnsupportedAudioError as exc:
+        ctx.metrics.requests.labels("upload", "unsupported").inc()
+        raise HTTPException(415, exc.message) from None
+    except InvalidInputError as exc:
+        ctx.metrics.requests.labels("upload", "invalid").inc()
+        raise HTTPException(422, exc.message) from None
+    except (DependencyUnavailableError, TransientError) as exc:
+        ctx.metrics.requests.labels("upload", "unavailable").inc()
+        _log.error("upload not published", extra={"reason": exc.reason})
+        raise unavailable(ctx, exc.message) from None
+    if outcome.published:
+        ctx.metrics.publish_seconds.labels("upload").observe(time.perf_counter() - started)
+    else:
+        response.status_code = 200
+    status = "published" if outcome.published else "duplicate"
+    ctx.metrics.requests.labels("upload", status).inc()
+    entry = outcome.entry
+    return {
+        "status": status,
+        "call_id": entry.call_id,
+        "recording_id": entry.recording_id,
+        "audio_uri": entry.audio_uri,
+    }
