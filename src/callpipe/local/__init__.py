@@ -8,6 +8,7 @@ from callpipe.local._errors import FetchError, LocalInfraError, ServerStartError
 from callpipe.local._jars import cache_dir, ensure_apicurio, ensure_kafka_jars
 from callpipe.local.kafka import LocalKafka
 from callpipe.local.registry import LocalRegistry
+from callpipe.local.topics import TopicFactory, create_topic, delete_topics, unique_topic_name
 
 __all__ = [
     "FetchError",
@@ -15,7 +16,11 @@ __all__ = [
     "LocalKafka",
     "LocalRegistry",
     "ServerStartError",
+    "TopicFactory",
     "cache_dir",
+    "create_topic",
+    "delete_topics",
     "ensure_apicurio",
     "ensure_kafka_jars",
+    "unique_topic_name",
 ]
