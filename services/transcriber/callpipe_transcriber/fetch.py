@@ -1,0 +1,163 @@
+"""Fetch a recording's bytes (https with Twilio auth, or the recording store) and archive it.
+
+Downloads stream through httpx with a size limit and per-phase timeouts; transient failures
+(connect errors, timeouts, 5xx) are retried here with exponential backoff before the error goes
+to the runner, because a half-second blip should not cost a whole redelivery. Status codes map
+to the error tree: 404/410 → InvalidInputError (the recording is gone: dead-letter), 401/403 →
+DependencyUnavailableError (our credentials are wrong for every call: pause, do not dead-letter
+the whole backlog), 429 → RateLimitedError(retry_after), 5xx → TransientError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from callpipe.errors import (
+    DependencyUnavailableError,
+    InvalidInputError,
+    RateLimitedError,
+    TransientError,
+)
+from callpipe.store import RecordingStore
+
+__all__ = ["AudioFetcher", "FetchOptions", "archive_key", "parse_retry_after", "twilio_media_url"]
+
+_TWILIO_HOST = "api.twilio.com"
+_EXTENSIONS = {
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/wave": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/flac": ".flac",
+    "audio/ogg": ".ogg",
+    "audio/opus": ".opus",
+    "audio/webm": ".webm",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOptions:
+    max_bytes: int = 512 * 1024 * 1024
+    attempts: int = 3
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare on APIs)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def twilio_media_url(url: str) -> str:
+    """Twilio serves a Recording resource's audio at ``…/Recordings/RE….wav`` (dual-channel WAV
+    when recorded dual); the bare resource URL returns metadata, so ask for the ``.wav`` variant."""
+    parts = urlsplit(url)
+    if parts.hostname == _TWILIO_HOST and "/Recordings/" in parts.path:
+        last = parts.path.rsplit("/", 1)[-1]
+        if "." not in last:
+            return parts._replace(path=parts.path + ".wav").geturl()
+    return url
+
+
+def archive_key(call_id: str, recording_id: str, content_type: str | None, url: str) -> str:
+    """Store key ``<call_id>/<recording_id><ext>``; extension from the MIME type or the URL."""
+    ext = _EXTENSIONS.get((content_type or "").split(";")[0].strip().lower(), "")
+    if not ext:
+        last = urlsplit(url).path.rsplit("/", 1)[-1]
+        ext = "." + last.rsplit(".", 1)[1].lower() if "." in last else ".bin"
+    return _join(call_id, recording_id, ext)
+
+
+def _join(call_id: str, recording_id: str, ext: str) -> str:
+    def clean(part: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in part).strip(".") or "_"
+
+    return f"{clean(call_id)}/{clean(recording_id)}{ext}"
+
+
+class AudioFetcher:
+    """Gets audio bytes for a ``RecordingReady.audio_uri``."""
+
+    def __init__(self, client: httpx.AsyncClient, store: RecordingStore, options: FetchOptions) -> None:
+        self._client = client
+        self._store = store
+        self._options = options
+
+    async def fetch(self, uri: str) -> tuple[bytes, str | None]:
+        """(bytes, content type when the server said) for an https URL or a store URI."""
+        scheme = urlsplit(uri).scheme
+        if scheme in ("file", "s3"):
+            return await self._store.get(uri), None
+        if scheme not in ("http", "https"):
+            raise InvalidInputError(f"unsupported audio_uri scheme {scheme!r}: {uri}")
+        url = twilio_media_url(uri)
+        delay = self._options.backoff_initial_s
+        for attempt in range(1, self._options.attempts + 1):
+            try:
+                return await self._download(url)
+            except (TransientError, DependencyUnavailableError) as exc:
+                if attempt == self._options.attempts or isinstance(exc, DependencyUnavailableError):
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else delay * (1 + random.random())
+                await asyncio.sleep(min(wait, self._options.backoff_max_s))
+                delay = min(delay * 2, self._options.backoff_max_s)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _auth(self, url: str) -> httpx.BasicAuth | None:
+        opts = self._options
+        if urlsplit(url).hostname == _TWILIO_HOST and opts.twilio_account_sid and opts.twilio_auth_token:
+            return httpx.BasicAuth(opts.twilio_account_sid, opts.twilio_auth_token.get_secret_value())
+        return None
+
+    async def _download(self, url: str) -> tuple[bytes, str | None]:
+        safe_url = urlsplit(url)._replace(query="", fragment="").geturl()  # no signed tokens in logs
+        auth = self._auth(url)
+        try:
+            async with self._client.stream("GET", url, auth=auth or httpx.USE_CLIENT_DEFAULT) as response:
+                status = response.status_code
+                if status in (404, 410):
+                    raise InvalidInputError(f"recording not found ({status}) at {safe_url}")
+                if status in (401, 403):
+                    raise DependencyUnavailableError(
+                        f"recording download refused ({status}): check credentials"
+                    )
+                if status == 429:
+                    raise RateLimitedError(
+                        f"recording download throttled at {safe_url}",
+                        retry_after=parse_retry_after(response.headers.get("retry-after")),
+                    )
+                if status >= 500:
+                    raise TransientError(f"recording download failed ({status}) at {safe_url}")
+                if status >= 400:
+                    raise InvalidInputError(f"recording download rejected ({status}) at {safe_url}")
+                declared = response.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > self._options.max_bytes:
+                    raise InvalidInputError(
+                        f"recording is {declared} bytes, over the {self._options.max_bytes} limit"
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self._options.max_bytes:
+                        raise InvalidInputError(f"recording exceeds the {self._options.max_bytes}-byte limit")
+                    chunks.append(chunk)
+                content_type = response.headers.get("content-type")
+                return b"".join(chunks), content_type
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"timeout downloading {safe_url}: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"network error downloading {safe_url}: {type(exc).__name__}") from exc

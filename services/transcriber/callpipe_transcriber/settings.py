@@ -1,0 +1,55 @@
+"""Transcriber settings (``TRANSCRIBER_*``); read from the environment only in ``__main__``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from callpipe.models import Role
+
+__all__ = ["TranscriberSettings"]
+
+
+class TranscriberSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRANSCRIBER_", extra="ignore")
+
+    engine: Literal["faster-whisper", "deepgram"] = "faster-whisper"
+    language: str | None = Field(default="en", description="ISO 639-1; None = detect (multilingual models).")
+    keyterms: list[str] = Field(default_factory=list, description="Custom vocabulary (Deepgram keyterm).")
+
+    # faster-whisper — defaults chosen by the transcriber eval (see docs / issue note).
+    whisper_model: str = Field(default="tiny.en", description="'tiny.en', 'base', a folder, or a hub name.")
+    whisper_device: str = Field(default="cpu", description="'cpu', 'cuda' or 'auto'.")
+    whisper_compute_type: str = Field(default="int8", description="int8 on CPU; float16 on GPU.")
+    whisper_cpu_threads: int = Field(default=2, ge=1)
+    whisper_workers: int = Field(default=1, ge=1, description="Calls transcribed in parallel (thread pool).")
+    whisper_beam_size: int = Field(default=5, ge=1)
+    whisper_vad_filter: bool = True
+    whisper_vad_threshold: float = 0.3
+    whisper_vad_min_silence_ms: int = 500
+    whisper_vad_speech_pad_ms: int = 200
+    whisper_initial_prompt: str | None = (
+        "Customer service phone call. Thank you for calling, how can I help you today?"
+    )
+    model_cache_dir: Path = Field(default=Path("var/models"), description="Where split models are joined.")
+
+    # Deepgram
+    deepgram_api_key: SecretStr | None = None
+    deepgram_model: str = "nova-3"
+    deepgram_base_url: str = "https://api.deepgram.com"
+    deepgram_timeout_s: float = 300.0
+
+    # Download
+    download_max_bytes: int = 512 * 1024 * 1024
+    download_timeout_s: float = 60.0
+    download_attempts: int = 3
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+
+    # Roles (mono / unmapped channels)
+    agent_phrases: list[str] | None = Field(default=None, description="Replace the built-in agent cues.")
+    first_speaker_role: Role = Role.AGENT
+    role_min_confidence: float = Field(default=0.7, ge=0, le=1)
