@@ -42,6 +42,7 @@ _log = logging.getLogger("callpipe.runner")
 # Intake waits are short so stop(), rebalances and commits are served promptly.
 _POLL_TIMEOUT_S = 0.05
 _IDLE_WAIT_S = 0.2
+_PAUSE_AFTER_S = 0.5
 _LAG_INTERVAL_S = 5.0
 _MAX_TAKE = 500
 # /healthz fails when the loop has not turned for this long (a stage blocked the event loop).
@@ -53,6 +54,7 @@ class _Taken:
     message: Message
     offsets: PartitionOffsets
     tp: TopicPartitionKey
+    holds_slot: bool = False
 
     @property
     def offset(self) -> int:
@@ -94,9 +96,13 @@ class StageRunner:
         self._tasks: dict[TopicPartitionKey, set[asyncio.Task[None]]] = {}
         self._pending: deque[_Taken] = deque()
         self._in_flight = 0
+        # Outputs processed but not yet acknowledged; they hold no processing slot (so the broker
+        # round trip overlaps the next calls) but are bounded too, by max_in_flight.
+        self._delivering = 0
         self._slot_freed = asyncio.Event()
         self._dependency_waits: Counter[TopicPartitionKey] = Counter()
         self._backpressure_until = 0.0
+        self._full_since: float | None = None
         self._batch: BatchAccumulator[_Taken] = BatchAccumulator(
             runner.batch_size, runner.batch_max_wait_ms / 1000, partition_of=lambda t: t.tp
         )
@@ -195,24 +201,37 @@ class StageRunner:
             left = self._batch.seconds_left()
             timeout = _POLL_TIMEOUT_S if left is None else min(_POLL_TIMEOUT_S, left)
             return min(self._batch.room, _MAX_TAKE), timeout
-        free = self._settings.max_in_flight - self._in_flight - len(self._pending)
+        free = self._free_slots()
         if free <= 0:
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), _IDLE_WAIT_S)
-            free = self._settings.max_in_flight - self._in_flight - len(self._pending)
+            free = self._free_slots()
             if free <= 0:
                 return 0, 0.0
         return min(free, _MAX_TAKE), _POLL_TIMEOUT_S
 
+    def _free_slots(self) -> int:
+        limit = self._settings.max_in_flight
+        return min(limit - self._in_flight - len(self._pending), limit - self._delivering)
+
     def _capacity_full(self) -> bool:
         if self._batch_mode:
             return self._batch_task is not None or self._batch.room == 0
-        return self._in_flight + len(self._pending) >= self._settings.max_in_flight
+        return self._free_slots() <= 0
 
     def _wanted_paused(self) -> set[TopicPartitionKey]:
         assigned = set(self._tracker.partitions())
-        if self._capacity_full() or time.monotonic() < self._backpressure_until:
+        now = time.monotonic()
+        if not self._capacity_full():
+            self._full_since = None
+        elif self._full_since is None:
+            self._full_since = now
+        # Pause only when the slots stay full: a resume makes librdkafka re-fetch (measured
+        # ~350 ms on the local broker), so pausing on every momentary full house of fast calls
+        # would cost more than the prefetch it saves. Until then we simply do not consume.
+        full = self._full_since is not None and now - self._full_since >= _PAUSE_AFTER_S
+        if full or now < self._backpressure_until:
             wanted = assigned
         else:
             wanted = {tp for tp, n in self._dependency_waits.items() if n > 0} & assigned
@@ -229,7 +248,9 @@ class StageRunner:
         taken = _Taken(message, offsets, tp)
         if self._batch_mode:
             self._batch.add(taken)
-        elif self._in_flight < self._settings.max_in_flight:
+        elif (
+            self._in_flight < self._settings.max_in_flight and self._delivering < self._settings.max_in_flight
+        ):
             self._start(taken)
         else:
             self._pending.append(taken)
@@ -238,6 +259,7 @@ class StageRunner:
 
     def _start(self, taken: _Taken) -> None:
         self._in_flight += 1
+        taken.holds_slot = True
         self._metrics.in_flight.labels(self.stage.name).inc()
         task = asyncio.create_task(
             self._run_message(taken), name=f"{self.stage.name}:{taken.tp}:{taken.offset}"
@@ -245,9 +267,24 @@ class StageRunner:
         self._tasks.setdefault(taken.tp, set()).add(task)
         task.add_done_callback(lambda t: self._message_done(taken, t))
 
-    def _message_done(self, taken: _Taken, task: asyncio.Task[None]) -> None:
+    def _release_slot(self, taken: _Taken) -> None:
+        if not taken.holds_slot:
+            return
+        taken.holds_slot = False
         self._in_flight -= 1
         self._metrics.in_flight.labels(self.stage.name).dec()
+        self._slot_freed.set()
+        self._start_pending()
+
+    def _start_pending(self) -> None:
+        limit = self._settings.max_in_flight
+        while self._pending and self._in_flight < limit and self._delivering < limit:
+            if self._stopping.is_set():
+                return
+            self._start(self._pending.popleft())
+
+    def _message_done(self, taken: _Taken, task: asyncio.Task[None]) -> None:
+        self._release_slot(taken)
         tasks = self._tasks.get(taken.tp)
         if tasks is not None:
             tasks.discard(task)
@@ -285,11 +322,17 @@ class StageRunner:
                         attempt -= 1  # the stage was full, this attempt did not fail
             if output is not None:
                 topic, key, value = output
+                self._delivering += 1
+                self._release_slot(taken)
                 try:
                     await self._deliver(taken, topic, key, value, None)
                 except PermanentError as exc:  # the broker can never take this output (too large)
                     await self._dead_letter(taken, exc, attempt)
                     return self._finish(taken, began)
+                finally:
+                    self._delivering -= 1
+                    self._slot_freed.set()
+                    self._start_pending()
             self._metrics.processed.labels(self.stage.name).inc()
             self._finish(taken, began)
 
