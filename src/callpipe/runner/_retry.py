@@ -59,7 +59,9 @@ class RetryPolicy:
 
     def cap(self, attempt: int) -> float:
         """Upper bound of the jittered delay after the ``attempt``-th failure (1-based)."""
-        return float(min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1)))
+        # The exponent is clamped: a dependency retried forever reaches attempt 10 000, and
+        # 2**9999 does not fit a float.
+        return float(min(self.max_s, self.initial_s * 2.0 ** min(max(0, attempt - 1), 60)))
 
     def backoff(self, attempt: int) -> float:
         return self._rng.uniform(0.0, self.cap(attempt))
