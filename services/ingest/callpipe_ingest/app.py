@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -50,7 +52,15 @@ def create_app(
         metrics=IngestMetrics(),
         ready=readiness,
     )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if http_client is None:  # ours to close; an injected client belongs to the caller
+            await ctx.http.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="callpipe ingest",
         version="1",
         description=(
@@ -87,10 +97,5 @@ def create_app(
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.on_event("shutdown")
-    async def _close_http() -> None:
-        if http_client is None:
-            await ctx.http.aclose()
 
     return app
