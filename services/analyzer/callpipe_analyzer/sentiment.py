@@ -1,0 +1,93 @@
+"""Utterance sentiment (VADER plus call-center cues) and how it is rolled up per speaker.
+
+VADER alone scores "I'll just switch to another carrier, thanks" as positive and averages hide an
+angry caller who is polite at the end (shared NOTES). So: per utterance, VADER's compound score is
+shifted by phrase cues that mean frustration or churn in a support call; per speaker, negative and
+late turns weigh more than positive and early ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from callpipe.models import SentimentLabel
+
+__all__ = ["SentimentScorer", "label_for", "speaker_score"]
+
+# Phrases that VADER's general-purpose lexicon misses or scores as neutral/positive in this domain.
+_NEGATIVE_CUES = re.compile(
+    r"\b(cancel|switch(?:ing)? to|fed up|ridiculous|unacceptable|waste of (?:my )?time|"
+    r"(?:second|third|fourth|fifth) time|still (?:not|isn't|doesn't|hasn't|no)|nobody (?:called|told|fixed)|"
+    r"supervisor|manager|complaint|lawyer|attorney|better business bureau|bbb|fcc|"
+    r"never (?:again|showed|arrived|received)|been on hold|on hold for|hours? on (?:the phone|hold)|"
+    r"not happy|not okay|stress\w*|worried|can't (?:pay|afford)|lost my job|not acceptable|frustrat\w*|annoy\w*|angry|upset|disappoint\w*|"
+    r"this is a joke|rip ?off|scam|overcharg\w*|charged twice|double charged|no one|keeps? dropping|"
+    r"doesn't work|don't work|not working|stopped working|can't believe|how many times|"
+    r"months? now|weeks? now|every (?:single )?month|tired of)\b",
+    re.IGNORECASE,
+)
+_POSITIVE_CUES = re.compile(
+    r"\b(that(?:'s| is) (?:great|perfect|wonderful|awesome)|you(?:'ve| have) been (?:very |so |really )?"
+    r"helpful|appreciate (?:it|that|your help)|thank you so much|thanks so much|problem solved|"
+    r"works (?:now|perfectly|great)|working (?:now|again)|that fixed it|much better|love (?:it|that))\b",
+    re.IGNORECASE,
+)
+
+
+# Courtesy formulae every caller says ("okay, thanks", "have a nice day") carry no sentiment in a
+# support call, but VADER scores them clearly positive; they are removed before scoring.
+_COURTESY = re.compile(
+    r"\b(thank you(?: very much)?|thanks(?: a lot)?|okay|ok|alright|all right|please|you're welcome|"
+    r"sure|have a (?:nice|good|great) (?:day|one|evening)|good (?:morning|afternoon|evening)|hi|hello|"
+    r"congratulations|happy to help|of course|good to know|good idea|sounds good|nice)\b",
+    re.IGNORECASE,
+)
+
+
+class SentimentScorer:
+    """Scores one utterance from -1 to 1. Thread-safe after construction."""
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._vader = SentimentIntensityAnalyzer()
+
+    def score(self, text: str, *, strip_courtesy: bool = True) -> float:
+        """``strip_courtesy=False`` for agents: their politeness is part of how they come across."""
+        if not text.strip():
+            return 0.0
+        core = _COURTESY.sub(" ", text) if strip_courtesy else text
+        compound = float(self._vader.polarity_scores(core)["compound"]) if core.strip(" .,!?") else 0.0
+        negatives = len(_NEGATIVE_CUES.findall(text))
+        positives = len(_POSITIVE_CUES.findall(text))
+        # Cues move the score decisively: one churn cue outweighs VADER's "thanks" in the same turn.
+        adjusted = compound - 0.45 * negatives + 0.35 * positives
+        if negatives and compound > 0:
+            adjusted = min(adjusted, -0.2)
+        return max(-1.0, min(1.0, adjusted))
+
+
+def speaker_score(scores: Sequence[float]) -> float:
+    """One score for a party: late turns weigh up to 2×, negative turns 1.5× more."""
+    if not scores:
+        return 0.0
+    n = len(scores)
+    total = 0.0
+    weights = 0.0
+    for i, s in enumerate(scores):
+        w = (1.0 + (i / max(1, n - 1))) * (1.5 if s < -0.05 else 1.0)
+        # Near-neutral turns ("okay", "mm-hmm") say little about how the party feels.
+        if abs(s) < 0.05:
+            w *= 0.3
+        total += w * s
+        weights += w
+    return total / weights if weights else 0.0
+
+
+def label_for(score: float, *, negative_below: float = -0.12, positive_above: float = 0.3) -> SentimentLabel:
+    if score <= negative_below:
+        return SentimentLabel.NEGATIVE
+    if score >= positive_above:
+        return SentimentLabel.POSITIVE
+    return SentimentLabel.NEUTRAL

@@ -1,0 +1,49 @@
+"""Analyzer settings (``ANALYZER_*``, ``ANALYZER_LLM_*``); constructed only in ``__main__`` and tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AnalyzerSettings", "LLMSettings", "RedactionSettings"]
+
+
+class LLMSettings(BaseSettings):
+    """Any OpenAI-compatible chat-completions endpoint (OpenAI, Azure OpenAI, vLLM, Ollama …)."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYZER_LLM_", extra="ignore")
+
+    base_url: str | None = Field(default=None, description="None = api.openai.com.")
+    # Falls back to OPENAI_API_KEY in __main__; local servers accept any non-empty key.
+    api_key: SecretStr | None = None
+    model: str = "gpt-4o-mini"
+    temperature: float = 0.0
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_concurrency: int = Field(default=32, ge=1, description="LLM requests in flight per instance.")
+    max_retries: int = Field(default=3, ge=0, description="In-call retries on 429/5xx/timeouts.")
+    retry_after_cap_s: float = Field(default=30.0, description="Longest Retry-After honoured in-call.")
+    context_tokens: int = Field(default=128_000, description="Model context window.")
+    max_output_tokens: int = Field(default=2_000)
+    structured_output: bool = Field(default=True, description="False for servers without json_schema.")
+
+
+class RedactionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANALYZER_REDACT_", extra="ignore")
+
+    enabled: bool = True
+    cards: bool = True
+    ssn: bool = True
+    email: bool = True
+    phone: bool = True
+
+
+class AnalyzerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANALYZER_", extra="ignore")
+
+    engine: Literal["offline", "llm"] = Field(default="offline", description="offline (default) or llm.")
+    config_path: Path | None = Field(default=None, description="analysis.yaml; None = the bundled one.")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)

@@ -1,0 +1,94 @@
+"""The analyze stage: ``TranscriptReady`` → ``CallAnalyzed``.
+
+Order matters: redaction runs first, so neither the analyzer engine (which may be a remote LLM)
+nor the utterances stored downstream ever see a card number; metrics and per-utterance sentiment
+are computed for every call, whatever the engine and even when there is nothing to analyze.
+"""
+
+from __future__ import annotations
+
+import time
+
+from callpipe.models import (
+    AnalysisStatus,
+    AnalyzedUtterance,
+    CallAnalyzed,
+    RedactionInfo,
+    Role,
+    StageTiming,
+    TokenUsage,
+    TranscriptReady,
+    TranscriptStatus,
+)
+from callpipe_analyzer.metrics import compute_metrics
+from callpipe_analyzer.ports import AnalysisRequest, AnalyzerPorts
+
+__all__ = ["ANALYZER_VERSION", "analyze"]
+
+ANALYZER_VERSION = "0.1.0"
+
+
+async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
+    started = time.perf_counter()
+    spoken = sorted((u for u in event.utterances if u.text.strip()), key=lambda u: u.start_s)
+    redaction = ports.redactor.redact(spoken)
+    utterances = redaction.utterances
+    sentiments = [ports.sentiment.score(u.text, strip_courtesy=u.role is not Role.AGENT) for u in utterances]
+    metrics = compute_metrics(utterances, event.audio_duration_s, sentiments)
+    flags: list[str] = []
+    if event.roles_low_confidence:
+        flags.append("roles_low_confidence")
+
+    analyzer = ports.analyzer
+    analysis = None
+    model = analyzer_model = getattr(analyzer, "model", analyzer.kind)
+    prompt_version = getattr(analyzer, "prompt_version", "")
+    usage = TokenUsage()
+    if event.status is TranscriptStatus.NO_SPEECH or not utterances:
+        # Nothing was said: no engine call (and no LLM bill) for a silent recording.
+        status = AnalysisStatus.NO_SPEECH
+    elif not analyzer.supports_language(event.language):
+        status = AnalysisStatus.UNSUPPORTED_LANGUAGE
+        flags.append(f"language_unsupported:{event.language}")
+    else:
+        status = AnalysisStatus.OK
+        result = await analyzer.analyze(
+            AnalysisRequest(
+                call_id=event.call_id, utterances=utterances, sentiments=sentiments, language=event.language
+            )
+        )
+        analysis = result.analysis
+        model, prompt_version, usage = result.model, result.prompt_version, result.token_usage
+        flags.extend(result.flags)
+
+    return CallAnalyzed(
+        call_id=event.call_id,
+        recording_id=event.recording_id,
+        source=event.source,
+        status=status,
+        language=event.language,
+        flags=flags,
+        analysis=analysis,
+        metrics=metrics,
+        redaction=RedactionInfo(enabled=ports.redactor.options.enabled, counts=redaction.counts),
+        analyzer=analyzer.kind,
+        analyzer_version=ANALYZER_VERSION,
+        model=model or analyzer_model,
+        prompt_version=prompt_version,
+        token_usage=usage,
+        stt_engine=event.engine,
+        stt_model=event.model,
+        audio_uri=event.audio_uri,
+        audio_duration_s=event.audio_duration_s,
+        utterances=[
+            AnalyzedUtterance(
+                role=u.role, speaker=u.speaker, channel=u.channel, start_s=u.start_s, end_s=u.end_s,
+                text=u.text, sentiment=round(s, 4),
+            )
+            for u, s in zip(utterances, sentiments, strict=True)
+        ],
+        metadata=event.metadata,
+        received_at=event.received_at,
+        analyzed_at=ports.clock(),
+        timings=[*event.timings, StageTiming(stage="analyzer.analyze", seconds=round(time.perf_counter() - started, 4))],
+    )
