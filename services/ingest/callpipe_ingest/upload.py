@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
 from callpipe.models import RecordingSource
@@ -143,6 +143,29 @@ async def _download(url: str, ctx: IngestContext) -> bytes:
         raise HTTPException(422, f"audio_url could not be fetched: {type(exc).__name__}: {exc}") from None
 
 
+async def _read_form(form: FormData, ctx: IngestContext) -> tuple[bytes, RecordingMetadata]:
+    file = form.get("file")
+    audio_url = form.get("audio_url")
+    if (file is None) == (audio_url is None) or isinstance(audio_url, UploadFile):
+        raise HTTPException(400, "send exactly one of 'file' (multipart) or 'audio_url'")
+    raw_meta = form.get("metadata") or "{}"
+    if not isinstance(raw_meta, str):
+        raise HTTPException(400, "'metadata' must be a JSON string field")
+    try:
+        meta = RecordingMetadata.model_validate_json(raw_meta)
+    except ValidationError as exc:
+        reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}" for e in exc.errors())
+        raise HTTPException(422, f"invalid metadata: {reason}") from None
+    if isinstance(file, UploadFile):
+        data = await file.read()
+        if len(data) > ctx.settings.max_upload_bytes:
+            raise HTTPException(413, f"audio exceeds {ctx.settings.max_upload_bytes} bytes")
+    else:
+        assert isinstance(audio_url, str)
+        data = await _download(audio_url, ctx)
+    return data, meta
+
+
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -193,25 +216,10 @@ async def upload_recording(request: Request, response: Response) -> dict[str, An
         if isinstance(exc, _TooLarge):
             raise
         raise HTTPException(400, f"malformed form: {exc}") from None
-    file = form.get("file")
-    audio_url = form.get("audio_url")
-    if (file is None) == (audio_url is None) or isinstance(audio_url, UploadFile):
-        raise HTTPException(400, "send exactly one of 'file' (multipart) or 'audio_url'")
-    raw_meta = form.get("metadata") or "{}"
-    if not isinstance(raw_meta, str):
-        raise HTTPException(400, "'metadata' must be a JSON string field")
     try:
-        meta = RecordingMetadata.model_validate_json(raw_meta)
-    except ValidationError as exc:
-        reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}" for e in exc.errors())
-        raise HTTPException(422, f"invalid metadata: {reason}") from None
-    if isinstance(file, UploadFile):
-        data = await file.read()
-        if len(data) > ctx.settings.max_upload_bytes:
-            raise HTTPException(413, f"audio exceeds {ctx.settings.max_upload_bytes} bytes")
-    else:
-        assert isinstance(audio_url, str)
-        data = await _download(audio_url, ctx)
+        data, meta = await _read_form(form, ctx)
+    finally:
+        await form.close()  # the spooled upload's temp file
     try:
         outcome = await ingest_bytes(ctx.publisher, ctx.store, data, meta, RecordingSource.UPLOAD)
     except UnsupportedAudioError as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ingest_support import BASE, MemorySender, make_settings
+from ingest_support import BASE, MemorySender, make_settings  # type: ignore[import-not-found]
 
 from callpipe.avro import LocalSchemaRegistry
 from callpipe.store import LocalRecordingStore
@@ -27,7 +27,7 @@ def store(tmp_path: Path) -> LocalRecordingStore:
 
 @pytest.fixture
 def settings() -> IngestSettings:
-    return make_settings()
+    return make_settings()  # type: ignore[no-any-return]
 
 
 async def _ready() -> str | None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from ingest_support import AUTH_TOKEN, BASE, MemorySender, make_settings
+from ingest_support import AUTH_TOKEN, BASE, MemorySender, make_settings  # type: ignore[import-not-found]
 from twilio.request_validator import RequestValidator
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
@@ -64,8 +64,9 @@ async def test_voice_twiml_discloses_then_dials_recorded_dual_channel(client: ht
     assert "recorded" in (root[0].text or "")
     dial = root[1]
     assert dial.get("record") == "record-from-answer-dual"
-    assert dial.find("Queue") is not None
-    assert dial.find("Queue").text == "support"
+    queue = dial.find("Queue")
+    assert queue is not None
+    assert queue.text == "support"
     callback = dial.get("recordingStatusCallback") or ""
     assert callback.startswith(f"{BASE}/twilio/recording-status?")
     carried = dict(parse_qsl(urlsplit(callback).query))
@@ -168,7 +169,7 @@ async def test_signed_but_invalid_callback_is_400(client: httpx.AsyncClient, sen
     assert sender.records == []
 
 
-async def test_consent_gate_declined_publishes_fact_and_dials_unrecorded(sender: MemorySender, store) -> None:  # type: ignore[no-untyped-def]
+async def test_consent_gate_declined_publishes_fact_and_dials_unrecorded(sender: MemorySender, store) -> None:
     from callpipe_ingest.app import create_app
 
     async def ready() -> str | None:
