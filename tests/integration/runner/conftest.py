@@ -61,8 +61,8 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[i
     return {tp.partition: tp.offset for tp in offsets}
 
 
-async def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate, limit_s: float = 60.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if predicate():
             return True

@@ -3,6 +3,8 @@ import logging
 import urllib.error
 import urllib.request
 
+import pytest
+
 from callpipe.observability import HealthServer, JsonFormatter, bind_call_id
 
 
@@ -32,12 +34,11 @@ def test_healthz_follows_the_check_and_metrics_are_served():
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
             assert response.status == 200
         state["ok"] = False
-        try:
+        with pytest.raises(urllib.error.HTTPError) as failed:
             urllib.request.urlopen(f"{base}/healthz", timeout=5)
-            raise AssertionError("expected 503")
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 503
-            assert json.loads(exc.read())["detail"] == "detail"
+        assert failed.value.code == 503
+        assert json.loads(failed.value.read())["detail"] == "detail"
+        failed.value.close()
         with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
             assert b"python_info" in response.read()
     finally:
