@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 
 def produce(
@@ -23,7 +23,7 @@ def produce(
     assert producer.flush(30) == 0
 
 
-def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list:
+def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Message]:
     """Every record of ``topic`` (from the start) once ``expected`` arrived or the timeout passed."""
     consumer = Consumer(
         {
@@ -34,7 +34,7 @@ def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -
         }
     )
     consumer.subscribe([topic])
-    records = []
+    records: list[Message] = []
     deadline = time.monotonic() + timeout
     try:
         while len(records) < expected and time.monotonic() < deadline:
@@ -67,7 +67,7 @@ async def wait_until(predicate, limit_s: float = 60.0, interval: float = 0.1) ->
         if predicate():
             return True
         await asyncio.sleep(interval)
-    return predicate()
+    return bool(predicate())
 
 
 class KafkaIO:

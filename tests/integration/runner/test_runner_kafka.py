@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from callpipe.errors import PoisonMessageError, TransientError
+from callpipe.errors import BackpressureError, DependencyUnavailableError, PoisonMessageError, TransientError
 from callpipe.kafka import ensure_topics
 from callpipe.runner import BatchStage, MessageStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
@@ -253,3 +253,40 @@ async def test_batch_mode_processes_batches_dead_letters_poison_and_retries_whol
     dead = kio.read_all(dlq, 1)
     assert [m.key() for m in dead] == [b"call-poison"]
     assert kio.committed(f"callpipe-{stage_name}", source, 1) == {0: 36}
+
+
+async def test_dependency_unavailable_is_retried_beyond_max_attempts_and_backpressure_pauses(
+    kafka_bootstrap, kio, until, names
+):
+    stage_name, source, sink, dlq = names()
+    kio.produce(source, [("call-db", b"call-db:x"), ("call-full", b"call-full:x"), ("call-ok", b"call-ok:x")])
+    calls: dict[str, int] = {}
+
+    async def process(event: str) -> str:
+        calls[event] = calls.get(event, 0) + 1
+        if event.startswith("call-db") and calls[event] <= 5:  # more failures than max_attempts (3)
+            raise DependencyUnavailableError("clickhouse down")
+        if event.startswith("call-full") and calls[event] <= 4:  # backpressure never counts attempts
+            raise BackpressureError("buffer full", retry_after=0.05)
+        return event
+
+    runner = StageRunner(
+        make_stage(stage_name, source, sink, process),
+        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        runner=FAST,
+        dead_letter_topic=dlq,
+        install_signal_handlers=False,
+    )
+    await run_until(
+        runner, lambda: calls.get("call-db:x", 0) >= 6 and calls.get("call-full:x", 0) >= 5, until
+    )
+    out = kio.read_all(sink, 3)
+    assert sorted(m.key() for m in out) == [b"call-db", b"call-full", b"call-ok"]
+    assert kio.committed(f"callpipe-{stage_name}", source, 1) == {0: 3}
+
+
+def test_ensure_topics_is_idempotent(kafka_bootstrap):
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    name = f"ensure.{uuid.uuid4().hex[:8]}"
+    assert ensure_topics(kafka, [name, name], partitions=3) == [name]
+    assert ensure_topics(kafka, [name], partitions=3) == []

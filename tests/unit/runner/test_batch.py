@@ -11,7 +11,9 @@ class Clock:
 
 def make(size=3, wait=1.0):
     clock = Clock()
-    acc = BatchAccumulator(size, wait, partition_of=lambda item: item[0], clock=clock)
+    acc: BatchAccumulator[tuple[tuple[str, int], int]] = BatchAccumulator(
+        size, wait, partition_of=lambda item: item[0], clock=clock
+    )
     return acc, clock
 
 
