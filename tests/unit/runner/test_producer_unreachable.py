@@ -22,7 +22,7 @@ async def test_send_raises_dependency_unavailable_after_the_delivery_timeout():
     )
     began = time.monotonic()
     try:
-        with pytest.raises(DependencyUnavailableError, match="delivery to 'callpipe.recordings' failed"):
+        with pytest.raises(DependencyUnavailableError, match=r"delivery to 'callpipe\.recordings' failed"):
             await producer.send("callpipe.recordings", "CA1", b"{}")
     finally:
         producer.close(timeout_s=1)
