@@ -101,6 +101,16 @@ class ConfluentSchemaRegistry:
         self._schemas: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the client's HTTP connections."""
+        self._client.__exit__()
+
+    def __enter__(self) -> ConfluentSchemaRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def id_for(self, subject: str, schema: dict[str, Any]) -> int:
         from confluent_kafka.schema_registry import Schema
         from confluent_kafka.schema_registry.error import SchemaRegistryError
