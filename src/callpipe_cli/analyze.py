@@ -41,7 +41,9 @@ def parse_channels(value: str) -> list[ChannelRole]:
     try:
         return [ChannelRole(channel=i, role=Role(r)) for i, r in enumerate(roles)]
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--channels takes roles caller/agent/unknown, got {value!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"--channels takes roles caller/agent/unknown, got {value!r}"
+        ) from exc
 
 
 def _call_output(result: Any) -> dict[str, Any]:
@@ -50,7 +52,8 @@ def _call_output(result: Any) -> dict[str, Any]:
         "status": result.status.value,
         "language": result.language,
         "utterances": [
-            {"role": u.role.value, "start": u.start_s, "end": u.end_s, "text": u.text} for u in result.utterances
+            {"role": u.role.value, "start": u.start_s, "end": u.end_s, "text": u.text}
+            for u in result.utterances
         ],
         "analysis": result.analysis.model_dump(mode="json") if result.analysis else None,
         "metrics": result.metrics.model_dump(mode="json"),
@@ -69,8 +72,12 @@ async def _run(files: list[Path], channels: list[ChannelRole]) -> int:
         store = open_recording_store(RecordingStoreSettings(url=f"file://{tmp}"))
         async with httpx.AsyncClient(timeout=60.0) as http:
             engine = build_engine(t_settings, http)
-            t_ports = TranscriberPorts(fetcher=AudioFetcher(http, store, FetchOptions()), store=store,
-                                       engine=engine, language=t_settings.language)
+            t_ports = TranscriberPorts(
+                fetcher=AudioFetcher(http, store, FetchOptions()),
+                store=store,
+                engine=engine,
+                language=t_settings.language,
+            )
             a_ports = build_ports(a_settings, http_client=http)
             for path in files:
                 try:
@@ -83,9 +90,14 @@ async def _run(files: list[Path], channels: list[ChannelRole]) -> int:
                 # The transcriber reads file:// audio only from inside the recording store.
                 uri = await store.put_file(f"{digest[:16]}{path.suffix.lower()}", path)
                 event = RecordingReady(
-                    call_id=f"local-{path.stem}-{digest[:8]}", recording_id=digest,
-                    source=RecordingSource.UPLOAD, audio_uri=uri, audio_sha256=digest,
-                    channel_count=len(channels), channel_roles=channels, metadata=CallMetadata(),
+                    call_id=f"local-{path.stem}-{digest[:8]}",
+                    recording_id=digest,
+                    source=RecordingSource.UPLOAD,
+                    audio_uri=uri,
+                    audio_sha256=digest,
+                    channel_count=len(channels),
+                    channel_roles=channels,
+                    metadata=CallMetadata(),
                     received_at=datetime.now(UTC),
                 )
                 try:
@@ -104,7 +116,11 @@ async def _run(files: list[Path], channels: list[ChannelRole]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callpipe analyze", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    parser.add_argument("--channels", type=parse_channels, default=parse_channels("caller,agent"),
-                        help="channel-to-role map, default 'caller,agent' (caller on the first channel)")
+    parser.add_argument(
+        "--channels",
+        type=parse_channels,
+        default=parse_channels("caller,agent"),
+        help="channel-to-role map, default 'caller,agent' (caller on the first channel)",
+    )
     args = parser.parse_args(argv)
     return asyncio.run(_run(args.files, args.channels))

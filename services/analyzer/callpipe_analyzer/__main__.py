@@ -37,7 +37,9 @@ async def run() -> None:
     limits = httpx.Limits(max_connections=settings.llm.max_concurrency + 4)
     async with httpx.AsyncClient(limits=limits, timeout=settings.llm.timeout_s) as http:
         ports = build_ports(settings, http_client=http)
-        log.info("analyzer ready", extra={"engine": settings.engine, "model": getattr(ports.analyzer, "model", "")})
+        log.info(
+            "analyzer ready", extra={"engine": settings.engine, "model": getattr(ports.analyzer, "model", "")}
+        )
 
         async def handler(event: TranscriptReady) -> CallAnalyzed:
             with bind_call_id(event.call_id):
@@ -54,8 +56,9 @@ async def run() -> None:
             encode=analyses.serialize,
             key=lambda out: out.call_id,
         )
-        runner = StageRunner(stage, kafka=kafka, runner=runner_settings,
-                             dead_letter_topic=topics.dead_letter("analyzer"))
+        runner = StageRunner(
+            stage, kafka=kafka, runner=runner_settings, dead_letter_topic=topics.dead_letter("analyzer")
+        )
         await runner.run()
 
 

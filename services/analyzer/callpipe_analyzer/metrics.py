@@ -114,7 +114,9 @@ def compute_metrics(
                 words_per_minute=round(words / (talk_role / 60.0), 1) if talk_role > 0 else 0.0,
                 turns=len(mine),
                 interruptions=interruptions,
-                longest_monologue_s=round(max((d for s, d in monologues if s in my_speakers), default=0.0), 3),
+                longest_monologue_s=round(
+                    max((d for s, d in monologues if s in my_speakers), default=0.0), 3
+                ),
                 sentiment_start=_round(_mean(scores[:third])),
                 sentiment_end=_round(_mean(scores[-third:])),
             )

@@ -82,13 +82,21 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
         audio_duration_s=event.audio_duration_s,
         utterances=[
             AnalyzedUtterance(
-                role=u.role, speaker=u.speaker, channel=u.channel, start_s=u.start_s, end_s=u.end_s,
-                text=u.text, sentiment=round(s, 4),
+                role=u.role,
+                speaker=u.speaker,
+                channel=u.channel,
+                start_s=u.start_s,
+                end_s=u.end_s,
+                text=u.text,
+                sentiment=round(s, 4),
             )
             for u, s in zip(utterances, sentiments, strict=True)
         ],
         metadata=event.metadata,
         received_at=event.received_at,
         analyzed_at=ports.clock(),
-        timings=[*event.timings, StageTiming(stage="analyzer.analyze", seconds=round(time.perf_counter() - started, 4))],
+        timings=[
+            *event.timings,
+            StageTiming(stage="analyzer.analyze", seconds=round(time.perf_counter() - started, 4)),
+        ],
     )

@@ -28,6 +28,8 @@ def build_ports(settings: AnalyzerSettings, *, http_client: httpx.AsyncClient | 
     r = settings.redaction
     return AnalyzerPorts(
         analyzer=build_analyzer(settings, http_client=http_client),
-        redactor=Redactor(RedactorOptions(enabled=r.enabled, cards=r.cards, ssn=r.ssn, email=r.email, phone=r.phone)),
+        redactor=Redactor(
+            RedactorOptions(enabled=r.enabled, cards=r.cards, ssn=r.ssn, email=r.email, phone=r.phone)
+        ),
         sentiment=SentimentScorer(),
     )

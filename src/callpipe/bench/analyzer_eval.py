@@ -51,16 +51,32 @@ def transcript_from_turns(call_id: str, turns: list[list[str]]) -> TranscriptRea
         length = max(0.6, len(text.split()) / _WORDS_PER_SECOND)
         channel = 0 if role is Role.CALLER else 1
         utterances.append(
-            Utterance(role=role, speaker=f"ch{channel}", channel=channel, start_s=round(t, 2),
-                      end_s=round(t + length, 2), text=text)
+            Utterance(
+                role=role,
+                speaker=f"ch{channel}",
+                channel=channel,
+                start_s=round(t, 2),
+                end_s=round(t + length, 2),
+                text=text,
+            )
         )
         t += length + 0.4
     now = datetime.now(UTC)
     return TranscriptReady(
-        call_id=call_id, recording_id=call_id, source=RecordingSource.IMPORT, status=TranscriptStatus.OK,
-        audio_uri=f"file:///dataset/{call_id}.wav", audio_duration_s=round(t + 0.5, 2), channel_count=2,
-        language="en", engine="dataset", model="labelled-text", utterances=utterances,
-        role_confidence=1.0, metadata=CallMetadata(), received_at=now,
+        call_id=call_id,
+        recording_id=call_id,
+        source=RecordingSource.IMPORT,
+        status=TranscriptStatus.OK,
+        audio_uri=f"file:///dataset/{call_id}.wav",
+        audio_duration_s=round(t + 0.5, 2),
+        channel_count=2,
+        language="en",
+        engine="dataset",
+        model="labelled-text",
+        utterances=utterances,
+        role_confidence=1.0,
+        metadata=CallMetadata(),
+        received_at=now,
     )
 
 
@@ -86,7 +102,9 @@ class _Scores:
         return f"{self.hits[name] / n:6.1%} ({self.hits[name]}/{n})" if n else "   n/a"
 
 
-def _score(scores: _Scores, labels: dict[str, Any], result: CallAnalyzed, errors: list[str], cid: str) -> None:
+def _score(
+    scores: _Scores, labels: dict[str, Any], result: CallAnalyzed, errors: list[str], cid: str
+) -> None:
     analysis = result.analysis
     if analysis is None:
         scores.add("intent", False)
@@ -140,8 +158,16 @@ async def _run(calls: list[dict[str, Any]], engine: str, show_errors: bool) -> i
         result: CallAnalyzed = await stage.analyze(event, ports)
         for split in (call.get("split", "dev"), "all"):
             _score(per_split[split], call["labels"], result, errors if split == "all" else [], call["id"])
-    fields = ["intent", "sentiment", "caller_sentiment", "agent_sentiment", "escalation",
-              "has_action_items", "action_item_count", "no_card_leak"]
+    fields = [
+        "intent",
+        "sentiment",
+        "caller_sentiment",
+        "agent_sentiment",
+        "escalation",
+        "has_action_items",
+        "action_item_count",
+        "no_card_leak",
+    ]
     splits = [s for s in ("dev", "heldout", "all") if s in per_split]
     print(f"analyzer eval: engine={engine} calls={len(calls)} model={ports.analyzer.model}")
     print(f"{'field':20}" + "".join(f"{s:>20}" for s in splits))
@@ -167,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=["dev", "heldout", "all"], default="all")
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args(argv)
-    if args.engine == "llm" and not (os.environ.get("OPENAI_API_KEY") or os.environ.get("ANALYZER_LLM_BASE_URL")):
+    if args.engine == "llm" and not (
+        os.environ.get("OPENAI_API_KEY") or os.environ.get("ANALYZER_LLM_BASE_URL")
+    ):
         print("analyzer-eval --engine llm needs OPENAI_API_KEY or ANALYZER_LLM_BASE_URL", file=sys.stderr)
         return 2
     calls = load_calls(args.dataset)

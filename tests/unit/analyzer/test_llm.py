@@ -20,8 +20,10 @@ GOOD = {
     "summary": "Caller was double charged; agent refunded it.",
     "sentiment": "negative",
     "sentiment_score": -0.4,
-    "speaker_sentiment": [{"role": "caller", "sentiment": "negative", "score": -0.5},
-                          {"role": "agent", "sentiment": "positive", "score": 0.4}],
+    "speaker_sentiment": [
+        {"role": "caller", "sentiment": "negative", "score": -0.5},
+        {"role": "agent", "sentiment": "positive", "score": 0.4},
+    ],
     "intent": "billing_dispute",
     "key_topics": ["billing"],
     "action_items": [{"text": "Refund the duplicate charge", "owner": "agent"}],
@@ -39,17 +41,25 @@ def completion(content: str | None, *, refusal: str | None = None, finish: str =
         "object": "chat.completion",
         "created": 1741569952,
         "model": "gpt-4o-mini-2024-07-18",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": refusal, "annotations": []},
-            "logprobs": None,
-            "finish_reason": finish,
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": refusal, "annotations": []},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
         "usage": {
-            "prompt_tokens": 812, "completion_tokens": 164, "total_tokens": 976,
+            "prompt_tokens": 812,
+            "completion_tokens": 164,
+            "total_tokens": 976,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         },
         "service_tier": "default",
         "system_fingerprint": "fp_44709d6fcb",
@@ -80,16 +90,23 @@ def make(responses: list[httpx.Response], **settings: Any) -> tuple[LLMAnalyzer,
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
     llm = LLMAnalyzer(
-        LLMSettings(base_url="http://llm.test/v1", api_key="sk-test", **settings), load_config(),
-        http_client=client, sleep=sleep,
+        LLMSettings(base_url="http://llm.test/v1", api_key="sk-test", **settings),
+        load_config(),
+        http_client=client,
+        sleep=sleep,
     )
     return llm, recorder, slept
 
 
 def request(n: int = 2) -> AnalysisRequest:
     utts = [
-        Utterance(role=Role.CALLER if i % 2 else Role.AGENT, speaker=f"ch{i % 2}", start_s=i * 3.0,
-                  end_s=i * 3.0 + 2.5, text=f"Turn {i}: I was charged twice for my bill this month.")
+        Utterance(
+            role=Role.CALLER if i % 2 else Role.AGENT,
+            speaker=f"ch{i % 2}",
+            start_s=i * 3.0,
+            end_s=i * 3.0 + 2.5,
+            text=f"Turn {i}: I was charged twice for my bill this month.",
+        )
         for i in range(n)
     ]
     return AnalysisRequest(call_id="CA1", utterances=utts, sentiments=[0.0] * n, language="en")
@@ -129,10 +146,12 @@ def test_schema_closes_every_object() -> None:
 
 
 async def test_invalid_json_gets_one_repair() -> None:
-    llm, rec, _ = make([
-        httpx.Response(200, json=completion('{"summary": "cut off')),
-        httpx.Response(200, json=completion(json.dumps(GOOD))),
-    ])
+    llm, rec, _ = make(
+        [
+            httpx.Response(200, json=completion('{"summary": "cut off')),
+            httpx.Response(200, json=completion(json.dumps(GOOD))),
+        ]
+    )
     result = await llm.analyze(request())
     assert result.analysis.intent == "billing_dispute"
     assert len(rec.requests) == 2
@@ -152,13 +171,19 @@ async def test_invalid_twice_dead_letters_with_reason() -> None:
 
 async def test_schema_violation_is_repaired() -> None:
     bad = dict(GOOD, satisfaction_score=42)
-    llm, _, _ = make([httpx.Response(200, json=completion(json.dumps(bad))),
-                      httpx.Response(200, json=completion(json.dumps(GOOD)))])
+    llm, _, _ = make(
+        [
+            httpx.Response(200, json=completion(json.dumps(bad))),
+            httpx.Response(200, json=completion(json.dumps(GOOD))),
+        ]
+    )
     assert (await llm.analyze(request())).analysis.satisfaction_score == 5
 
 
 async def test_refusal_is_permanent() -> None:
-    llm, rec, _ = make([httpx.Response(200, json=completion(None, refusal="I'm sorry, I can't help with that."))])
+    llm, rec, _ = make(
+        [httpx.Response(200, json=completion(None, refusal="I'm sorry, I can't help with that."))]
+    )
     with pytest.raises(InvalidOutputError, match="refused"):
         await llm.analyze(request())
     assert len(rec.requests) == 1
@@ -166,7 +191,8 @@ async def test_refusal_is_permanent() -> None:
 
 async def test_429_honours_retry_after_then_succeeds() -> None:
     limited = httpx.Response(
-        429, headers={"retry-after": "2"},
+        429,
+        headers={"retry-after": "2"},
         json=error_body("Rate limit reached for gpt-4o-mini", "requests", "rate_limit_exceeded"),
     )
     llm, rec, slept = make([limited, httpx.Response(200, json=completion(json.dumps(GOOD)))])
@@ -176,8 +202,11 @@ async def test_429_honours_retry_after_then_succeeds() -> None:
 
 
 async def test_429_exhausted_raises_rate_limited_with_retry_after() -> None:
-    limited = httpx.Response(429, headers={"retry-after": "1"},
-                             json=error_body("Rate limit reached", "requests", "rate_limit_exceeded"))
+    limited = httpx.Response(
+        429,
+        headers={"retry-after": "1"},
+        json=error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
+    )
     llm, _, slept = make([limited] * 3, max_retries=2)
     with pytest.raises(RateLimitedError) as info:
         await llm.analyze(request())
@@ -186,8 +215,11 @@ async def test_429_exhausted_raises_rate_limited_with_retry_after() -> None:
 
 
 async def test_long_retry_after_goes_back_to_runner() -> None:
-    limited = httpx.Response(429, headers={"retry-after": "120"},
-                             json=error_body("Rate limit reached", "tokens", "rate_limit_exceeded"))
+    limited = httpx.Response(
+        429,
+        headers={"retry-after": "120"},
+        json=error_body("Rate limit reached", "tokens", "rate_limit_exceeded"),
+    )
     llm, _, slept = make([limited])
     with pytest.raises(RateLimitedError):
         await llm.analyze(request())
@@ -203,7 +235,9 @@ async def test_500_is_transient() -> None:
 
 
 async def test_bad_key_pauses_instead_of_dead_lettering() -> None:
-    err = httpx.Response(401, json=error_body("Incorrect API key provided", "invalid_request_error", "invalid_api_key"))
+    err = httpx.Response(
+        401, json=error_body("Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+    )
     llm, _, _ = make([err])
     with pytest.raises(DependencyUnavailableError):
         await llm.analyze(request())
@@ -211,8 +245,13 @@ async def test_bad_key_pauses_instead_of_dead_lettering() -> None:
 
 async def test_long_transcript_is_chunked_and_merged() -> None:
     first = dict(GOOD, escalation_risk="low", satisfaction_score=7)
-    second = dict(GOOD, intent="cancellation", escalation_risk="high", satisfaction_score=2,
-                  competitor_mentions=[{"name": "Verizon", "count": 2, "context": None}])
+    second = dict(
+        GOOD,
+        intent="cancellation",
+        escalation_risk="high",
+        satisfaction_score=2,
+        competitor_mentions=[{"name": "Verizon", "count": 2, "context": None}],
+    )
     responses = [httpx.Response(200, json=completion(json.dumps(first)))]
     responses += [httpx.Response(200, json=completion(json.dumps(second)))] * 20
     llm, rec, _ = make(responses, context_tokens=5_200, max_output_tokens=1_000)

@@ -20,9 +20,12 @@ def luhn_complete(body: str) -> str:
     raise AssertionError("unreachable")
 
 
-cards = st.integers(min_value=12, max_value=18).flatmap(
-    lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)
-).filter(lambda b: b[0] != "0").map(luhn_complete)
+cards = (
+    st.integers(min_value=12, max_value=18)
+    .flatmap(lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n))
+    .filter(lambda b: b[0] != "0")
+    .map(luhn_complete)
+)
 
 
 def speak(digits: str, style: str) -> list[str]:
@@ -35,7 +38,9 @@ def speak(digits: str, style: str) -> list[str]:
 
 
 def U(role: Role, text: str, i: int) -> Utterance:
-    return Utterance(role=role, speaker="ch0" if role is Role.CALLER else "ch1", start_s=i, end_s=i + 0.9, text=text)
+    return Utterance(
+        role=role, speaker="ch0" if role is Role.CALLER else "ch1", start_s=i, end_s=i + 0.9, text=text
+    )
 
 
 def leaked(card: str, texts: list[str]) -> bool:
@@ -48,11 +53,16 @@ def leaked(card: str, texts: list[str]) -> bool:
 
 
 @settings(max_examples=150, deadline=None)
-@given(card=cards, style=st.sampled_from(["digits", "words", "oh"]), cuts=st.lists(st.integers(1, 18), max_size=3),
-       backchannel=st.booleans(), sep=st.sampled_from([" ", ", ", " - ", ". "]))
+@given(
+    card=cards,
+    style=st.sampled_from(["digits", "words", "oh"]),
+    cuts=st.lists(st.integers(1, 18), max_size=3),
+    backchannel=st.booleans(),
+    sep=st.sampled_from([" ", ", ", " - ", ". "]),
+)
 def test_card_never_survives(card: str, style: str, cuts: list[int], backchannel: bool, sep: str) -> None:
     tokens = speak(card, style)
-    bounds = sorted({c % len(tokens) for c in cuts if 0 < c % len(tokens)})
+    bounds = sorted({c % len(tokens) for c in cuts if c % len(tokens) > 0})
     pieces = [tokens[a:b] for a, b in zip([0, *bounds], [*bounds, len(tokens)], strict=True)]
     utterances = [U(Role.AGENT, "Can I have the card number please?", 0)]
     for i, piece in enumerate(pieces):
@@ -70,7 +80,11 @@ def test_card_never_survives(card: str, style: str, cuts: list[int], backchannel
 def test_cvv_expiry_ssn_email_phone() -> None:
     utts = [
         U(Role.CALLER, "It's 4111 1111 1111 1111, expires 04/27 and the security code is 737.", 0),
-        U(Role.CALLER, "My social is 123-45-6789 and email jane.doe@example.com or jane dot doe at gmail dot com.", 1),
+        U(
+            Role.CALLER,
+            "My social is 123-45-6789 and email jane.doe@example.com or jane dot doe at gmail dot com.",
+            1,
+        ),
         U(Role.CALLER, "Call me back on 555-201-4489.", 2),
     ]
     result = Redactor().redact(utts)

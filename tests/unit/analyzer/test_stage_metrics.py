@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 
 from callpipe.examples import example_transcript
-from callpipe.models import AnalysisStatus, CallAnalysis, EscalationRisk, Role, SentimentLabel, TranscriptStatus, Utterance
+from callpipe.models import (
+    AnalysisStatus,
+    CallAnalysis,
+    EscalationRisk,
+    Role,
+    SentimentLabel,
+    TranscriptStatus,
+    Utterance,
+)
 from callpipe_analyzer.metrics import compute_metrics
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerPorts, AnalyzerResult
 from callpipe_analyzer.redaction import Redactor
@@ -12,7 +20,9 @@ from callpipe_analyzer.stage import analyze
 
 
 def U(role: Role, start: float, end: float, text: str = "some words here") -> Utterance:
-    return Utterance(role=role, speaker="ch0" if role is Role.CALLER else "ch1", start_s=start, end_s=end, text=text)
+    return Utterance(
+        role=role, speaker="ch0" if role is Role.CALLER else "ch1", start_s=start, end_s=end, text=text
+    )
 
 
 def test_metrics_talk_silence_overlap_interruptions() -> None:
@@ -44,9 +54,16 @@ class Recording:
     async def analyze(self, request: AnalysisRequest) -> AnalyzerResult:
         self.requests.append(request)
         return AnalyzerResult(
-            CallAnalysis(summary="s", sentiment=SentimentLabel.NEUTRAL, sentiment_score=0.0, intent="payment",
-                         satisfaction_score=5, escalation_risk=EscalationRisk.LOW),
-            self.model, self.prompt_version,
+            CallAnalysis(
+                summary="s",
+                sentiment=SentimentLabel.NEUTRAL,
+                sentiment_score=0.0,
+                intent="payment",
+                satisfaction_score=5,
+                escalation_risk=EscalationRisk.LOW,
+            ),
+            self.model,
+            self.prompt_version,
         )
 
 
@@ -56,7 +73,9 @@ def ports(analyzer: Recording) -> AnalyzerPorts:
 
 async def test_engine_sees_only_redacted_text() -> None:
     event = example_transcript()
-    card = Utterance(role=Role.CALLER, speaker="ch0", channel=0, start_s=9, end_s=12, text="card 4111 1111 1111 1111")
+    card = Utterance(
+        role=Role.CALLER, speaker="ch0", channel=0, start_s=9, end_s=12, text="card 4111 1111 1111 1111"
+    )
     event = event.model_copy(update={"utterances": [*event.utterances, card]})
     engine = Recording()
     out = await analyze(event, ports(engine))

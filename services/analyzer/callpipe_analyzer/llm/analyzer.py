@@ -18,7 +18,7 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
@@ -58,7 +58,8 @@ __all__ = ["LLMAnalyzer"]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def _retry_after(response: httpx.Response | None) -> float | None:
+def _retry_after(response: Any) -> float | None:
+    # openai types its responses with its own httpx alias; only .headers is used.
     if response is None:
         return None
     for header in ("retry-after-ms", "retry-after"):
@@ -98,7 +99,7 @@ class LLMAnalyzer:
             # Retries are ours: they must honour Retry-After and end in callpipe error classes.
             max_retries=0,
             timeout=settings.timeout_s,
-            http_client=http_client,
+            http_client=cast(Any, http_client),
         )
 
     def supports_language(self, language: str | None) -> bool:
@@ -135,8 +136,11 @@ class LLMAnalyzer:
             repair = [
                 *messages,
                 {"role": "assistant", "content": content},
-                {"role": "user", "content": f"That answer is invalid: {first.message[:1500]}. "
-                 "Reply again with only JSON matching the schema."},
+                {
+                    "role": "user",
+                    "content": f"That answer is invalid: {first.message[:1500]}. "
+                    "Reply again with only JSON matching the schema.",
+                },
             ]
             content2, usage2 = await self._complete(repair)
             total = TokenUsage(
@@ -194,16 +198,19 @@ class LLMAnalyzer:
         try:
             completion = await self._client.chat.completions.create(**kwargs)
         except openai.RateLimitError as exc:
-            raise RateLimitedError(f"LLM rate limited (429): {exc.message}",
-                                   retry_after=_retry_after(exc.response)) from exc
+            raise RateLimitedError(
+                f"LLM rate limited (429): {exc.message}", retry_after=_retry_after(exc.response)
+            ) from exc
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
-            raise DependencyUnavailableError(f"LLM endpoint refused the configuration "
-                                             f"({exc.status_code}): {exc.message}") from exc
+            raise DependencyUnavailableError(
+                f"LLM endpoint refused the configuration ({exc.status_code}): {exc.message}"
+            ) from exc
         except openai.BadRequestError as exc:
             raise InvalidInputError(f"LLM rejected the request (400): {exc.message}") from exc
         except openai.APIStatusError as exc:
-            raise TransientError(f"LLM server error ({exc.status_code}): {exc.message}",
-                                 retry_after=_retry_after(exc.response)) from exc
+            raise TransientError(
+                f"LLM server error ({exc.status_code}): {exc.message}", retry_after=_retry_after(exc.response)
+            ) from exc
         except openai.APITimeoutError as exc:
             raise TransientError("LLM request timed out") from exc
         except openai.APIConnectionError as exc:
@@ -238,8 +245,12 @@ def _merge(parts: list[CallAnalysis], weights: list[int]) -> CallAnalysis:
             context.setdefault(m.name, m.context)
     speakers: list[SpeakerSentiment] = []
     for role in (Role.CALLER, Role.AGENT):
-        scores = [(s.score, w) for p, w in zip(parts, weights, strict=True) for s in p.speaker_sentiment
-                  if s.role is role]
+        scores = [
+            (s.score, w)
+            for p, w in zip(parts, weights, strict=True)
+            for s in p.speaker_sentiment
+            if s.role is role
+        ]
         if scores:
             value = sum(s * w for s, w in scores) / sum(w for _, w in scores)
             speakers.append(SpeakerSentiment(role=role, sentiment=label_for(value), score=round(value, 4)))
@@ -265,6 +276,8 @@ def _merge(parts: list[CallAnalysis], weights: list[int]) -> CallAnalysis:
         action_items=actions,
         satisfaction_score=parts[-1].satisfaction_score,
         escalation_risk=max((p.escalation_risk for p in parts), key=risks.index),
-        competitor_mentions=[CompetitorMention(name=n, count=c, context=context[n]) for n, c in competitors.items()],
+        competitor_mentions=[
+            CompetitorMention(name=n, count=c, context=context[n]) for n, c in competitors.items()
+        ],
         custom_answers=list(answers.values()),
     )

@@ -16,8 +16,14 @@ from typing import Any
 from callpipe.models import CallAnalysis, Utterance
 from callpipe_analyzer.config import AnalysisConfig
 
-__all__ = ["PROMPT_VERSION", "analysis_schema", "chunk_utterances", "estimate_tokens", "messages_for",
-           "render_transcript"]
+__all__ = [
+    "PROMPT_VERSION",
+    "analysis_schema",
+    "chunk_utterances",
+    "estimate_tokens",
+    "messages_for",
+    "render_transcript",
+]
 
 PROMPT_VERSION = "llm-1"
 
@@ -38,8 +44,10 @@ Return only JSON matching the schema. Rules:
 {questions}
 Text in [BRACKETS] was redacted for privacy; do not guess it."""
 
-_CHUNK_NOTE = ("\nThis is part {part} of {parts} of a long call; analyze this part only, the parts are "
-               "merged afterwards.")
+_CHUNK_NOTE = (
+    "\nThis is part {part} of {parts} of a long call; analyze this part only, the parts are "
+    "merged afterwards."
+)
 
 
 def _intents_and_questions(config: AnalysisConfig) -> tuple[str, str]:
@@ -104,8 +112,11 @@ def messages_for(
 ) -> list[dict[str, str]]:
     intents, questions = _intents_and_questions(config)
     system = _SYSTEM.format(
-        brand=config.own_brand.name, intents=intents, topics=", ".join(config.topics) or "(any)",
-        competitors=", ".join(c.name for c in config.competitors) or "(none configured)", questions=questions,
+        brand=config.own_brand.name,
+        intents=intents,
+        topics=", ".join(config.topics) or "(any)",
+        competitors=", ".join(c.name for c in config.competitors) or "(none configured)",
+        questions=questions,
     )
     if parts > 1:
         system += _CHUNK_NOTE.format(part=part, parts=parts)

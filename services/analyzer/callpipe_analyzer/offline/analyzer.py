@@ -66,8 +66,9 @@ _NOT_A_TASK = re.compile(
     r"have a (?:great|good|nice)|i'll hold|one moment|bear with)\b",
     re.IGNORECASE,
 )
-_CALLER_COMMITMENT = re.compile(r"\b(i(?:'ll| will) (?:call|send|check|pay|return|mail|bring|try|restart))\b",
-                                re.IGNORECASE)
+_CALLER_COMMITMENT = re.compile(
+    r"\b(i(?:'ll| will) (?:call|send|check|pay|return|mail|bring|try|restart))\b", re.IGNORECASE
+)
 _RESOLVED = re.compile(
     r"\b(works now|working now|working again|that fixed it|thank you so much|thanks so much|"
     r"appreciate (?:it|your help|that)|that's great|that's perfect|perfect|great, thanks)\b",
@@ -235,7 +236,8 @@ class OfflineAnalyzer:
         answers: list[CustomAnswer] = []
         for question, examples in self._questions:
             turns = [
-                u.text for u in request.utterances
+                u.text
+                for u in request.utterances
                 if question.speaker is None or u.role.value == question.speaker
             ]
             sentences = [s for t in turns for s in _SENTENCE.split(t) if s.strip()]
@@ -246,28 +248,44 @@ class OfflineAnalyzer:
                 sims = (self.encoder.encode(sentences) @ examples.T).max(axis=1)
                 best = int(np.argmax(sims))
                 yes = float(sims[best]) >= 0.6
-                answers.append(CustomAnswer(
-                    question_id=question.id, answer="yes" if yes else "no",
-                    evidence=sentences[best] if yes else None,
-                ))
+                answers.append(
+                    CustomAnswer(
+                        question_id=question.id,
+                        answer="yes" if yes else "no",
+                        evidence=sentences[best] if yes else None,
+                    )
+                )
             elif question.pattern:
                 regex = re.compile(question.pattern, re.IGNORECASE)
                 hit = next(((m, s) for s in sentences if (m := regex.search(s))), None)
-                answers.append(CustomAnswer(
-                    question_id=question.id,
-                    answer=hit[0].group(0) if hit else "",
-                    evidence=hit[1] if hit else None,
-                ))
+                answers.append(
+                    CustomAnswer(
+                        question_id=question.id,
+                        answer=hit[0].group(0) if hit else "",
+                        evidence=hit[1] if hit else None,
+                    )
+                )
         return answers
 
-    def _summary(self, caller_sentences: list[str], intent: str, actions: list[ActionItem], resolved: bool) -> str:
+    def _summary(
+        self, caller_sentences: list[str], intent: str, actions: list[ActionItem], resolved: bool
+    ) -> str:
         parts: list[str] = []
-        reason = next((s for s in caller_sentences if len(s.split()) >= 5), caller_sentences[0] if caller_sentences else "")
+        reason = next(
+            (s for s in caller_sentences if len(s.split()) >= 5),
+            caller_sentences[0] if caller_sentences else "",
+        )
         label = intent.replace("_", " ")
-        parts.append(f"Caller intent: {label}. Caller said: \"{reason.strip()}\"" if reason else f"Caller intent: {label}.")
+        parts.append(
+            f'Caller intent: {label}. Caller said: "{reason.strip()}"'
+            if reason
+            else f"Caller intent: {label}."
+        )
         if actions:
             parts.append("Agent committed: " + "; ".join(a.text for a in actions[:2]))
-        parts.append("The caller ended satisfied." if resolved else "No clear resolution was confirmed by the caller.")
+        parts.append(
+            "The caller ended satisfied." if resolved else "No clear resolution was confirmed by the caller."
+        )
         return " ".join(parts)
 
 

@@ -139,12 +139,16 @@ class MiniLMEncoder:
             context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq, self.hidden)
             attn_out = proj(context, "attention.output.dense")
             x = _layer_norm(
-                attn_out + x, w[p + "attention.output.LayerNorm.weight"],
-                w[p + "attention.output.LayerNorm.bias"], self.eps,
+                attn_out + x,
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                self.eps,
             )
             inter = _gelu(proj(x, "intermediate.dense"))
             ff = proj(inter, "output.dense")
-            x = _layer_norm(ff + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                ff + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps
+            )
         summed = (x * mask[:, :, None]).sum(axis=1)
         counts = np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
         pooled = summed / counts

@@ -16,8 +16,18 @@ from dataclasses import dataclass
 __all__ = ["DigitRun", "DigitToken", "digit_runs", "luhn_valid"]
 
 _WORD_DIGITS = {
-    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
 }
 _REPEAT = {"double": 2, "triple": 3}
 # Words a speaker says between digit groups without ending the number.
@@ -98,12 +108,16 @@ def digit_runs(texts: Sequence[tuple[int, str]], *, bridge_utterances: bool = Tr
                 current = []
             last_end = match.end()
             if raw.isdigit():
-                current.append(DigitToken(utterance, match.start(), match.end(), raw * pending_repeat
-                                          if len(raw) == 1 else raw))
+                current.append(
+                    DigitToken(
+                        utterance, match.start(), match.end(), raw * pending_repeat if len(raw) == 1 else raw
+                    )
+                )
                 pending_repeat = 1
             elif word in _WORD_DIGITS and not (word == "o" and not current):
-                current.append(DigitToken(utterance, match.start(), match.end(),
-                                          _WORD_DIGITS[word] * pending_repeat))
+                current.append(
+                    DigitToken(utterance, match.start(), match.end(), _WORD_DIGITS[word] * pending_repeat)
+                )
                 pending_repeat = 1
             elif word in _REPEAT:
                 pending_repeat = _REPEAT[word]

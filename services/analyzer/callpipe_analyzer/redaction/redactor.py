@@ -37,11 +37,10 @@ _CARD_CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _DATE_LIKE = re.compile(r"\b(0?[1-9]|1[0-2])\s*/\s*(\d{2}|\d{4})\b")
-_MONTHS = (
-    r"january|february|march|april|may|june|july|august|september|october|november|december"
+_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
+_SPOKEN_EXPIRY = re.compile(
+    rf"\b({_MONTHS})\s+(?:of\s+)?(?:20)?\d{{2}}\b|\b({_MONTHS})\s+twenty\s+\w+", re.IGNORECASE
 )
-_SPOKEN_EXPIRY = re.compile(rf"\b({_MONTHS})\s+(?:of\s+)?(?:20)?\d{{2}}\b|\b({_MONTHS})\s+twenty\s+\w+",
-                            re.IGNORECASE)
 _SHORT_DIGITS = re.compile(
     r"\b(?:\d{3,4}|(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)[\s,.-]+){2,3}"
     r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine))\b",
