@@ -188,10 +188,16 @@ class InsightsQueries:
         )
 
     def search(self, tokens: list[str], limit: int, since: datetime | None) -> list[dict[str, Any]]:
+        # One hasToken() per word (each can use the token bloom-filter index); the words are bound
+        # as parameters t0, t1, … — only the placeholders are generated here.
+        conditions = " AND ".join(f"hasToken(lower(text), {{t{i}:String}})" for i in range(len(tokens)))
+        words = {f"t{i}": token for i, token in enumerate(tokens)}
         return self._wh.dicts(
-            "SELECT call_id, idx, role, start_s, text, started_at FROM {db:Identifier}.utterances "
-            "WHERE hasAllTokens(lower(text), {tokens:Array(String)}) "
+            "SELECT call_id, idx, role, start_s, text, started_at, analyzed_at "
+            "FROM {db:Identifier}.utterances "
+            f"WHERE {conditions} "
             "AND started_at >= {since:DateTime64(3, 'UTC')} "
-            "ORDER BY started_at DESC, call_id, idx LIMIT 1 BY call_id, idx LIMIT {limit:UInt32}",
-            {"tokens": tokens, "limit": limit, "since": since or datetime(1970, 1, 1)},
+            "ORDER BY started_at DESC, call_id, idx, analyzed_at DESC "
+            "LIMIT 1 BY call_id, idx LIMIT {limit:UInt32}",
+            {**words, "limit": limit, "since": since or datetime(1970, 1, 1)},
         )

@@ -14,8 +14,10 @@ CREATE TABLE IF NOT EXISTS {db:Identifier}.utterances
     text        String,
     sentiment   Nullable(Float32),
     started_at  DateTime64(3, 'UTC'),
-    -- Full-text index (ClickHouse text index) over the lower-cased text, for /search.
-    INDEX text_idx lower(text) TYPE text(tokenizer = splitByNonAlpha)
+    -- Token bloom-filter index over the lower-cased text, used by hasToken() in /search. The
+    -- inverted `text` index answered searches too but halved sink throughput (measured 8.5k vs
+    -- 15.8k analyses/s with 4 utterances each under load); granules are skipped either way.
+    INDEX text_idx lower(text) TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (call_id, analyzed_at, idx)

@@ -1,6 +1,6 @@
--- Hourly rollups fed by materialized views on calls. They count analysis rows as inserted: the
--- writer skips analyses already stored (same call, same or older analyzed_at), so redeliveries
--- and replays do not count twice; a re-analysis of a call (newer analyzed_at) does count again.
+-- Hourly rollups fed by materialized views on calls. They count rows as inserted into calls,
+-- and calls only receives analyses newer than the stored one (0003), so redeliveries and replays
+-- never count twice; a re-analysis of a call (newer analyzed_at) does count again (documented).
 CREATE TABLE IF NOT EXISTS {db:Identifier}.calls_hourly
 (
     hour              DateTime('UTC'),

@@ -24,8 +24,10 @@ __all__ = ["Warehouse", "open_warehouse", "translate_error"]
 log = logging.getLogger(__name__)
 
 # Server error codes that mean "the data is unusable" (retrying the same rows cannot help):
-# TYPE_MISMATCH, CANNOT_PARSE_*, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, TOO_LARGE_STRING_SIZE …
-_BAD_DATA_CODES = frozenset({6, 27, 38, 41, 53, 69, 70, 72, 131, 321})
+# TYPE_MISMATCH, CANNOT_PARSE_*, CANNOT_READ_ALL_DATA (33), INCORRECT_DATA (117: unreadable Avro),
+# VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, FUNCTION_THROW_IF_VALUE_IS_NON_ZERO (395: a contract check
+# of the ingest views) …
+_BAD_DATA_CODES = frozenset({6, 27, 33, 38, 41, 53, 69, 70, 72, 117, 131, 321, 395})
 # Codes that mean the server is overloaded or not ready: pause and retry forever.
 _UNAVAILABLE_CODES = frozenset({159, 202, 209, 210, 241, 242, 252, 425, 439})
 
@@ -92,6 +94,15 @@ class Warehouse:
     def insert_arrow(self, table: str, arrow_table: Any, settings: Mapping[str, Any] | None = None) -> None:
         try:
             self.client.insert_arrow(self.table(table), arrow_table, settings=dict(settings or {}))
+        except Exception as exc:
+            raise translate_error(exc, f"insert into {table}") from exc
+
+    def insert_avro(self, table: str, container: bytes, settings: Mapping[str, Any] | None = None) -> None:
+        """Insert an Avro object container file; ClickHouse decodes it and runs the table's views."""
+        try:
+            self.client.raw_insert(
+                self.table(table), None, container, settings=dict(settings or {}), fmt="Avro"
+            )
         except Exception as exc:
             raise translate_error(exc, f"insert into {table}") from exc
 
