@@ -68,9 +68,7 @@ class LocalSchemaRegistry:
     def from_directory(cls, directory: Path | None = None) -> LocalSchemaRegistry:
         directory = directory or default_schema_dir()
         manifest = json.loads((directory / "registry.json").read_text())
-        entries = {
-            int(e["id"]): json.loads((directory / e["file"]).read_text()) for e in manifest["schemas"]
-        }
+        entries = {int(e["id"]): json.loads((directory / e["file"]).read_text()) for e in manifest["schemas"]}
         return cls(entries)
 
     def id_for(self, subject: str, schema: dict[str, Any]) -> int:
@@ -86,7 +84,9 @@ class LocalSchemaRegistry:
         try:
             return self._by_id[schema_id]
         except KeyError:
-            raise PoisonMessageError(f"unknown schema id {schema_id} (not in schemas/registry.json)") from None
+            raise PoisonMessageError(
+                f"unknown schema id {schema_id} (not in schemas/registry.json)"
+            ) from None
 
 
 class ConfluentSchemaRegistry:
@@ -103,7 +103,7 @@ class ConfluentSchemaRegistry:
 
     def close(self) -> None:
         """Close the client's HTTP connections."""
-        self._client.__exit__()
+        self._client.__exit__()  # type: ignore[no-untyped-call]  # the SDK's close is __exit__
 
     def __enter__(self) -> ConfluentSchemaRegistry:
         return self
@@ -124,10 +124,13 @@ class ConfluentSchemaRegistry:
             if self._auto_register:
                 schema_id = int(self._client.register_schema(subject, Schema(text, "AVRO")))
             else:
-                schema_id = int(self._client.lookup_schema(subject, Schema(text, "AVRO")).schema_id)
+                registered = self._client.lookup_schema(subject, Schema(text, "AVRO"))
+                if registered.schema_id is None:
+                    raise DependencyUnavailableError(f"schema registry returned no id for {subject!r}")
+                schema_id = int(registered.schema_id)
         except SchemaRegistryError as exc:
             raise DependencyUnavailableError(f"schema registry refused {subject!r}: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - connection errors of requests/httpx inside the SDK
+        except Exception as exc:
             raise DependencyUnavailableError(f"schema registry unreachable: {exc}") from exc
         with self._lock:
             self._ids[key] = schema_id
@@ -140,12 +143,15 @@ class ConfluentSchemaRegistry:
             if schema_id in self._schemas:
                 return self._schemas[schema_id]
         try:
-            schema = json.loads(self._client.get_schema(schema_id).schema_str)
+            text = self._client.get_schema(schema_id).schema_str
+            if text is None:
+                raise PoisonMessageError(f"schema id {schema_id} has no schema text")
+            schema: dict[str, Any] = json.loads(text)
         except SchemaRegistryError as exc:
             if exc.http_status_code == 404:
                 raise PoisonMessageError(f"unknown schema id {schema_id}: {exc}") from exc
             raise DependencyUnavailableError(f"schema registry error for id {schema_id}: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - connection errors inside the SDK
+        except Exception as exc:
             raise DependencyUnavailableError(f"schema registry unreachable: {exc}") from exc
         with self._lock:
             self._schemas[schema_id] = schema

@@ -49,7 +49,13 @@ def _record(model: type[BaseModel], defined: set[str]) -> dict[str, Any]:
     defined.add(model.__name__)
     doc = (model.__doc__ or model.__name__).strip().splitlines()[0]
     fields = [_field(name, info, defined) for name, info in model.model_fields.items()]
-    return {"type": "record", "name": model.__name__, "namespace": AVRO_NAMESPACE, "doc": doc, "fields": fields}
+    return {
+        "type": "record",
+        "name": model.__name__,
+        "namespace": AVRO_NAMESPACE,
+        "doc": doc,
+        "fields": fields,
+    }
 
 
 def _field(name: str, info: FieldInfo, defined: set[str]) -> dict[str, Any]:
@@ -101,7 +107,13 @@ def _type(annotation: Any, defined: set[str]) -> Any:
         defined.add(annotation.__name__)
         symbols = [m.value for m in annotation]
         doc = (annotation.__doc__ or annotation.__name__).strip().splitlines()[0]
-        return {"type": "enum", "name": annotation.__name__, "doc": doc, "symbols": symbols, "default": symbols[0]}
+        return {
+            "type": "enum",
+            "name": annotation.__name__,
+            "doc": doc,
+            "symbols": symbols,
+            "default": symbols[0],
+        }
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation.__name__ in defined:
             return annotation.__name__

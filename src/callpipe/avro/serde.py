@@ -68,11 +68,15 @@ class AvroSerde(Generic[M]):
         schema_id, body = split_wire_header(data)
         writer = self._writer_schema(schema_id)
         try:
-            record = schemaless_reader(io.BytesIO(body), writer, self._parsed if writer is not self._parsed else None)
+            record = schemaless_reader(
+                io.BytesIO(body), writer, self._parsed if writer is not self._parsed else None
+            )
         except CallpipeError:
             raise
-        except Exception as exc:  # noqa: BLE001 - fastavro raises many types for corrupt bodies
-            raise PoisonMessageError(f"Avro body does not decode with schema id {schema_id}: {exc!r}") from exc
+        except Exception as exc:
+            raise PoisonMessageError(
+                f"Avro body does not decode with schema id {schema_id}: {exc!r}"
+            ) from exc
         if not isinstance(record, dict):
             raise PoisonMessageError(f"schema id {schema_id} is not a record schema")
         return record
@@ -94,7 +98,7 @@ class AvroSerde(Generic[M]):
             schema = self._registry.schema_for(schema_id)
             try:
                 parsed = parse_schema(schema)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise PoisonMessageError(f"writer schema {schema_id} does not parse: {exc}") from exc
             if schema.get("name") != self.schema["name"]:
                 raise PoisonMessageError(

@@ -1,0 +1,192 @@
+"""Run the four services as separate local processes on embedded defaults.
+
+Used by ``callpipe demo``, the end-to-end test and the chaos test: each service is started the
+way its container starts it (``python -m callpipe_<name>``), configured only through
+environment variables, with its log in ``<work_dir>/logs/<name>.log``. Processes can be
+SIGKILLed and restarted individually, which is what the crash tests do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+__all__ = ["SERVICES", "LocalPipeline", "ServiceProcess", "free_port"]
+
+SERVICES = ("ingest", "transcriber", "analyzer", "sink")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    """One service process: start, health-wait, terminate, SIGKILL, restart."""
+
+    name: str
+    env: dict[str, str]
+    health_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", f"callpipe_{self.name}"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(
+                    f"{self.name} exited with {self._returncode()}; log tail:\n{self.log_tail()}"
+                )
+            try:
+                if httpx.get(self.health_url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"{self.name} not healthy after {timeout_s:.0f}s; log tail:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no commit — what a crash or an OOM kill looks like."""
+        if self.process is not None and self.alive:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM (graceful: drain, commit, flush), SIGKILL after the timeout."""
+        if self.process is None:
+            return None
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self._returncode()
+
+    def restart(self) -> None:
+        self.kill()
+        if self._log is not None:
+            self._log.close()
+        self.restarts += 1
+        self.start()
+
+    def _returncode(self) -> int | None:
+        return None if self.process is None else self.process.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class LocalPipeline:
+    """The four services wired together on one machine, sharing a work directory."""
+
+    bootstrap_servers: str
+    work_dir: Path
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    ingest_port: int = field(default_factory=free_port)
+    insights_port: int = field(default_factory=free_port)
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingest_port}"
+
+    @property
+    def insights_url(self) -> str:
+        return f"http://127.0.0.1:{self.insights_port}"
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.work_dir / "chdb"
+
+    def _env(self, name: str, metrics_port: int) -> dict[str, str]:
+        # The caller's environment passes through (ANALYZER_ENGINE=llm, DEEPGRAM_API_KEY, … work
+        # in the demo); what wires the local processes together is set here and wins.
+        env = dict(os.environ)
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "TOKENIZERS_PARALLELISM": "false",
+                "HF_HUB_OFFLINE": "1",
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+                "RECORDING_STORE_URL": f"file://{(self.work_dir / 'recordings').resolve()}",
+                "RUNNER_METRICS_PORT": str(metrics_port),
+                "INGEST_PORT": str(self.ingest_port),
+                "INGEST_API_TOKEN": self.api_token,
+                "TRANSCRIBER_MODEL_CACHE_DIR": str((self.work_dir / "models").resolve()),
+                "CLICKHOUSE_CHDB_PATH": str(self.chdb_path.resolve()),
+                "INSIGHTS_PORT": str(self.insights_port),
+                "INSIGHTS_TOKEN": self.api_token,
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, names: Iterable[str] = SERVICES, *, health_timeout_s: float = 180.0) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            metrics_port = free_port()
+            if name == "ingest":
+                health = f"{self.ingest_url}/healthz"
+            elif name == "sink":
+                health = f"{self.insights_url}/healthz"
+            else:
+                health = f"http://127.0.0.1:{metrics_port}/healthz"
+            service = ServiceProcess(
+                name, self._env(name, metrics_port), health, self.work_dir / "logs" / f"{name}.log"
+            )
+            self.services[name] = service
+            service.start()
+        for name in names:
+            self.services[name].wait_healthy(health_timeout_s)
+
+    def stop(self) -> dict[str, int | None]:
+        # Upstream first, so downstream stages can drain what is already in flight.
+        return {name: self.services[name].stop() for name in SERVICES if name in self.services}
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n}\n{s.log_tail()}" for n, s in self.services.items())
+
+    def __enter__(self) -> LocalPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
