@@ -1,0 +1,141 @@
+"""Entry point of the sink service: settings from the environment → warehouse → batch stage.
+
+    python -m callpipe_sink            # sink; with embedded chdb also the insights API
+    python -m callpipe_sink insights   # insights API only (a ClickHouse server: CLICKHOUSE_URL)
+    python -m callpipe_sink migrate    # apply the migrations and exit
+
+chdb lets one process open a data directory (NOTES), so in embedded mode the insights API runs
+inside the sink process, on the same client. With a server the API can run on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+from callpipe.avro import registry_from_settings
+from callpipe.errors import DependencyUnavailableError
+from callpipe.kafka import ensure_topics
+from callpipe.observability import configure_logging
+from callpipe.runner import BatchStage, StageRunner
+from callpipe.settings import KafkaSettings, RunnerSettings, SchemaRegistrySettings, TopicSettings
+from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
+from callpipe_sink.insights import create_app
+from callpipe_sink.settings import InsightsSettings, WarehouseSettings
+from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
+from callpipe_sink.writer import SinkWriter
+
+log = logging.getLogger("callpipe.sink")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the sink's handler stops both it and the runner."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _open_and_migrate(settings: WarehouseSettings, stopping: asyncio.Event) -> Warehouse | None:
+    """A server may come up after the sink: retry with backoff until it answers (or we stop)."""
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            warehouse = open_warehouse(settings)
+            applied = apply_migrations(warehouse)
+            log.info("warehouse ready", extra={"migrations_applied": applied, "embedded": warehouse.embedded})
+            return warehouse
+        except DependencyUnavailableError as exc:
+            log.warning("warehouse unavailable, retrying", extra={"error": exc.reason, "retry_in_s": delay})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+            delay = min(delay * 2, 30.0)
+    return None
+
+
+def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedServer:
+    app = create_app(warehouse, insights)
+    config = uvicorn.Config(app, host=insights.host, port=insights.port, log_config=None, access_log=False)
+    return _EmbeddedServer(config)
+
+
+async def run(mode: str) -> int:
+    warehouse_settings = WarehouseSettings()
+    insights = InsightsSettings()
+    stopping = asyncio.Event()
+    runner: StageRunner | None = None
+    server: _EmbeddedServer | None = None
+
+    def stop() -> None:
+        stopping.set()
+        if runner is not None:
+            runner.stop()
+        if server is not None:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+    warehouse = await _open_and_migrate(warehouse_settings, stopping)
+    if warehouse is None:
+        return 0
+    try:
+        if mode == "migrate":
+            return 0
+        tasks: list[asyncio.Task[None]] = []
+        serve_api = mode == "insights" or (insights.enabled and warehouse.embedded)
+        if serve_api:
+            server = _api_server(warehouse, insights)
+            tasks.append(asyncio.create_task(server.serve(), name="insights-api"))
+            log.info("insights API listening", extra={"host": insights.host, "port": insights.port})
+        if mode == "sink":
+            kafka, topics = KafkaSettings(), TopicSettings()
+            ensure_topics(kafka, [topics.analyses, topics.dead_letter("sink")])
+            registry = registry_from_settings(SchemaRegistrySettings())
+            writer = SinkWriter(warehouse, SchemaResolver(registry))
+            stage: BatchStage[AnalysisPayload] = BatchStage(
+                name="sink",
+                input_topic=topics.analyses,
+                decode=decode_analysis,
+                process_batch=writer.process_batch,
+            )
+            runner = StageRunner(
+                stage,
+                kafka=kafka,
+                runner=RunnerSettings(),
+                dead_letter_topic=topics.dead_letter("sink"),
+                install_signal_handlers=False,
+            )
+            tasks.append(asyncio.create_task(runner.run(), name="sink-runner"))
+        # When one part ends (crash or stop), stop the other so the process exits as a whole.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if task.exception() is not None:
+                log.error("sink part failed", exc_info=task.exception(), extra={"part": task.get_name()})
+                return 1
+        return 0
+    finally:
+        warehouse.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    mode = args[0] if args else "sink"
+    if mode not in ("sink", "insights", "migrate"):
+        print("usage: python -m callpipe_sink [sink|insights|migrate]", file=sys.stderr)
+        return 2
+    configure_logging("sink")
+    return asyncio.run(run(mode))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
