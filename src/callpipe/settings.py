@@ -6,16 +6,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "PLACEHOLDER_SECRET",
     "KafkaSettings",
     "RecordingStoreSettings",
     "RunnerSettings",
     "SchemaRegistrySettings",
     "TopicSettings",
+    "refuse_placeholder",
 ]
+
+# The value the committed .env uses so that `docker compose config` validates on a fresh clone.
+PLACEHOLDER_SECRET = "changethis"  # noqa: S105 - the value we refuse, not a secret
+
+
+def refuse_placeholder(value: SecretStr | None) -> SecretStr | None:
+    """Validator: a secret still set to the .env placeholder is a deployment mistake, not a value."""
+    if value is not None and value.get_secret_value().strip() == PLACEHOLDER_SECRET:
+        raise ValueError(f"still the placeholder {PLACEHOLDER_SECRET!r}: set a real secret")
+    return value
 
 
 class KafkaSettings(BaseSettings):
@@ -31,6 +43,8 @@ class KafkaSettings(BaseSettings):
     client_id: str = Field(default="callpipe", description="Client id prefix shown in broker logs.")
     topic_partitions: int = Field(default=6, description="Partitions for topics callpipe creates.")
     topic_replication: int = Field(default=1, description="Replication factor for topics callpipe creates.")
+
+    _no_placeholder = field_validator("sasl_password")(refuse_placeholder)
 
     def common_config(self) -> dict[str, Any]:
         """librdkafka properties shared by producers, consumers and admin clients."""
@@ -56,6 +70,8 @@ class SchemaRegistrySettings(BaseSettings):
     url: str | None = Field(default=None, description="Confluent-compatible registry URL.")
     auto_register: bool = Field(default=True, description="Register the current schemas on first use.")
     basic_auth_user_info: SecretStr | None = Field(default=None, description="'user:password'.")
+
+    _no_placeholder = field_validator("basic_auth_user_info")(refuse_placeholder)
 
 
 class TopicSettings(BaseSettings):
@@ -102,3 +118,5 @@ class RecordingStoreSettings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: SecretStr | None = None
     s3_secret_access_key: SecretStr | None = None
+
+    _no_placeholder = field_validator("s3_access_key_id", "s3_secret_access_key")(refuse_placeholder)
