@@ -41,7 +41,8 @@ def translate_error(exc: Exception, what: str) -> CallpipeError:
     code = getattr(exc, "code", None)
     if isinstance(exc, DatabaseError) and code is not None:
         code = int(code)
-        if code in _BAD_DATA_CODES:
+        # STD_EXCEPTION (1001) wrapping the Avro library's own error: the bytes do not decode.
+        if code in _BAD_DATA_CODES or (code == 1001 and "avro::Exception" in str(exc)):
             return InvalidInputError(f"ClickHouse rejected the data of {what} (code {code}): {exc}")
         if code in _UNAVAILABLE_CODES:
             return DependencyUnavailableError(f"ClickHouse overloaded during {what} (code {code}): {exc}")
