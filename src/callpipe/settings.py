@@ -85,10 +85,11 @@ class TopicSettings(BaseSettings):
     call_events: str = Field(
         default="callpipe.call-events", description="Facts that are not recordings (consent declined)."
     )
+    dead_letter_prefix: str = Field(default="callpipe.dlq", description="Dead-letter topics: PREFIX.<stage>.")
 
     def dead_letter(self, stage: str) -> str:
         """The dead-letter topic of a stage: one per stage, keeping the original bytes."""
-        return f"callpipe.dlq.{stage}"
+        return f"{self.dead_letter_prefix}.{stage}"
 
 
 class RunnerSettings(BaseSettings):
