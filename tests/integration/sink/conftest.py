@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+
 import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
