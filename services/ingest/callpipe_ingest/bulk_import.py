@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     except DependencyUnavailableError as exc:
         print(f"Kafka unavailable: {exc.message}", file=sys.stderr)
         return 2
-    producer = EventProducer(settings.kafka, delivery_timeout_s=settings.publish_timeout_s)
+    producer = EventProducer(settings.kafka, delivery_timeout_s=settings.delivery_timeout_s)
     try:
         return asyncio.run(_run(args, settings, producer))
     finally:

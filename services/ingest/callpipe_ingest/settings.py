@@ -67,6 +67,18 @@ class IngestSettings(BaseSettings):
     language: str = Field(default="en-US")
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @property
+    def delivery_timeout_s(self) -> float:
+        """The producer's own delivery timeout: shorter than ``publish_timeout_s``.
+
+        librdkafka checks message timeouts about once a second. With equal timeouts the app could
+        answer 503 while the record still sits in the producer's queue, and a broker coming back
+        in that second would store it after the client was told to retry (a duplicate). Giving
+        librdkafka the earlier deadline makes it drop the record first in the usual case.
+        """
+        return max(1.0, self.publish_timeout_s - 1.5)
+
     topics: TopicSettings = Field(default_factory=TopicSettings)
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     recording_store: RecordingStoreSettings = Field(default_factory=RecordingStoreSettings)

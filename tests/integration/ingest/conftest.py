@@ -66,7 +66,7 @@ def ingest_settings(kafka_bootstrap: str, topics: TopicSettings, store_dir: Path
 @pytest.fixture
 def producer(ingest_settings: IngestSettings) -> Iterator[EventProducer]:
     # Same wiring as __main__: the producer gives up when the app would answer 503 anyway.
-    producer = EventProducer(ingest_settings.kafka, delivery_timeout_s=ingest_settings.publish_timeout_s)
+    producer = EventProducer(ingest_settings.kafka, delivery_timeout_s=ingest_settings.delivery_timeout_s)
     yield producer
     producer.close(timeout_s=10)
 

@@ -138,7 +138,9 @@ def test_bulk_import_publishes_once_and_skips_on_rerun(
     assert code == 1  # one file rejected
     assert first["published"] == 3
     assert first["skipped"] == 0
-    [[rejected_path, reason]] = first["rejected"]  # type: ignore[misc]
+    rejected = first["rejected"]
+    assert isinstance(rejected, list)
+    [[rejected_path, reason]] = rejected
     assert rejected_path == str(folder / "notes.wav")
     assert "not a supported audio format" in reason
 
