@@ -38,8 +38,8 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = Field(default="127.0.0.1:9092", description="Comma-separated brokers.")
     security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL, …")
     sasl_mechanism: str | None = Field(default=None, description="PLAIN, SCRAM-SHA-512, …")
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
     client_id: str = Field(default="callpipe", description="Client id prefix shown in broker logs.")
     topic_partitions: int = Field(default=6, description="Partitions for topics callpipe creates.")
     topic_replication: int = Field(default=1, description="Replication factor for topics callpipe creates.")
@@ -79,9 +79,9 @@ class TopicSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TOPIC_", extra="ignore")
 
-    recordings: str = "callpipe.recordings"
-    transcripts: str = "callpipe.transcripts"
-    analyses: str = "callpipe.analyses"
+    recordings: str = Field(default="callpipe.recordings", description="RecordingReady events (ingest →).")
+    transcripts: str = Field(default="callpipe.transcripts", description="TranscriptReady (transcriber →).")
+    analyses: str = Field(default="callpipe.analyses", description="CallAnalyzed events (analyzer → sink).")
     call_events: str = Field(
         default="callpipe.call-events", description="Facts that are not recordings (consent declined)."
     )
@@ -99,14 +99,14 @@ class RunnerSettings(BaseSettings):
 
     max_in_flight: int = Field(default=8, ge=1, description="Messages processed concurrently per instance.")
     max_attempts: int = Field(default=5, ge=1, description="Attempts for transient errors before DLQ.")
-    backoff_initial_s: float = Field(default=0.5, gt=0)
-    backoff_max_s: float = Field(default=30.0, gt=0)
+    backoff_initial_s: float = Field(default=0.5, gt=0, description="First retry delay (full jitter).")
+    backoff_max_s: float = Field(default=30.0, gt=0, description="Longest retry delay.")
     batch_size: int = Field(default=5000, ge=1, description="Batch mode: most messages per batch.")
     batch_max_wait_ms: int = Field(default=1000, ge=1, description="Batch mode: longest wait to fill one.")
     drain_timeout_s: float = Field(default=30.0, description="On revoke/shutdown, wait this long for work.")
     commit_interval_s: float = Field(default=1.0, description="How often finished offsets are committed.")
     metrics_port: int | None = Field(default=None, description="Port of /metrics and /healthz; None = off.")
-    metrics_host: str = Field(default="127.0.0.1")
+    metrics_host: str = Field(default="127.0.0.1", description="Bind address of /metrics and /healthz.")
 
 
 class RecordingStoreSettings(BaseSettings):
@@ -116,8 +116,8 @@ class RecordingStoreSettings(BaseSettings):
 
     url: str = Field(default="file://var/recordings", description="file://DIR or s3://bucket/prefix.")
     s3_endpoint_url: str | None = Field(default=None, description="MinIO/Ceph/R2 endpoint; None = AWS.")
-    s3_region: str | None = None
-    s3_access_key_id: SecretStr | None = None
-    s3_secret_access_key: SecretStr | None = None
+    s3_region: str | None = Field(default=None, description="S3 region.")
+    s3_access_key_id: SecretStr | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
 
     _no_placeholder = field_validator("s3_access_key_id", "s3_secret_access_key")(refuse_placeholder)
