@@ -22,6 +22,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import signal
@@ -60,7 +61,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..100) of already sorted values."""
     if not sorted_values:
         return float("nan")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    rank = max(1, min(len(sorted_values), math.ceil(q / 100 * len(sorted_values))))
     return sorted_values[rank - 1]
 
 
