@@ -29,7 +29,7 @@ from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_ana
 from callpipe_sink.insights import create_app
 from callpipe_sink.settings import InsightsSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
-from callpipe_sink.writer import SinkWriter
+from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
 
 log = logging.getLogger("callpipe.sink")
 
@@ -112,6 +112,7 @@ async def run(mode: str) -> int:
                 runner=RunnerSettings(),
                 dead_letter_topic=topics.dead_letter("sink"),
                 install_signal_handlers=False,
+                consumer_overrides=dict(SINK_CONSUMER_OVERRIDES),
             )
             tasks.append(asyncio.create_task(runner.run(), name="sink-runner"))
         # When one part ends (crash or stop), stop the other so the process exits as a whole.

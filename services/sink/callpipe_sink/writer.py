@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
 from callpipe_sink.warehouse import Warehouse
 
-__all__ = ["INSERT_SETTINGS", "BatchResult", "SinkWriter", "split_rounds"]
+__all__ = ["INSERT_SETTINGS", "SINK_CONSUMER_OVERRIDES", "BatchResult", "SinkWriter", "split_rounds"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,19 @@ INSERT_SETTINGS = {
     # Older writer schemas lack fields added later: they take the column default.
     "input_format_avro_allow_missing_fields": 1,
     "input_format_avro_null_as_default": 1,
+}
+
+
+# librdkafka tuning for the sink's consumer (passed to the StageRunner). Batch mode pauses the
+# partitions while a batch is written; on resume the fetcher starts over, and with the defaults a
+# fetch waits up to 500 ms for fetch.min.bytes. Batches are large, so fetch eagerly and keep a
+# deep prefetch queue.
+SINK_CONSUMER_OVERRIDES = {
+    "fetch.wait.max.ms": 20,
+    "queued.min.messages": 200_000,
+    "queued.max.messages.kbytes": 262_144,
+    "fetch.max.bytes": 104_857_600,
+    "max.partition.fetch.bytes": 10_485_760,
 }
 
 

@@ -62,7 +62,8 @@ def test_every_field_lands_in_its_column(warehouse: Warehouse, writer: SinkWrite
     assert row["timing_stages"] == [t.stage for t in event.timings]
     assert row["stt_engine"] == "faster-whisper" and row["model"] == event.model
     utterances = warehouse.dicts(
-        "SELECT idx, role, text, channel FROM {db:Identifier}.utterances WHERE call_id = 'CA-map-1' ORDER BY idx"
+        "SELECT idx, role, text, channel FROM {db:Identifier}.utterances "
+        "WHERE call_id = 'CA-map-1' ORDER BY idx"
     )
     assert [(u["idx"], u["role"], u["text"], u["channel"]) for u in utterances] == [
         (i, u.role.value, u.text, u.channel) for i, u in enumerate(event.utterances)

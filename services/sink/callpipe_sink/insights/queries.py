@@ -156,8 +156,11 @@ class InsightsQueries:
         return self._wh.dicts(
             "SELECT agent_id, countMerge(calls) AS calls, "
             "round(avgMerge(avg_satisfaction), 2) AS avg_satisfaction, "
-            "countIfMerge(escalations) AS escalations, countIfMerge(negative) AS negative "
-            f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} "
+            "countIfMerge(escalations) AS escalations, countIfMerge(negative) AS negative, "
+            "round(avgMerge(avg_caller_sentiment), 3) AS avg_caller_sentiment, "
+            "round(avgMerge(avg_agent_talk_share), 3) AS avg_agent_talk_share, "
+            "round(sumMerge(duration_s) / 3600, 2) AS hours "
+            f"FROM {{db:Identifier}}.agents_hourly WHERE {_WINDOW} AND {_SCOPE} "
             "GROUP BY agent_id ORDER BY calls DESC, agent_id LIMIT {limit:UInt32}",
             {**self.window(since, until, queue), "limit": limit},
         )
