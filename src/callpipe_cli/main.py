@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": ("callpipe_cli.bench", "main", "run a benchmark and print its figures"),
     "schemas": ("callpipe.avro.contracts", "cli", "write schemas/*.avsc from the models"),
     "local": ("callpipe.local.__main__", "main", "start/stop the local Kafka broker and registry"),
+    "chaos": ("callpipe_cli.chaos", "main", "crash test: kill services and the broker under load"),
     "config-doc": ("callpipe_cli.configdoc", "main", "print the configuration table (README)"),
 }
 

@@ -1,0 +1,1 @@
+"""Test harnesses shipped with callpipe (fault injection for the paid-API adapters)."""

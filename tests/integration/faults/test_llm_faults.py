@@ -1,0 +1,185 @@
+"""The analyzer stage with the LLM engine behind the fault harness, on the real broker.
+
+Every call is either analyzed (after in-call retries and runner retries) or dead-lettered with
+its reason after the configured attempts; none is lost, none is produced twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+
+import httpx
+import pytest
+
+from callpipe.avro import LocalSchemaRegistry
+from callpipe.avro.serde import AvroSerde
+from callpipe.examples import example_transcript
+from callpipe.local import TopicFactory
+from callpipe.models import CallAnalyzed, TranscriptReady
+from callpipe.runner import MessageStage, StageRunner
+from callpipe.settings import KafkaSettings, RunnerSettings
+from callpipe.testing.faults import Fault, FaultInjector
+from callpipe_analyzer.config import load_config
+from callpipe_analyzer.llm.analyzer import LLMAnalyzer
+from callpipe_analyzer.ports import AnalyzerPorts
+from callpipe_analyzer.redaction import Redactor, RedactorOptions
+from callpipe_analyzer.sentiment import SentimentScorer
+from callpipe_analyzer.settings import LLMSettings
+from callpipe_analyzer.stage import analyze
+from conftest import Until, header, produce, read_all  # type: ignore[import-not-found]
+
+RUNNER = RunnerSettings(
+    max_in_flight=4, max_attempts=3, backoff_initial_s=0.05, backoff_max_s=0.2, commit_interval_s=0.2
+)
+LLM = LLMSettings(api_key="sk-test-faults", max_retries=1, retry_after_cap_s=2.0, timeout_s=5.0)
+
+GOOD = {
+    "summary": "Caller was double charged; agent refunded it.",
+    "sentiment": "negative",
+    "sentiment_score": -0.4,
+    "speaker_sentiment": [
+        {"role": "caller", "sentiment": "negative", "score": -0.5},
+        {"role": "agent", "sentiment": "positive", "score": 0.4},
+    ],
+    "intent": "billing_dispute",
+    "key_topics": ["billing"],
+    "action_items": [{"text": "Refund the duplicate charge", "owner": "agent"}],
+    "satisfaction_score": 5,
+    "escalation_risk": "medium",
+    "competitor_mentions": [],
+    "custom_answers": [],
+}
+
+# Eventually succeeds (within max_retries in the adapter × max_attempts in the runner) …
+RECOVERS = {
+    "ok": [],
+    "throttled": [Fault.rate_limited(0.2)],
+    "server-errors": [Fault.server_error(500), Fault.server_error(503)],
+    "timeouts": [Fault.timeout(), Fault.timeout()],
+    "truncated": [Fault.truncated()],
+    "disconnect": [Fault.disconnect()],
+    "mixed": [Fault.rate_limited(0.1), Fault.server_error(502), Fault.timeout(), Fault.truncated()],
+}
+# … never succeeds: dead-lettered with the reason of the last failure.
+NEVER = {
+    "always-500": Fault.always(Fault.server_error(500)),
+    "always-429": Fault.always(Fault.rate_limited(0.1)),
+    "always-timeout": Fault.always(Fault.timeout()),
+}
+_MARKER = re.compile(r"zqmark([a-z-]+)zq")
+
+
+def completion(content: str) -> dict[str, object]:
+    """A chat.completion object shaped as the OpenAI API reference shows it."""
+    return {
+        "id": "chatcmpl-faults",
+        "object": "chat.completion",
+        "created": 1741569952,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 800, "completion_tokens": 160, "total_tokens": 960},
+        "service_tier": "default",
+        "system_fingerprint": "fp_44709d6fcb",
+    }
+
+
+def upstream(request: httpx.Request) -> httpx.Response:
+    assert request.url.path.endswith("/chat/completions")
+    return httpx.Response(200, json=completion(json.dumps(GOOD)))
+
+
+def marker(request: httpx.Request) -> str:
+    found = _MARKER.search(request.content.decode())
+    return found.group(1) if found else "?"
+
+
+def transcript(name: str) -> TranscriptReady:
+    event = example_transcript(f"call-{name}")
+    first = event.utterances[0]
+    tagged = first.model_copy(update={"text": f"{first.text} Ticket zqmark{name}zq."})
+    return event.model_copy(update={"utterances": [tagged, *event.utterances[1:]]})
+
+
+@pytest.mark.timeout(180)
+async def test_llm_faults_end_in_an_analysis_or_a_reasoned_dead_letter(
+    kafka_bootstrap: str, new_topic: TopicFactory, until: Until
+) -> None:
+    source, sink = new_topic(2), new_topic(1)
+    dlq = f"faults.dlq.{uuid.uuid4().hex[:8]}"
+    registry = LocalSchemaRegistry.from_directory()
+    transcripts = AvroSerde(TranscriptReady, registry, "faults-transcripts-value")
+    analyses = AvroSerde(CallAnalyzed, registry, "faults-analyses-value")
+    plan = {**RECOVERS, **{k: [v] for k, v in NEVER.items()}}
+    names = list(plan)
+    produce(kafka_bootstrap, source, [(f"call-{n}", transcripts.serialize(transcript(n))) for n in names])
+
+    injector = FaultInjector(upstream=upstream, key=marker, plan=plan)
+    async with httpx.AsyncClient(transport=injector.transport()) as http:
+        ports = AnalyzerPorts(
+            analyzer=LLMAnalyzer(LLM, load_config(None), http_client=http),
+            redactor=Redactor(RedactorOptions()),
+            sentiment=SentimentScorer(),
+        )
+
+        async def handler(event: TranscriptReady) -> CallAnalyzed:
+            return await analyze(event, ports)
+
+        stage = MessageStage(
+            name="analyzer",
+            input_topic=source,
+            decode=transcripts.deserialize,
+            process=handler,
+            output_topic=sink,
+            encode=analyses.serialize,
+            key=lambda out: out.call_id,
+        )
+        runner = StageRunner(
+            stage,
+            kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+            runner=RUNNER,
+            dead_letter_topic=dlq,
+        )
+        task = asyncio.create_task(runner.run())
+        try:
+            never = set(NEVER)
+            # Every "never" key got its full budget of attempts: then its dead letter is written.
+            budget = (LLM.max_retries + 1) * RUNNER.max_attempts
+            assert await until(lambda: all(injector.attempts(k) >= budget for k in never), 120)
+            assert await until(lambda: all(injector.attempts(k) >= 1 for k in RECOVERS), 30)
+        finally:
+            await asyncio.sleep(1.0)  # let the last produce and commit finish
+            runner.stop()
+            await asyncio.wait_for(task, 30)
+
+    produced = read_all(kafka_bootstrap, sink, len(RECOVERS), timeout=30)
+    analyzed = [analyses.deserialize(m.value()) for m in produced]
+    assert sorted(a.call_id for a in analyzed) == sorted(f"call-{n}" for n in RECOVERS)
+    assert all(a.analysis is not None and a.analysis.intent == "billing_dispute" for a in analyzed)
+
+    dead = read_all(kafka_bootstrap, dlq, len(NEVER), timeout=30)
+    reasons = {
+        m.key().decode(): (header(m, "x-callpipe-error-class"), header(m, "x-callpipe-error-message"))
+        for m in dead
+    }
+    assert len(dead) == len(NEVER), reasons
+    assert reasons["call-always-500"][0] == "TransientError"
+    assert "500" in (reasons["call-always-500"][1] or "")
+    assert reasons["call-always-429"][0] == "RateLimitedError"
+    assert reasons["call-always-timeout"][0] == "TransientError"
+    assert "timed out" in (reasons["call-always-timeout"][1] or "")
+    for m in dead:  # the original bytes are kept, so the call can be replayed once fixed
+        assert transcripts.deserialize(m.value()).call_id == m.key().decode()
+        assert header(m, "x-callpipe-attempts") == str(RUNNER.max_attempts)
+    # The harness really injected what the plan says (a test that cannot fail proves nothing).
+    assert injector.attempts("mixed") == 5
+    assert injector.attempts("ok") == 1
