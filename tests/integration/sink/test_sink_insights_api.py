@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sink_it_support import SEED_END, TOKEN
+from sink_it_support import SEED_END, TOKEN  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe_sink.avro_batch import decode_analysis
@@ -81,7 +81,7 @@ def test_trends_flag_the_seeded_surge_with_its_statistic(
 
 
 def test_calls_filters_and_paging(api: TestClient, seeded: list[dict[str, Any]]) -> None:
-    params = {"intent": "cancel_service", "escalation_risk": "high", "limit": 7}
+    params: dict[str, str | int] = {"intent": "cancel_service", "escalation_risk": "high", "limit": 7}
     first = api.get("/calls", params=params, headers=AUTH).json()
     expected = [
         e

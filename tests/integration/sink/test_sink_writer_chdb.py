@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sink_it_support import SEED_END
+from sink_it_support import SEED_END  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe.errors import InvalidInputError, PermanentError
