@@ -9,6 +9,7 @@ reason, so the message is dead-lettered once instead of crash-looping the consum
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 
 import av
@@ -59,6 +60,7 @@ def decode_audio(
     """Decode ``data`` into per-channel float32 at ``sample_rate``; InvalidInputError if unusable."""
     if not data:
         raise InvalidInputError("audio is empty (0 bytes)")
+    _check_wav_length(data)
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -67,6 +69,8 @@ def decode_audio(
         if not container.streams.audio:
             raise InvalidInputError(f"no audio stream in {container.format.name} data")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # FFmpeg found the stream but has no decoder for it
+            raise InvalidInputError(f"no decoder for the audio codec in this {container.format.name} data")
         channels = stream.codec_context.channels
         if not 1 <= channels <= _MAX_CHANNELS:
             raise InvalidInputError(f"unsupported channel count {channels}")
@@ -106,6 +110,28 @@ def decode_audio(
         codec=codec,
         container=container_name,
     )
+
+
+def _check_wav_length(data: bytes) -> None:
+    """A WAV whose data chunk is shorter than its header says was cut off (interrupted upload or
+    download). FFmpeg decodes such a file without complaint (it stops where the bytes stop), so
+    the transcript would silently lack the end of the call: refuse it instead, with the sizes.
+    The "unknown length" markers streaming recorders write (0 and 0xFFFFFFFF) are accepted."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if chunk == b"data":
+            present = len(data) - (pos + 8)
+            missing = size - present
+            if size not in (0, 0xFFFFFFFF) and missing > max(1024, size // 100):
+                raise InvalidInputError(
+                    f"audio is truncated: the WAV header declares {size} bytes of audio, "
+                    f"only {present} are present"
+                )
+            return
+        pos += 8 + size + (size & 1)
 
 
 def speech_activity(

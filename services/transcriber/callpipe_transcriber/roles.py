@@ -122,12 +122,13 @@ def assign_roles(
         return RoleAssignment(roles={}, confidence=0.0, low_confidence=True)
     scores = dict.fromkeys(speakers, 0.0)
     first = min(speech, key=lambda u: u[1])[0]
+    phrase_hits = 0
     for speaker, start, text in speech:
         lowered = text.lower()
         weight = cues.opening_weight if start < cues.opening_s else 1.0
-        scores[speaker] += weight * (
-            _count(cues.agent_phrases, lowered) - _count(cues.caller_phrases, lowered)
-        )
+        agent_hits, caller_hits = _count(cues.agent_phrases, lowered), _count(cues.caller_phrases, lowered)
+        phrase_hits += agent_hits + caller_hits
+        scores[speaker] += weight * (agent_hits - caller_hits)
     if cues.first_speaker_role is Role.AGENT:
         scores[first] += cues.first_speaker_weight
     elif cues.first_speaker_role is Role.CALLER:
@@ -142,6 +143,10 @@ def assign_roles(
     margin = scores[ranked[0]] - scores[ranked[1]]
     # Margin → confidence: a tie is a coin flip (0.5); each net cue adds evidence, saturating.
     confidence = round((1.0 - 0.5 * 0.5 ** max(margin, 0.0)) * max(0.0, min(1.0, diarization_quality)), 3)
+    if phrase_hits == 0:
+        # Who spoke first is a habit, not evidence: without a single phrase cue the roles are a
+        # guess, and a guess is flagged whatever the first-speaker weight.
+        confidence = min(confidence, round(cues.min_confidence - 0.05, 3))
     roles = {s: (Role.AGENT if s == agent else Role.CALLER) for s in speakers[:2]}
     for extra in ranked[2:]:
         roles[extra] = Role.UNKNOWN  # a third voice (transfer, hold message) is not guessed
