@@ -21,7 +21,8 @@ _NEGATIVE_CUES = re.compile(
     r"(?:second|third|fourth|fifth) time|still (?:not|isn't|doesn't|hasn't|no)|nobody (?:called|told|fixed)|"
     r"supervisor|manager|complaint|lawyer|attorney|better business bureau|bbb|fcc|"
     r"never (?:again|showed|arrived|received)|been on hold|on hold for|hours? on (?:the phone|hold)|"
-    r"not happy|not okay|stress\w*|worried|can't (?:pay|afford)|lost my job|not acceptable|frustrat\w*|annoy\w*|angry|upset|disappoint\w*|"
+    r"not happy|not okay|stress\w*|worried|can't (?:pay|afford)|lost my job|not acceptable|"
+    r"frustrat\w*|annoy\w*|angry|upset|disappoint\w*|"
     r"this is a joke|rip ?off|scam|overcharg\w*|charged twice|double charged|no one|keeps? dropping|"
     r"doesn't work|don't work|not working|stopped working|can't believe|how many times|"
     r"months? now|weeks? now|every (?:single )?month|tired of)\b",

@@ -71,7 +71,7 @@ def _strict(node: Any) -> Any:
 
 def analysis_schema(config: AnalysisConfig) -> dict[str, Any]:
     """JSON schema of ``CallAnalysis`` with the configuration's labels as enums."""
-    schema = _strict(copy.deepcopy(CallAnalysis.model_json_schema()))
+    schema: dict[str, Any] = _strict(copy.deepcopy(CallAnalysis.model_json_schema()))
     props = schema["properties"]
     props["intent"]["enum"] = list(config.intents)
     if config.topics:

@@ -62,7 +62,8 @@ _COMMITMENT = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_TASK = re.compile(
-    r"\b(let me (?:know|see|check|look|pull|just|get your|have|confirm|verify)|i(?:'ll| will) be (?:happy|glad)|"
+    r"\b(let me (?:know|see|check|look|pull|just|get your|have|confirm|verify)|"
+    r"i(?:'ll| will) be (?:happy|glad)|"
     r"have a (?:great|good|nice)|i'll hold|one moment|bear with)\b",
     re.IGNORECASE,
 )

@@ -33,7 +33,8 @@ _SPOKEN_EMAIL = re.compile(
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
 _SSN_CONTEXT = re.compile(r"\b(social|ssn|social security)\b", re.IGNORECASE)
 _CARD_CONTEXT = re.compile(
-    r"\b(cvv|cvc|security code|expiration|expiry|expires|exp date|valid thru|three digits|back of the card)\b",
+    r"\b(cvv|cvc|security code|expiration|expiry|expires|exp date|valid thru|three digits|"
+    r"back of the card)\b",
     re.IGNORECASE,
 )
 _DATE_LIKE = re.compile(r"\b(0?[1-9]|1[0-2])\s*/\s*(\d{2}|\d{4})\b")
