@@ -5,7 +5,8 @@
     python -m callpipe_sink migrate    # apply the migrations and exit
 
 chdb lets one process open a data directory (NOTES), so in embedded mode the insights API runs
-inside the sink process, on the same client. With a server the API can run on its own.
+inside the sink process, on the same client. With a server it runs there too by default
+(INSIGHTS_ENABLED=false turns it off) or on its own with the ``insights`` mode.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ async def run(mode: str) -> int:
         if mode == "migrate":
             return 0
         tasks: list[asyncio.Task[None]] = []
-        serve_api = mode == "insights" or (insights.enabled and warehouse.embedded)
+        # With a server the API may also run on its own (mode "insights"); in embedded mode it
+        # must run here, since no other process can open the chdb directory.
+        serve_api = mode == "insights" or insights.enabled
         if serve_api:
             server = _api_server(warehouse, insights)
             tasks.append(asyncio.create_task(server.serve(), name="insights-api"))

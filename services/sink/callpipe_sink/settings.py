@@ -45,7 +45,7 @@ class InsightsSettings(BaseSettings):
 
     enabled: bool = Field(default=True, description="Serve the API from the sink process (embedded mode).")
     host: str = Field(default="127.0.0.1")
-    port: int = Field(default=8084, ge=1, le=65535)
+    port: int = Field(default=8081, ge=1, le=65535)
     token: SecretStr | None = Field(default=None, description="Bearer token required by every data endpoint.")
     max_page_size: int = Field(default=500, ge=1)
     allow_no_token: bool = Field(
