@@ -33,7 +33,8 @@ def expand_macros(sql: str, start: datetime, end: datetime, interval_s: int) -> 
         (
             r"\$__timeFilter_ms\(([^)]+)\)",
             lambda m: (
-                f"{m[1]} >= fromUnixTimestamp64Milli({frm_ms}) AND {m[1]} <= fromUnixTimestamp64Milli({to_ms})"
+                f"{m[1]} >= fromUnixTimestamp64Milli({frm_ms}) "
+                f"AND {m[1]} <= fromUnixTimestamp64Milli({to_ms})"
             ),
         ),
         (
