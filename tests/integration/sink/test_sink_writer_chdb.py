@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -157,3 +158,23 @@ def test_corrupt_avro_body_is_permanent(warehouse: Warehouse, writer: SinkWriter
     with pytest.raises(PermanentError):
         writer.write([truncated])
     assert _counts(warehouse)["calls"] == 0
+
+
+def test_analyses_in_mirrors_the_avro_contract(warehouse: Warehouse, serde, tmp_path) -> None:
+    """analyses_in must match what ClickHouse reads from the current CallAnalyzed schema (enums
+    as strings): a model change without a migration fails here, not in production."""
+    from callpipe_sink.avro_batch import container_file
+
+    sample = tmp_path / "sample.avro"
+    sample.write_bytes(
+        container_file(serde.schema, [decode_analysis(serde.serialize(example_analysis())).body])
+    )
+    inferred = warehouse.rows("DESCRIBE file({path:String}, Avro)", {"path": str(sample)})
+    table = warehouse.rows("DESCRIBE TABLE {db:Identifier}.analyses_in")
+
+    def norm(type_: str) -> str:
+        type_ = re.sub(r"Enum8\([^)]*\)", "String", type_)
+        type_ = type_.replace("DateTime64(6)", "DateTime64(6, 'UTC')")
+        return re.sub(r"\s+", " ", type_)
+
+    assert [(n, norm(t)) for n, t, *_ in inferred] == [(n, re.sub(r"\s+", " ", t)) for n, t, *_ in table]
