@@ -125,7 +125,7 @@ async def test_topic_to_chdb_with_dlq_outage_and_replay(
         await original(batch)
         seen += len(batch)
 
-    replay_writer.process_batch = counting  # type: ignore[method-assign]
+    replay_writer.process_batch = counting  # type: ignore[method-assign,assignment]
 
     async def replayed() -> bool:
         return seen >= len(records) - 2  # the two dead-lettered ones are dead-lettered again
