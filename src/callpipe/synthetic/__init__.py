@@ -12,9 +12,10 @@ Needs the Debian packages espeak-ng and sox.
 from callpipe.synthetic._generate import SynthesisError, generate_call
 from callpipe.synthetic._script import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, Voice
 from callpipe.synthetic._wav import mulaw_encode, write_wav
-from callpipe.synthetic.scripts import SAMPLE_SCRIPTS, sample_script
+from callpipe.synthetic.scripts import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, sample_script
 
 __all__ = [
+    "HELDOUT_SCRIPTS",
     "SAMPLE_SCRIPTS",
     "CallScript",
     "ReferenceTurn",
