@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from callpipe.kafka._client_logs import KafkaClientLogger
 from callpipe.settings import KafkaSettings
 
 __all__ = ["consumer_config", "group_id_for"]
@@ -37,6 +38,9 @@ def consumer_config(
         "session.timeout.ms": 45_000,
         # Only the runner reacts to partition EOF; it does not need the events.
         "enable.partition.eof": False,
+        # librdkafka's own log lines go through Python logging (JSON, with the stage), served by
+        # the runner's consume calls, instead of raw ``%3|…|FAIL|…`` lines on stderr.
+        "logger": KafkaClientLogger("consumer", stage_name),
     }
     config.update(overrides or {})
     return config

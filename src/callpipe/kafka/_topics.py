@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from callpipe.errors import DependencyUnavailableError
+from callpipe.kafka._client_logs import KafkaClientLogger
 from callpipe.settings import KafkaSettings
 
 __all__ = ["ensure_topics"]
@@ -33,7 +35,18 @@ def ensure_topics(
     wanted = sorted(set(names))
     if not wanted:
         return []
-    admin = AdminClient(kafka.common_config())
+    config: dict[str, Any] = {**kafka.common_config(), "logger": KafkaClientLogger("admin")}
+    admin = AdminClient(config)
+    try:
+        return _create_missing(admin, kafka, wanted, partitions, timeout_s)
+    finally:
+        # The admin client's log lines are queued until polled: hand them to logging now.
+        admin.poll(0)
+
+
+def _create_missing(
+    admin: AdminClient, kafka: KafkaSettings, wanted: list[str], partitions: int | None, timeout_s: float
+) -> list[str]:
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except KafkaException as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from callpipe.errors import PermanentError
 from callpipe.kafka import EventProducer
@@ -24,9 +25,18 @@ Headers = list[tuple[str, str | bytes | None]]
 
 
 class Outputs:
-    def __init__(self, ctx: RunContext, dead_letter_topic: str) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        dead_letter_topic: str,
+        on_producer_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self._ctx = ctx
         self.dead_letter_topic = dead_letter_topic
+        # Called when the producer gave up after repeated fatal errors (see EventProducer): the
+        # runner then fails its health check and stops; this send keeps waiting, uncommitted,
+        # until the drain cancels it, so the input is re-delivered after the restart.
+        self._on_producer_failed = on_producer_failed
         # Created by the runner's run(): the producer's poll thread lives only while it runs.
         self.producer: EventProducer | None = None
 
@@ -48,6 +58,9 @@ class Outputs:
             except PermanentError:
                 raise
             except Exception as exc:  # noqa: BLE001 - anything but a permanent refusal: keep the record
+                failure = self.producer.failure
+                if failure is not None and self._on_producer_failed is not None:
+                    self._on_producer_failed(failure)
                 decision = ctx.policy.decide(exc, attempt, max_attempts=1 << 30)
                 _log.warning(
                     "output not acknowledged; retrying",

@@ -76,7 +76,8 @@ class StageRunner:
         self._batch_mode = isinstance(stage, BatchStage)
 
         self._ctx = RunContext(stage.name, runner, self.policy, self._metrics)
-        self._outputs = Outputs(self._ctx, self.dead_letter_topic)
+        self._outputs = Outputs(self._ctx, self.dead_letter_topic, on_producer_failed=self._producer_failed)
+        self._failure: BaseException | None = None
         self._mode: Mode = (
             BatchMode(stage, self._ctx, self._outputs)
             if isinstance(stage, BatchStage)
@@ -100,6 +101,8 @@ class StageRunner:
     def health(self) -> tuple[bool, str]:
         if self._consumer is not None and self._consumer.failure is not None:
             return False, f"consumer thread failed: {self._consumer.failure!r}"
+        if self._failure is not None:
+            return False, f"producer failed: {self._failure}"
         if self._running and time.monotonic() - self._heartbeat > _STALL_S:
             return False, f"event loop stalled for more than {_STALL_S:.0f}s"
         return True, "running" if self._running else "not running"
@@ -113,7 +116,9 @@ class StageRunner:
         self._loop = asyncio.get_running_loop()
         if self._stop_requested:
             self._ctx.stopping.set()
-        self._outputs.producer = EventProducer(self._kafka, config_overrides=self._producer_overrides)
+        self._outputs.producer = EventProducer(
+            self._kafka, config_overrides=self._producer_overrides, stage=self.stage.name
+        )
         self._consumer = ConsumerThread(
             self._consumer_config,
             self.stage.input_topic,
@@ -142,6 +147,18 @@ class StageRunner:
                 self._loop.remove_signal_handler(sig)
             if health is not None:
                 health.stop()
+        if self._failure is not None:
+            # Exit with the reason, so the process ends non-zero and its supervisor restarts it.
+            raise self._failure
+
+    def _producer_failed(self, failure: BaseException) -> None:
+        if self._failure is None:
+            self._failure = failure
+            _log.critical(
+                "producer failed for good; stopping so the process is restarted",
+                extra={"stage": self.stage.name, "error": str(failure)},
+            )
+            self.stop()
 
     # -- intake ---------------------------------------------------------------------------
 
