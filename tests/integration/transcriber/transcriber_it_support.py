@@ -1,0 +1,86 @@
+"""Helpers for transcriber integration tests: a real two-party clip, events, reading topics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import av
+import numpy as np
+from confluent_kafka import Consumer, Message, Producer
+
+from callpipe.models import CallMetadata, ChannelRole, Direction, RecordingReady, RecordingSource, Role
+from callpipe.synthetic import write_wav
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "calls"
+ROLES = [ChannelRole(channel=0, role=Role.CALLER), ChannelRole(channel=1, role=Role.AGENT)]
+
+
+def clip_wav(out: Path, seconds: float = 16.0) -> bytes:
+    """The first ``seconds`` of the committed billing_dispute sample (agent greeting, caller
+    complaint, agent reply; ch0 caller, ch1 agent) as a PCM16 8 kHz dual-channel WAV."""
+    with av.open(str(SAMPLES / "billing_dispute.wav")) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="s16p", layout="stereo", rate=8000)
+        planes = [o.to_ndarray() for f in container.decode(stream) for o in resampler.resample(f)]
+    stereo = np.concatenate(planes, axis=1).T[: int(seconds * 8000)].astype(np.int16)
+    write_wav(out, stereo, 8000)
+    return out.read_bytes()
+
+
+def recording_event(call_id: str, uri: str) -> RecordingReady:
+    return RecordingReady(
+        call_id=call_id,
+        recording_id="RE" + call_id,
+        source=RecordingSource.UPLOAD,
+        audio_uri=uri,
+        content_type="audio/wav",
+        channel_count=2,
+        channel_roles=ROLES,
+        metadata=CallMetadata(direction=Direction.INBOUND),
+        received_at=datetime.now(UTC),
+    )
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for key, value in records:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float) -> list[Message]:
+    """Records of ``topic`` from the start: waits for ``expect``, then a short grace read."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"transcriber-it-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    records: list[Message] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(records) < expect and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                records.append(message)
+        grace = time.monotonic() + 1.0
+        while time.monotonic() < grace:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                records.append(message)
+    finally:
+        consumer.close()
+    return records
+
+
+def headers_of(message: Message) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in message.headers() or []:
+        out[name] = value.decode() if isinstance(value, bytes) else str(value or "")
+    return out
