@@ -81,6 +81,7 @@ def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float) -> 
 
 def headers_of(message: Message) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, value in message.headers() or []:
-        out[name] = value.decode() if isinstance(value, bytes) else str(value or "")
+    for header in message.headers() or []:
+        name, value = header[0], header[1]
+        out[str(name)] = value.decode() if isinstance(value, bytes) else str(value or "")
     return out
