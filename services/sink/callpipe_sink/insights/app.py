@@ -119,21 +119,24 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
         recent_start = until - timedelta(hours=recent_hours)
         baseline_start = recent_start - timedelta(days=baseline_days)
         results: list[dict[str, Any]] = []
-        windows: dict[str, Any] = {}
-        for kind in ("intent", "topic"):
-            n1, recent = queries.label_counts(kind, recent_start, until, queue)
-            n2, baseline = queries.label_counts(kind, baseline_start, recent_start, queue)
-            windows = {"recent_calls": n1, "baseline_calls": n2}
-            if n1 == 0 or n2 == 0:
-                continue
-            for label in set(recent) | set(baseline):
-                test = two_proportion_z(recent.get(label, 0), n1, baseline.get(label, 0), n2)
+        # Every call has exactly one intent ('' when there was no analysis), so the intent counts
+        # also give the calls per window, the denominator for topics as well.
+        intents = queries.label_windows("intent", baseline_start, recent_start, until, queue)
+        n1 = sum(recent for recent, _ in intents.values())
+        n2 = sum(baseline for _, baseline in intents.values())
+        if n1 > 0 and n2 > 0:
+            topics = queries.label_windows("topic", baseline_start, recent_start, until, queue)
+            labelled = [("intent", k, v) for k, v in intents.items() if k] + [
+                ("topic", k, v) for k, v in topics.items()
+            ]
+            for kind, label, (x1, x2) in labelled:
+                test = two_proportion_z(x1, n1, x2, n2)
                 results.append(
                     {
                         "kind": kind,
                         "label": label,
-                        "recent_calls": recent.get(label, 0),
-                        "baseline_calls": baseline.get(label, 0),
+                        "recent_calls": x1,
+                        "baseline_calls": x2,
                         "recent_share": round(test.recent_share, 5),
                         "baseline_share": round(test.baseline_share, 5),
                         "lift": None if test.lift is None else round(test.lift, 3),
@@ -141,6 +144,7 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
                         "p_value": test.p_value,
                     }
                 )
+        windows = {"recent_calls": n1, "baseline_calls": n2}
         tested = max(len(results), 1)
         threshold = alpha / tested  # Bonferroni over every label tested
         for r in results:

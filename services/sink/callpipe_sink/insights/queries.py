@@ -118,26 +118,19 @@ class InsightsQueries:
             {**self.window(since, until, queue), "bucket": bucket_s},
         )
 
-    def label_counts(
-        self, kind: str, since: datetime, until: datetime, queue: str | None
-    ) -> tuple[int, dict[str, int]]:
-        """Calls in the window and calls per intent (kind='intent') or per topic (kind='topic')."""
-        params = self.window(since, until, queue)
-        total_rows = self._wh.rows(
-            f"SELECT countMerge(calls) FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE}",
-            params,
+    def label_windows(
+        self, kind: str, baseline_start: datetime, recent_start: datetime, until: datetime, queue: str | None
+    ) -> dict[str, tuple[int, int]]:
+        """Calls per intent (kind='intent') or topic (kind='topic') in the baseline window
+        [baseline_start, recent_start) and the recent window [recent_start, until): one pass."""
+        table, column = ("calls_hourly", "intent") if kind == "intent" else ("topics_hourly", "topic")
+        rows = self._wh.rows(
+            f"SELECT {column}, countMergeIf(calls, hour >= {{recent:DateTime64(3, 'UTC')}}) AS recent, "
+            f"countMergeIf(calls, hour < {{recent:DateTime64(3, 'UTC')}}) AS baseline "
+            f"FROM {{db:Identifier}}.{table} WHERE {_WINDOW} AND {_SCOPE} GROUP BY {column}",
+            {**self.window(baseline_start, until, queue), "recent": recent_start},
         )
-        if kind == "intent":
-            sql = (
-                "SELECT intent, countMerge(calls) FROM {db:Identifier}.calls_hourly "
-                f"WHERE {_WINDOW} AND {_SCOPE} AND intent != '' GROUP BY intent"
-            )
-        else:
-            sql = (
-                "SELECT topic, countMerge(calls) FROM {db:Identifier}.topics_hourly "
-                f"WHERE {_WINDOW} AND {_SCOPE} GROUP BY topic"
-            )
-        return int(total_rows[0][0]), {str(k): int(v) for k, v in self._wh.rows(sql, params)}
+        return {str(label): (int(recent), int(baseline)) for label, recent, baseline in rows}
 
     def role_metrics(self, since: datetime, until: datetime, queue: str | None) -> dict[str, Any]:
         rows = self._wh.dicts(
