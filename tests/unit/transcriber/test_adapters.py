@@ -313,8 +313,11 @@ async def test_deepgram_mono_asks_for_diarization() -> None:
     ("status", "error"),
     [
         (429, RateLimitedError),
+        (500, TransientError),
         (502, TransientError),
+        (503, TransientError),
         (401, DependencyUnavailableError),
+        (402, DependencyUnavailableError),
         (400, InvalidInputError),
     ],
 )
