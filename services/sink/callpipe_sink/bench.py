@@ -281,7 +281,8 @@ def run(args: argparse.Namespace) -> int:
 
         distinct = len({k for k, _ in values})
         print()
-        print(f"sink throughput, chdb, 2 cores shared, {os.cpu_count()} CPUs visible")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"sink throughput into chdb; {os.cpu_count()} CPUs, load average now {load}")
         print(f"  messages               {len(values)} ({distinct} distinct calls, {avg_bytes:.0f} B avg)")
         print(f"  batch size             {args.batch_size}")
         print(f"  batch path             {first['batch_rate']:>10.0f} analyses/s  (target ≥ {TARGET_RATE})")
