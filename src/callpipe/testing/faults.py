@@ -115,8 +115,8 @@ class FaultInjector:
             raise httpx.ReadTimeout("injected read timeout", request=request)
         if fault.kind in ("rate_limited", "server_error"):
             headers = {} if fault.retry_after is None else {"retry-after": f"{fault.retry_after:g}"}
-            body = {"error": {"message": f"injected {fault.kind}", "type": fault.kind, "code": fault.status}}
-            return httpx.Response(fault.status, json=body, headers=headers, request=request)
+            error = {"error": {"message": f"injected {fault.kind}", "type": fault.kind, "code": fault.status}}
+            return httpx.Response(fault.status, json=error, headers=headers, request=request)
         good = await self._upstream(request)
         body = good.content
         if fault.kind == "truncated":
