@@ -256,7 +256,7 @@ def _topic_part(
     print()
     print(f"sink throughput into chdb from a real topic; {os.cpu_count()} CPUs, load average {_load()}")
     print(
-        f"  messages               {len(values)} ({distinct} distinct calls, {avg_bytes:.0f} B avg, 6 partitions)"
+        f"  messages               {len(values)} ({distinct} distinct, {avg_bytes:.0f} B avg, 6 partitions)"
     )
     print(f"  batch size             {args.batch_size}")
     print(f"  batch path             {first['batch_rate']:>10.0f} analyses/s  (target ≥ {TARGET_RATE})")
