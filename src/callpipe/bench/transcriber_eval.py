@@ -1,15 +1,20 @@
 """Transcriber eval: WER, role-attribution accuracy and real-time factor on synthetic calls.
 
-    python -m callpipe.bench.transcriber_eval [--calls DIR] [--model tiny.en] [--beam-size 5]
+    python -m callpipe.bench.transcriber_eval [--scripts sample|heldout|all] [--calls DIR]
+                                               [--model tiny.en] [--beam-size 5]
 
-Generates the built-in scripts (espeak-ng, 8 kHz) unless ``--calls`` points at a folder of
+Generates the built-in scripts (espeak-ng, 8 kHz; ``--scripts``: the five sample calls, the five
+held-out calls with other words and voices, or both) unless ``--calls`` points at a folder of
 generated calls, runs the real transcriber stage (fetch from the recording store, decode, engine,
 roles) on the dual-channel WAV and on the mono mix of each call, and prints per call and overall:
 
 - WER: word error rate of the whole transcript against the script (normalized text);
 - role accuracy: share of recognized words whose role matches the role of the reference turn
   at the word's midpoint (the nearest turn when between turns) — word-weighted, time-based;
-- RTF: stage wall time / audio duration, per call.
+- RTF: stage wall time / audio duration, per call. On a machine shared with other work the wall
+  time includes waiting for a core, so ``cpuRTF`` is printed too: the process CPU time over
+  (audio duration × ``--cores``), the wall RTF the call would have on that many idle cores if the
+  work spread over them perfectly (a lower bound; compare with the wall figure on an idle box).
 
 Engine settings come from ``TRANSCRIBER_*`` like the service (this is the entry point here).
 """
@@ -29,7 +34,7 @@ import httpx
 from callpipe.bench.wer import word_errors
 from callpipe.models import Direction, RecordingReady, RecordingSource, TranscriptReady
 from callpipe.store import LocalRecordingStore
-from callpipe.synthetic import SAMPLE_SCRIPTS, SyntheticCall, generate_call
+from callpipe.synthetic import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
 
 __all__ = ["main", "role_accuracy"]
 
@@ -93,7 +98,12 @@ async def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="callpipe-eval-") as tmp:
         calls_dir = args.calls or Path(tmp) / "calls"
         if args.calls is None:
-            for script in SAMPLE_SCRIPTS:
+            chosen = {
+                "sample": SAMPLE_SCRIPTS,
+                "heldout": HELDOUT_SCRIPTS,
+                "all": SAMPLE_SCRIPTS + HELDOUT_SCRIPTS,
+            }
+            for script in chosen[args.scripts]:
                 generate_call(script, calls_dir)
         calls = [SyntheticCall.load(p) for p in sorted(calls_dir.glob("*.json"))]
         store = LocalRecordingStore(Path(tmp) / "store")
@@ -110,18 +120,24 @@ async def _run(args: argparse.Namespace) -> int:
             if warm is not None:
                 await warm()
             print(
-                f"engine={engine.name} model={engine.model} "
-                f"beam={settings.whisper_beam_size} calls={len(calls)}"
+                f"engine={engine.name} model={engine.model} beam={settings.whisper_beam_size} "
+                f"vad={settings.whisper_vad_filter}/{settings.whisper_vad_threshold}/"
+                f"{settings.whisper_vad_min_silence_ms}/{settings.whisper_vad_speech_pad_ms} "
+                f"calls={len(calls)}"
             )
-            print(f"{'call':<18}{'mode':<6}{'dur_s':>7}{'WER':>8}{'role_acc':>10}{'RTF':>7}{'low_conf':>9}")
+            print(
+                f"{'call':<22}{'mode':<6}{'dur_s':>7}{'WER':>8}{'role_acc':>10}{'RTF':>7}{'cpuRTF':>8}"
+                f"{'low_conf':>9}"
+            )
             totals: dict[str, list[float]] = {}
             for call in calls:
                 for mode in ("dual", "mono"):
                     path = call.mono_path if mode == "mono" else call.stereo_path
                     uri = await store.put(f"{call.call_id}/{mode}.wav", path.read_bytes(), "audio/wav")
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     transcript = await transcribe(_event(call, uri, mode == "mono"), ports)
                     elapsed = time.perf_counter() - started
+                    cpu_rtf = (time.process_time() - cpu_started) / (call.duration_s * args.cores)
                     errors, words = word_errors(
                         call.reference_text, " ".join(u.text for u in transcript.utterances)
                     )
@@ -133,11 +149,13 @@ async def _run(args: argparse.Namespace) -> int:
                         (f"{mode}.right", right),
                         (f"{mode}.total", total),
                         (f"{mode}.rtf", rtf),
+                        (f"{mode}.cpurtf", cpu_rtf),
                     ):
                         totals.setdefault(key, []).append(float(value))
                     print(
-                        f"{call.call_id:<18}{mode:<6}{call.duration_s:>7.1f}{errors / max(words, 1):>8.3f}"
-                        f"{right / max(total, 1):>10.3f}{rtf:>7.3f}{transcript.roles_low_confidence!s:>9}"
+                        f"{call.call_id:<22}{mode:<6}{call.duration_s:>7.1f}{errors / max(words, 1):>8.3f}"
+                        f"{right / max(total, 1):>10.3f}{rtf:>7.3f}{cpu_rtf:>8.3f}"
+                        f"{transcript.roles_low_confidence!s:>9}"
                     )
             await engine.aclose()
     for mode in ("dual", "mono"):
@@ -146,7 +164,9 @@ async def _run(args: argparse.Namespace) -> int:
         rtfs = totals[f"{mode}.rtf"]
         print(
             f"OVERALL {mode}: WER={wer_all:.3f} role_accuracy={acc:.3f} "
-            f"RTF mean={statistics.mean(rtfs):.3f} max={max(rtfs):.3f}"
+            f"RTF mean={statistics.mean(rtfs):.3f} max={max(rtfs):.3f} "
+            f"cpuRTF@{args.cores} mean={statistics.mean(totals[f'{mode}.cpurtf']):.3f} "
+            f"max={max(totals[f'{mode}.cpurtf']):.3f}"
         )
     return 0
 
@@ -156,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=Path, default=None, help="folder of generated calls (*.json)")
     parser.add_argument("--model", default=None, help="override TRANSCRIBER_WHISPER_MODEL")
     parser.add_argument("--beam-size", type=int, default=None)
+    parser.add_argument("--scripts", choices=["sample", "heldout", "all"], default="sample")
+    parser.add_argument("--cores", type=int, default=2, help="cores the cpuRTF figure assumes")
     return asyncio.run(_run(parser.parse_args(argv)))
 
 
