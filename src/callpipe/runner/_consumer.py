@@ -43,6 +43,8 @@ class ConsumerThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callpipe-consumer")
         self._consumer: Consumer | None = None
         self._paused: set[TopicPartitionKey] = set()
+        # A fatal error reported through error_cb (served inside consume, on this thread).
+        self._fatal: KafkaError | None = None
         self.failure: BaseException | None = None
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -57,7 +59,7 @@ class ConsumerThread:
     # -- everything below runs on the consumer thread -------------------------------------
 
     def open(self) -> None:
-        consumer = Consumer({**self._config, "error_cb": _log_kafka_error})
+        consumer = Consumer({**self._config, "error_cb": self._on_error})
         consumer.subscribe(
             [self._topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
@@ -101,11 +103,23 @@ class ConsumerThread:
             error = message.error()
             if error is None:
                 good.append(message)
-            elif error.fatal():
+            elif _is_fatal(error):
                 raise KafkaException(error)
             else:
                 _log.warning("consumer error", extra={"kafka_error": error.str(), "code": error.name()})
+        if self._fatal is not None:
+            # The instance is unusable (fenced by a static member with our instance id, …): it
+            # would poll on forever without ever getting a message. End here, so the runner
+            # fails its health check and exits instead of idling.
+            raise KafkaException(self._fatal)
         return good
+
+    def _on_error(self, error: KafkaError) -> None:
+        # Broker connection errors are retried inside librdkafka; a fatal one ends the runner.
+        if _is_fatal(error):
+            self._fatal = error
+        level = logging.ERROR if _is_fatal(error) else logging.WARNING
+        _log.log(level, "kafka client error", extra={"kafka_error": error.str(), "code": error.name()})
 
     def commit(self, positions: dict[TopicPartitionKey, int]) -> dict[TopicPartitionKey, int]:
         """Commit synchronously what is still ours; returns what was committed."""
@@ -173,7 +187,6 @@ def _keys(partitions: list[TopicPartition]) -> list[TopicPartitionKey]:
     return [(tp.topic, tp.partition) for tp in partitions]
 
 
-def _log_kafka_error(error: KafkaError) -> None:
-    # Broker connection errors are retried inside librdkafka; a fatal one ends the runner.
-    level = logging.ERROR if error.fatal() else logging.WARNING
-    _log.log(level, "kafka client error", extra={"kafka_error": error.str(), "code": error.name()})
+def _is_fatal(error: KafkaError) -> bool:
+    # A consumed error message for a fatal condition carries code _FATAL but fatal() False.
+    return bool(error.fatal()) or error.code() == KafkaError._FATAL
