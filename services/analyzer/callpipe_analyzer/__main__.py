@@ -31,6 +31,11 @@ async def run() -> None:
         # The OpenAI convention, accepted so users need not rename their key.
         settings.llm.api_key = SecretStr(os.environ["OPENAI_API_KEY"])
     kafka, topics, runner_settings = KafkaSettings(), TopicSettings(), RunnerSettings()
+    if "RUNNER_MAX_IN_FLIGHT" not in os.environ:
+        # An LLM call is ~1 s of waiting: the runner's slots follow the LLM concurrency so one
+        # instance keeps that many requests in flight; offline analysis is CPU-bound (one per core).
+        in_flight = settings.llm.max_concurrency if settings.engine == "llm" else (os.cpu_count() or 2)
+        runner_settings = runner_settings.model_copy(update={"max_in_flight": in_flight})
     registry = registry_from_settings(SchemaRegistrySettings())
     transcripts = AvroSerde(TranscriptReady, registry, f"{topics.transcripts}-value")
     analyses = AvroSerde(CallAnalyzed, registry, f"{topics.analyses}-value")

@@ -90,6 +90,10 @@ class LLMAnalyzer:
         self.model = settings.model
         self.prompt_version = f"{PROMPT_VERSION}+cfg.{config.fingerprint}"
         self._schema = analysis_schema(config)
+        self._response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": "call_analysis", "strict": True, "schema": self._schema},
+        }
         self._sleep = sleep
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
@@ -188,13 +192,13 @@ class LLMAnalyzer:
             "temperature": self.settings.temperature,
             "max_tokens": self.settings.max_output_tokens,
         }
+        # response_format goes out through extra_body: the SDK otherwise walks the whole JSON schema
+        # through its TypedDict transform on every request (~30 % of the analyzer's CPU per call at
+        # 28 calls/s); the bytes on the wire are the same.
         if self.settings.structured_output:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "call_analysis", "strict": True, "schema": self._schema},
-            }
+            kwargs["extra_body"] = {"response_format": self._response_format}
         else:
-            kwargs["response_format"] = {"type": "json_object"}
+            kwargs["extra_body"] = {"response_format": {"type": "json_object"}}
         try:
             completion = await self._client.chat.completions.create(**kwargs)
         except openai.RateLimitError as exc:
