@@ -1,0 +1,1 @@
+"""callpipe sink: analyses → ClickHouse (batched, idempotent), insights API, dashboard page."""
