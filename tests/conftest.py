@@ -6,6 +6,10 @@
   down, so later tests find it running.
 - ``schema_registry_url`` -> str: ``$SCHEMA_REGISTRY_URL`` if set, else a LocalRegistry (Apicurio).
 - ``new_topic(partitions=1, *, prefix="test", config=None)`` -> str: a fresh, ready topic.
+- ``chdb_client`` -> clickhouse-connect client on the ONE embedded ClickHouse directory of this
+  pytest process: chdb lets a process open a single data directory (NOTES), so every in-process
+  test shares it and isolates itself with its own database. Directories written by service
+  subprocesses are read with ``callpipe_cli.localrun.query_chdb`` (a subprocess) instead.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +87,12 @@ def new_topic(kafka_bootstrap: str) -> Iterator[TopicFactory]:
 
     yield factory
     delete_topics(kafka_bootstrap, created)
+
+
+@pytest.fixture(scope="session")
+def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(interface="chdb", path=str(tmp_path_factory.mktemp("chdb")))
+    yield client
+    client.close()

@@ -117,22 +117,16 @@ class ChaosReport:
 
 def read_warehouse(report: ChaosReport, chdb_path: Path, expected: set[str]) -> None:
     """Read the calls table itself (after the sink let go of its chdb directory)."""
-    from callpipe_sink.settings import WarehouseSettings
-    from callpipe_sink.warehouse import open_warehouse
+    from callpipe_cli.localrun import query_chdb
 
-    warehouse = open_warehouse(WarehouseSettings(chdb_path=str(chdb_path)))
-    try:
-        counts = warehouse.rows(
-            "SELECT count(), uniqExact(call_id), countIf(status = 'no_speech') "
-            "FROM {db:Identifier}.calls FINAL",
-            {},
-        )
-        raw = warehouse.rows("SELECT count() FROM {db:Identifier}.calls", {})
-        per_call = warehouse.rows(
-            "SELECT call_id, count() FROM {db:Identifier}.calls FINAL GROUP BY call_id", {}
-        )
-    finally:
-        warehouse.close()
+    counts = query_chdb(
+        chdb_path,
+        "SELECT count(), uniqExact(call_id), countIf(status = 'no_speech') FROM {db:Identifier}.calls FINAL",
+    )
+    raw = query_chdb(chdb_path, "SELECT count() FROM {db:Identifier}.calls")
+    per_call = query_chdb(
+        chdb_path, "SELECT call_id, count() FROM {db:Identifier}.calls FINAL GROUP BY call_id"
+    )
     report.count_final, report.unique_calls, report.no_speech_rows = (int(x) for x in counts[0])
     report.raw_rows = int(raw[0][0])
     stored = {str(row[0]) for row in per_call}

@@ -8,6 +8,7 @@ SIGKILLed and restarted individually, which is what the crash tests do.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -18,11 +19,26 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
-__all__ = ["SERVICES", "LocalPipeline", "ServiceProcess", "free_port"]
+# Runs in a fresh interpreter: chdb lets one process open a single data directory, and the caller
+# (a test process, say) may already have opened another one.
+_QUERY_SCRIPT = """
+import json, sys
+from callpipe_sink.settings import WarehouseSettings
+from callpipe_sink.warehouse import open_warehouse
+path, sql = sys.argv[1], sys.argv[2]
+warehouse = open_warehouse(WarehouseSettings(chdb_path=path))
+try:
+    rows = warehouse.rows(sql, {})
+finally:
+    warehouse.close()
+print(json.dumps([list(r) for r in rows], default=str))
+"""
+
+__all__ = ["SERVICES", "LocalPipeline", "ServiceProcess", "free_port", "query_chdb"]
 
 SERVICES = ("ingest", "transcriber", "analyzer", "sink")
 
@@ -31,6 +47,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def query_chdb(chdb_path: Path, sql: str, timeout_s: float = 120.0) -> list[list[Any]]:
+    """Rows of ``sql`` ({db:Identifier} names the callpipe database) on a sink's chdb directory.
+
+    The sink must have stopped (it holds the directory's lock while it runs).
+    """
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _QUERY_SCRIPT, str(chdb_path), sql],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"query on {chdb_path} failed: {result.stderr[-2000:]}")
+    rows: list[list[Any]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return rows
 
 
 @dataclass

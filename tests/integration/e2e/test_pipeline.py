@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from callpipe.models import Role
 from callpipe.synthetic import CallScript, ScriptTurn, generate_call
-from callpipe_cli.localrun import LocalPipeline
+from callpipe_cli.localrun import LocalPipeline, query_chdb
 
 pytestmark = pytest.mark.slow
 
@@ -159,13 +159,7 @@ def test_fifty_recordings_land_exactly_once_in_clickhouse(
     assert all(count == 0 for count in dlq.values()), dlq
 
     # After the sink let go of its chdb directory, read the table itself: one row per call.
-    from callpipe_sink.settings import WarehouseSettings
-    from callpipe_sink.warehouse import open_warehouse
-
-    warehouse = open_warehouse(WarehouseSettings(chdb_path=str(pipeline.chdb_path)))
-    try:
-        rows = warehouse.rows("SELECT count(), uniqExact(call_id) FROM {db:Identifier}.calls FINAL", {})
-    finally:
-        warehouse.close()
-    assert rows[0][0] == CALLS
-    assert rows[0][1] == CALLS
+    rows = query_chdb(
+        pipeline.chdb_path, "SELECT count(), uniqExact(call_id) FROM {db:Identifier}.calls FINAL"
+    )
+    assert rows == [[CALLS, CALLS]]

@@ -29,7 +29,7 @@ from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import LLMSettings
 from callpipe_analyzer.stage import analyze
-from conftest import Until, header, produce, read_all  # type: ignore[import-not-found]
+from tests.integration.faults.conftest import Until, header, produce, read_all
 
 RUNNER = RunnerSettings(
     max_in_flight=4, max_attempts=3, backoff_initial_s=0.05, backoff_max_s=0.2, commit_interval_s=0.2

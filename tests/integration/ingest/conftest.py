@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ingest_it_support import API_TOKEN, AUTH_TOKEN, BASE, PUBLISH_TIMEOUT_S  # type: ignore[import-not-found]
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
@@ -23,6 +22,7 @@ from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegis
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.app import create_app
 from callpipe_ingest.settings import IngestSettings
+from tests.integration.ingest.ingest_it_support import API_TOKEN, AUTH_TOKEN, BASE, PUBLISH_TIMEOUT_S
 
 
 @pytest.fixture

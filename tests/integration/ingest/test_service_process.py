@@ -13,11 +13,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ingest_it_support import AUTH_TOKEN, completed_callback, new_sids, read_topic, signed  # type: ignore[import-not-found]
 
 from callpipe.local import LocalKafka
 from callpipe.local._process import free_port
 from callpipe.settings import TopicSettings
+from tests.integration.ingest.ingest_it_support import (
+    AUTH_TOKEN,
+    completed_callback,
+    new_sids,
+    read_topic,
+    signed,
+)
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -7,13 +7,6 @@ import asyncio
 import time
 
 import httpx
-from ingest_it_support import (  # type: ignore[import-not-found]
-    PUBLISH_TIMEOUT_S,
-    completed_callback,
-    new_sids,
-    read_topic,
-    signed,
-)
 
 from callpipe.avro import AvroSerde
 from callpipe.local import LocalKafka
@@ -21,6 +14,13 @@ from callpipe.models import RecordingReady, RecordingSource, Role
 from callpipe.settings import TopicSettings
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.settings import IngestSettings
+from tests.integration.ingest.ingest_it_support import (
+    PUBLISH_TIMEOUT_S,
+    completed_callback,
+    new_sids,
+    read_topic,
+    signed,
+)
 
 PATH = "/twilio/recording-status"
 

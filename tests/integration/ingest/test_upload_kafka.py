@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ingest_it_support import API_TOKEN, read_topic  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe.models import RecordingReady, RecordingSource, Role
 from callpipe.settings import TopicSettings
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest import bulk_import
+from tests.integration.ingest.ingest_it_support import API_TOKEN, read_topic
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 

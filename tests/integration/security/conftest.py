@@ -1,7 +1,7 @@
 """A seeded chdb warehouse and the insights app over it, for the injection tests.
 
-chdb opens one data directory per process (NOTES): run this directory in its own pytest process
-when the sink's integration tests run too (they open another directory).
+chdb opens one data directory per process (NOTES): the warehouse is a database of its own on the
+session's shared embedded client (``chdb_client`` in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
-import clickhouse_connect
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -29,16 +29,15 @@ TOKEN = "security-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    client = clickhouse_connect.get_client(interface="chdb", path=str(tmp_path_factory.mktemp("chdb")))
-    wh = Warehouse(client, f"sec_{uuid.uuid4().hex[:10]}", embedded=True)
+def warehouse(chdb_client: Any) -> Iterator[Warehouse]:
+    wh = Warehouse(chdb_client, f"sec_{uuid.uuid4().hex[:10]}", embedded=True)
     apply_migrations(wh)
     registry = LocalSchemaRegistry.from_directory()
     serde = AvroSerde(CallAnalyzed, registry, "callpipe.analyses-value")
     events = synthetic_analyses(400, end=SEED_END, days=10, seed=5)
     SinkWriter(wh, SchemaResolver(registry)).write([decode_analysis(serde.serialize_dict(e)) for e in events])
     yield wh
-    client.close()
+    wh.command("DROP DATABASE IF EXISTS {db:Identifier} SYNC")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from callpipe_sink.warehouse import Warehouse
-from conftest import TOKEN  # type: ignore[import-not-found]
+from tests.integration.security.conftest import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -1,8 +1,8 @@
 """chdb fixtures for the sink's integration tests.
 
 chdb lets a process open one data directory only (NOTES), so every test of the session shares one
-embedded client and gets its own database (a fresh ``Warehouse``), like clickhouse-connect's own
-integration tests do with a random database per run.
+embedded client (``chdb_client`` in tests/conftest.py) and gets its own database (a fresh
+``Warehouse``), like clickhouse-connect's own integration tests do with a random database per run.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -19,13 +18,6 @@ from callpipe.models import CallAnalyzed
 from callpipe_sink.avro_batch import SchemaResolver
 from callpipe_sink.warehouse import Warehouse, apply_migrations
 from callpipe_sink.writer import SinkWriter
-
-
-@pytest.fixture(scope="session")
-def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    client = clickhouse_connect.get_client(interface="chdb", path=str(tmp_path_factory.mktemp("chdb")))
-    yield client
-    client.close()
 
 
 @pytest.fixture

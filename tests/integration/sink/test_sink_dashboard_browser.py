@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import uvicorn
 from pydantic import SecretStr
-from sink_it_support import SEED_END, TOKEN  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe_sink.avro_batch import decode_analysis
@@ -29,6 +28,7 @@ from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.synthetic import Surge, synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from tests.integration.sink.sink_it_support import SEED_END, TOKEN
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
-from sink_it_support import SEED_END  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe_sink.avro_batch import decode_analysis
 from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from tests.integration.sink.sink_it_support import SEED_END
 
 GRAFANA = Path(__file__).resolve().parents[3] / "services" / "sink" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))

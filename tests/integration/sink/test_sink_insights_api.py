@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sink_it_support import SEED_END, TOKEN  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe_sink.avro_batch import decode_analysis
@@ -20,6 +19,7 @@ from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.synthetic import Surge, synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from tests.integration.sink.sink_it_support import SEED_END, TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -10,8 +10,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from sink_it_support import SEED_END, produce, read_all  # type: ignore[import-not-found]
-
 from callpipe.avro import AvroSerde
 from callpipe.errors import DependencyUnavailableError
 from callpipe.runner import BatchStage, StageRunner
@@ -20,6 +18,7 @@ from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_ana
 from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
+from tests.integration.sink.sink_it_support import SEED_END, produce, read_all
 
 
 class FlakyWarehouse(Warehouse):

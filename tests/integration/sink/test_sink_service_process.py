@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sink_it_support import SEED_END, TOKEN, produce  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe_sink.synthetic import synthetic_analyses
+from tests.integration.sink.sink_it_support import SEED_END, TOKEN, produce
 
 
 def _free_port() -> int:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sink_it_support import SEED_END  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde
 from callpipe.errors import InvalidInputError, PermanentError
@@ -17,6 +16,7 @@ from callpipe_sink.avro_batch import AnalysisPayload, decode_analysis
 from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from tests.integration.sink.sink_it_support import SEED_END
 
 
 def _payloads(serde: AvroSerde[CallAnalyzed], events: list[dict[str, Any]]) -> list[AnalysisPayload]:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from transcriber_it_support import clip_wav, recording_event  # type: ignore[import-not-found]
 
 from callpipe.models import Role, TranscriptStatus
 from callpipe.store import LocalRecordingStore
+from tests.integration.transcriber.transcriber_it_support import clip_wav, recording_event
 
 pytestmark = [
     pytest.mark.live,

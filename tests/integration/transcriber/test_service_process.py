@@ -14,13 +14,18 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from transcriber_it_support import clip_wav, produce, read_topic, recording_event  # type: ignore[import-not-found]
 
 from callpipe.avro.serde import AvroSerde
 from callpipe.local import delete_topics
 from callpipe.models import RecordingReady, Role, TranscriptReady, TranscriptStatus
 from callpipe.settings import TopicSettings
 from callpipe.store import LocalRecordingStore
+from tests.integration.transcriber.transcriber_it_support import (
+    clip_wav,
+    produce,
+    read_topic,
+    recording_event,
+)
 
 
 @pytest.fixture

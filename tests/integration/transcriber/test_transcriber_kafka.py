@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from transcriber_it_support import clip_wav, headers_of, produce, read_topic, recording_event  # type: ignore[import-not-found]
 
 from callpipe.avro.serde import AvroSerde
 from callpipe.kafka import ensure_topics
@@ -22,6 +21,13 @@ from callpipe.store import LocalRecordingStore
 from callpipe_transcriber.__main__ import build_ports, build_stage
 from callpipe_transcriber.engines.factory import build_engine
 from callpipe_transcriber.settings import TranscriberSettings
+from tests.integration.transcriber.transcriber_it_support import (
+    clip_wav,
+    headers_of,
+    produce,
+    read_topic,
+    recording_event,
+)
 
 FAST = RunnerSettings(
     max_in_flight=2, max_attempts=2, backoff_initial_s=0.05, backoff_max_s=0.2, commit_interval_s=0.2

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ingest_support import BASE, MemorySender, make_settings  # type: ignore[import-not-found]
 
 from callpipe.avro import LocalSchemaRegistry
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.app import create_app
 from callpipe_ingest.settings import IngestSettings
+from tests.unit.ingest.ingest_support import BASE, MemorySender, make_settings
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from collections.abc import Callable
 import httpx
 import numpy as np
 import pytest
-from ingest_support import API_TOKEN, MemorySender  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.models import RecordingReady
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.audio import SNIFF_BYTES, AudioInfo, UnsupportedAudioError, sniff_audio
+from tests.unit.ingest.ingest_support import API_TOKEN, MemorySender
 
 av = pytest.importorskip("av", reason="PyAV (transcriber extra) encodes the real test files")
 

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from ingest_support import AUTH_TOKEN, BASE, MemorySender, make_settings  # type: ignore[import-not-found]
 from twilio.request_validator import RequestValidator
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.models import Consent, Direction, RecordingReady, RecordingSource, Role
 from callpipe.settings import TopicSettings
+from tests.unit.ingest.ingest_support import AUTH_TOKEN, BASE, MemorySender, make_settings
 
 TOPICS = TopicSettings()
 CALL_SID = "CA" + "1" * 32

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from ingest_support import API_TOKEN, MemorySender, wav_bytes  # type: ignore[import-not-found]
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.models import RecordingReady, RecordingSource, Role
@@ -18,6 +17,7 @@ from callpipe.store import LocalRecordingStore
 from callpipe_ingest.bulk_import import import_paths
 from callpipe_ingest.ledger import Ledger
 from callpipe_ingest.publisher import Publisher
+from tests.unit.ingest.ingest_support import API_TOKEN, MemorySender, wav_bytes
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 TOPICS = TopicSettings()

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from transcriber_unit_support import Clip, load_clip  # type: ignore[import-not-found]
 
 from callpipe.store import LocalRecordingStore
 from callpipe_transcriber.fetch import AudioFetcher, FetchOptions
 from callpipe_transcriber.stage import TranscriberPorts
+from tests.unit.transcriber.transcriber_unit_support import Clip, load_clip
 
 
 @pytest.fixture(scope="session")

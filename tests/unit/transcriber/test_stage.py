@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from transcriber_unit_support import Clip, FakeEngine, encode, make_event  # type: ignore[import-not-found]
 
 from callpipe.bench.transcriber_eval import role_accuracy
 from callpipe.bench.wer import wer
@@ -24,6 +23,7 @@ from callpipe_transcriber.engines.factory import whisper_options
 from callpipe_transcriber.engines.whisper import WhisperEngine
 from callpipe_transcriber.settings import TranscriberSettings
 from callpipe_transcriber.stage import TranscriberPorts, transcribe
+from tests.unit.transcriber.transcriber_unit_support import Clip, FakeEngine, encode, make_event
 
 PortsFactory = Callable[..., TranscriberPorts]
 
