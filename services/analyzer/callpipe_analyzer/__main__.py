@@ -53,7 +53,7 @@ async def run() -> None:
                 return result
 
         stage = MessageStage(
-            name="analyzer",
+            name=settings.stage_name,
             input_topic=topics.transcripts,
             decode=transcripts.deserialize,
             process=handler,
@@ -62,7 +62,10 @@ async def run() -> None:
             key=lambda out: out.call_id,
         )
         runner = StageRunner(
-            stage, kafka=kafka, runner=runner_settings, dead_letter_topic=topics.dead_letter("analyzer")
+            stage,
+            kafka=kafka,
+            runner=runner_settings,
+            dead_letter_topic=topics.dead_letter(settings.stage_name),
         )
         await runner.run()
 

@@ -44,6 +44,11 @@ class AnalyzerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANALYZER_", extra="ignore")
 
     engine: Literal["offline", "llm"] = Field(default="offline", description="offline (default) or llm.")
+    stage_name: str = Field(
+        default="analyzer",
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="Stage name: consumer group callpipe-NAME, metrics label, dead-letter topic PREFIX.NAME.",
+    )
     config_path: Path | None = Field(default=None, description="analysis.yaml; None = the bundled one.")
     llm: LLMSettings = Field(default_factory=LLMSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)

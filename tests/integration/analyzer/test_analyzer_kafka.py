@@ -122,7 +122,7 @@ async def test_transcript_in_analysis_out_with_redacted_utterances(
     records = read_all(topics.bootstrap, topics.analyses, 1)
     assert len(records) == 1
     assert records[0].key() == b"CA-it-offline-1"
-    out = topics.analysis_serde.deserialize(records[0].value())
+    out = topics.analysis_serde.deserialize(records[0].value() or b"")
     assert out.status is AnalysisStatus.OK
     assert out.analyzer == "offline"
     assert out.analysis is not None
@@ -162,7 +162,7 @@ async def test_llm_429_with_retry_after_then_ok_is_processed(topics: Topics) -> 
 
     records = read_all(topics.bootstrap, topics.analyses, 1)
     assert len(records) == 1
-    out = topics.analysis_serde.deserialize(records[0].value())
+    out = topics.analysis_serde.deserialize(records[0].value() or b"")
     assert out.analysis is not None and out.analysis.intent == "billing_dispute"
     assert out.analyzer == "llm" and out.model == "gpt-4o-mini"
     assert out.token_usage.total_tokens == 760
@@ -196,7 +196,7 @@ async def test_invalid_json_twice_is_dead_lettered_with_the_reason(topics: Topic
     assert "not JSON" in headers["x-callpipe-error-message"]
     assert headers["x-callpipe-source-topic"] == topics.transcripts
     # The dead letter keeps the original bytes, so it can be replayed.
-    assert topics.transcript_serde.deserialize(dead[0].value()).call_id == "CA-it-badjson"
+    assert topics.transcript_serde.deserialize(dead[0].value() or b"").call_id == "CA-it-badjson"
     assert read_all(topics.bootstrap, topics.analyses, 0, timeout=1) == []
 
 

@@ -44,7 +44,7 @@ def test_service_process_consumes_a_transcript_and_produces_the_analysis(
         try:
             records = read_all(topics.bootstrap, topics.analyses, 1, timeout=180)
             assert len(records) == 1, log.read_text()[-3000:]
-            result = topics.analysis_serde.deserialize(records[0].value())
+            result = topics.analysis_serde.deserialize(records[0].value() or b"")
             assert result.call_id == "CA-it-process-1"
             assert result.status is AnalysisStatus.OK
             assert result.analyzer == "offline"
