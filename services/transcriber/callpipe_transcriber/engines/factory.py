@@ -28,7 +28,7 @@ def whisper_options(settings: TranscriberSettings) -> WhisperOptions:
             "min_silence_duration_ms": settings.whisper_vad_min_silence_ms,
             "speech_pad_ms": settings.whisper_vad_speech_pad_ms,
         },
-        initial_prompt=settings.whisper_initial_prompt,
+        initial_prompt=settings.whisper_initial_prompt or None,  # "" in the environment = no prompt
     )
 
 
