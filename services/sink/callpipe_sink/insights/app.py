@@ -95,15 +95,15 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
         top: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> dict[str, Any]:
         since, until = window(days)
-        intents = queries.intents(since, until, queue)
+        intents, topics, competitors = queries.summary(since, until, queue, top)
         return _json(
             {
                 "since": since,
                 "until": until,
                 "total_calls": sum(int(i["calls"]) for i in intents),
                 "intents": intents,
-                "topics": queries.topics(since, until, queue, top),
-                "competitors": queries.competitors(since, until, queue, top),
+                "topics": topics,
+                "competitors": competitors,
             }
         )
 

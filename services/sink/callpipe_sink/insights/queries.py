@@ -76,33 +76,50 @@ class InsightsQueries:
     def window(self, since: datetime, until: datetime, queue: str | None) -> dict[str, Any]:
         return {"since": since, "until": until, "queue": queue or ""}
 
-    def intents(self, since: datetime, until: datetime, queue: str | None) -> list[dict[str, Any]]:
-        return self._wh.dicts(
-            "SELECT intent, countMerge(calls) AS calls, "
-            "round(avgMerge(avg_satisfaction), 2) AS avg_satisfaction, "
-            "countIfMerge(escalations) AS escalations "
-            f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} "
-            "GROUP BY intent ORDER BY calls DESC, intent",
-            self.window(since, until, queue),
+    def summary(
+        self, since: datetime, until: datetime, queue: str | None, top: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Intents, top topics and top competitors of a window in one round trip (UNION ALL
+        branches run in parallel in ClickHouse; three separate queries cost three latencies)."""
+        rows = self._wh.rows(
+            "SELECT 'intent' AS kind, intent AS label, countMerge(calls) AS n, "
+            "round(avgMerge(avg_satisfaction), 2) AS sat, countIfMerge(escalations) AS esc, "
+            "toUInt64(0) AS mentions "
+            f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY intent "
+            "UNION ALL SELECT * FROM ("
+            "SELECT 'topic' AS kind, topic AS label, countMerge(calls) AS n, "
+            "CAST(NULL, 'Nullable(Float64)') AS sat, "
+            "toUInt64(0) AS esc, toUInt64(0) AS mentions "
+            f"FROM {{db:Identifier}}.topics_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY topic "
+            "ORDER BY n DESC, label LIMIT {top:UInt32}) "
+            "UNION ALL SELECT * FROM ("
+            "SELECT 'competitor' AS kind, competitor AS label, countMerge(calls) AS n, "
+            "CAST(NULL, 'Nullable(Float64)') AS sat, toUInt64(0) AS esc, sumMerge(mentions) AS mentions "
+            f"FROM {{db:Identifier}}.competitors_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY competitor "
+            "ORDER BY mentions DESC, label LIMIT {top:UInt32})",
+            {**self.window(since, until, queue), "top": top},
         )
-
-    def topics(self, since: datetime, until: datetime, queue: str | None, limit: int) -> list[dict[str, Any]]:
-        return self._wh.dicts(
-            "SELECT topic, countMerge(calls) AS calls "
-            f"FROM {{db:Identifier}}.topics_hourly WHERE {_WINDOW} AND {_SCOPE} "
-            "GROUP BY topic ORDER BY calls DESC, topic LIMIT {limit:UInt32}",
-            {**self.window(since, until, queue), "limit": limit},
+        intents = sorted(
+            (
+                {"intent": label, "calls": int(n), "avg_satisfaction": sat, "escalations": int(esc)}
+                for kind, label, n, sat, esc, _ in rows
+                if kind == "intent"
+            ),
+            key=lambda r: (-r["calls"], r["intent"]),
         )
-
-    def competitors(
-        self, since: datetime, until: datetime, queue: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        return self._wh.dicts(
-            "SELECT competitor, countMerge(calls) AS calls, sumMerge(mentions) AS mentions "
-            f"FROM {{db:Identifier}}.competitors_hourly WHERE {_WINDOW} AND {_SCOPE} "
-            "GROUP BY competitor ORDER BY mentions DESC, competitor LIMIT {limit:UInt32}",
-            {**self.window(since, until, queue), "limit": limit},
+        topics = sorted(
+            ({"topic": label, "calls": int(n)} for kind, label, n, *_ in rows if kind == "topic"),
+            key=lambda r: (-r["calls"], r["topic"]),
         )
+        competitors = sorted(
+            (
+                {"competitor": label, "calls": int(n), "mentions": int(m)}
+                for kind, label, n, _, _, m in rows
+                if kind == "competitor"
+            ),
+            key=lambda r: (-r["mentions"], r["competitor"]),
+        )
+        return intents, topics, competitors
 
     def timeseries(
         self, since: datetime, until: datetime, queue: str | None, bucket_s: int
