@@ -121,15 +121,13 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
         results: list[dict[str, Any]] = []
         # Every call has exactly one intent ('' when there was no analysis), so the intent counts
         # also give the calls per window, the denominator for topics as well.
-        intents = queries.label_windows("intent", baseline_start, recent_start, until, queue)
-        n1 = sum(recent for recent, _ in intents.values())
-        n2 = sum(baseline for _, baseline in intents.values())
+        counts = queries.label_windows(baseline_start, recent_start, until, queue)
+        n1 = sum(x1 for (kind, _), (x1, _) in counts.items() if kind == "intent")
+        n2 = sum(x2 for (kind, _), (_, x2) in counts.items() if kind == "intent")
         if n1 > 0 and n2 > 0:
-            topics = queries.label_windows("topic", baseline_start, recent_start, until, queue)
-            labelled = [("intent", k, v) for k, v in intents.items() if k] + [
-                ("topic", k, v) for k, v in topics.items()
-            ]
-            for kind, label, (x1, x2) in labelled:
+            for (kind, label), (x1, x2) in counts.items():
+                if kind == "intent" and not label:
+                    continue
                 test = two_proportion_z(x1, n1, x2, n2)
                 results.append(
                     {

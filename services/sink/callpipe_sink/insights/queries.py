@@ -136,18 +136,20 @@ class InsightsQueries:
         )
 
     def label_windows(
-        self, kind: str, baseline_start: datetime, recent_start: datetime, until: datetime, queue: str | None
-    ) -> dict[str, tuple[int, int]]:
-        """Calls per intent (kind='intent') or topic (kind='topic') in the baseline window
-        [baseline_start, recent_start) and the recent window [recent_start, until): one pass."""
-        table, column = ("calls_hourly", "intent") if kind == "intent" else ("topics_hourly", "topic")
+        self, baseline_start: datetime, recent_start: datetime, until: datetime, queue: str | None
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Calls per intent and per topic in the baseline window [baseline_start, recent_start)
+        and the recent window [recent_start, until), keyed by (kind, label); one round trip."""
+        recent = "hour >= {recent:DateTime64(3, 'UTC')}"
         rows = self._wh.rows(
-            f"SELECT {column}, countMergeIf(calls, hour >= {{recent:DateTime64(3, 'UTC')}}) AS recent, "
-            f"countMergeIf(calls, hour < {{recent:DateTime64(3, 'UTC')}}) AS baseline "
-            f"FROM {{db:Identifier}}.{table} WHERE {_WINDOW} AND {_SCOPE} GROUP BY {column}",
+            f"SELECT 'intent', intent, countMergeIf(calls, {recent}), countMergeIf(calls, NOT ({recent})) "
+            f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY intent "
+            f"UNION ALL SELECT 'topic', topic, countMergeIf(calls, {recent}), "
+            f"countMergeIf(calls, NOT ({recent})) "
+            f"FROM {{db:Identifier}}.topics_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY topic",
             {**self.window(baseline_start, until, queue), "recent": recent_start},
         )
-        return {str(label): (int(recent), int(baseline)) for label, recent, baseline in rows}
+        return {(str(kind), str(label)): (int(x1), int(x2)) for kind, label, x1, x2 in rows}
 
     def role_metrics(self, since: datetime, until: datetime, queue: str | None) -> dict[str, Any]:
         rows = self._wh.dicts(
