@@ -25,7 +25,11 @@ _NEGATIVE_CUES = re.compile(
     r"frustrat\w*|annoy\w*|angry|upset|disappoint\w*|"
     r"this is a joke|rip ?off|scam|overcharg\w*|charged twice|double charged|no one|keeps? dropping|"
     r"doesn't work|don't work|not working|stopped working|can't believe|how many times|"
-    r"months? now|weeks? now|every (?:single )?month|tired of)\b",
+    r"months? now|weeks? now|every (?:single )?month|tired of|"
+    # Worry and impatience that VADER reads as positive through negation ("can't keep losing",
+    # "don't want to lose") or as praise ("it better get fixed").
+    r"can't keep|cannot keep|don't want to lose|afraid|scared|what now|"
+    r"(?:it|this|you)(?:'d| had)? better (?:get|be|work|fix)|nothing (?:works|changed|happened))\b",
     re.IGNORECASE,
 )
 _POSITIVE_CUES = re.compile(
@@ -46,6 +50,15 @@ _COURTESY = re.compile(
 )
 
 
+# A greeting followed by a name ("Hi Rob", "Thanks, Joy"): the name carries no sentiment, but
+# VADER knows some names as words ("rob" is negative, "joy" positive).
+_GREETING_NAME = re.compile(r"\b(?i:hi|hello|hey|thanks|thank you)[,\s]+[A-Z][a-z]+\b")
+# A short acknowledgement ("Okay, great.", "Perfect, thanks.") is conversational glue, not praise:
+# at most this many words left after the courtesy formulae are removed.
+_ACK_WORDS = 2
+_ACK = re.compile(r"\b(great|perfect|awesome|wonderful|excellent|cool|fine|good)\b", re.IGNORECASE)
+
+
 class SentimentScorer:
     """Scores one utterance from -1 to 1. Thread-safe after construction."""
 
@@ -58,7 +71,9 @@ class SentimentScorer:
         """``strip_courtesy=False`` for agents: their politeness is part of how they come across."""
         if not text.strip():
             return 0.0
-        core = _COURTESY.sub(" ", text) if strip_courtesy else text
+        core = _COURTESY.sub(" ", _GREETING_NAME.sub(" ", text)) if strip_courtesy else text
+        if strip_courtesy and len(core.split()) <= _ACK_WORDS:
+            core = _ACK.sub(" ", core)
         compound = float(self._vader.polarity_scores(core)["compound"]) if core.strip(" .,!?") else 0.0
         negatives = len(_NEGATIVE_CUES.findall(text))
         positives = len(_POSITIVE_CUES.findall(text))

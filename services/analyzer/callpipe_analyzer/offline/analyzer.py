@@ -1,7 +1,10 @@
 """The offline default analyzer: MiniLM embeddings + spaCy + VADER + rules, no key, no server.
 
-- intent: the caller's early sentences against the taxonomy's example sentences (cosine on
-  MiniLM), plus a bonus for configured keywords; the reason for a call is stated early.
+- intent: every sentence of the call against the taxonomy (MiniLM cosine: the best-matching
+  example or description, blended with the intent's centroid); each sentence casts a soft vote
+  (softmax over intents) weighted by how well it matches anything, by position (the reason for a
+  call is stated early) and by speaker (the agent's restatements count half); plus a bonus for
+  configured keywords in the caller's words.
 - sentiment: per-utterance scores from :mod:`callpipe_analyzer.sentiment`, rolled up per party;
   the call's overall sentiment is the caller's (the customer's experience is what is measured).
 - competitors: the configured names and aliases (spaCy PhraseMatcher), never the own brand.
@@ -19,6 +22,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from callpipe.models import (
     ActionItem,
@@ -37,7 +41,16 @@ from callpipe_analyzer.sentiment import label_for, speaker_score
 
 __all__ = ["OFFLINE_RULES_VERSION", "OfflineAnalyzer"]
 
-OFFLINE_RULES_VERSION = "offline-1"
+OFFLINE_RULES_VERSION = "offline-2"
+
+Array = npt.NDArray[np.float32]
+
+# Intent voting (chosen on the dev split only; the held-out split is never used to set them).
+_VOTE_TEMPERATURE = 0.1  # softmax temperature over cosine similarities
+_BEST_SHARE = 0.75  # best single example vs the intent's centroid
+_AGENT_VOTE = 0.5  # an agent sentence counts half a caller sentence
+_POSITION_DECAY = 0.15  # the n-th sentence of a party weighs 1 / (1 + 0.15 n)
+_KEYWORD_BONUS = 0.08  # per configured keyword in the caller's words, at most two
 MODEL_NAME = "all-MiniLM-L6-v2+en_core_web_sm+vader"
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -101,6 +114,10 @@ class OfflineAnalyzer:
                 self._example_owner.append(idx)
         self._examples = self.encoder.encode(example_texts)
         self._owner = np.array(self._example_owner)
+        centroids = np.stack(
+            [self._examples[self._owner == k].mean(axis=0) for k in range(len(self._labels))]
+        )
+        self._centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
         self._keywords = [[k.lower() for k in spec.keywords] for spec in config.intents.values()]
         self._competitors = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._competitors_cased = PhraseMatcher(self.nlp.vocab, attr="ORTH")
@@ -129,9 +146,12 @@ class OfflineAnalyzer:
         agent_idx = [i for i, u in enumerate(utterances) if u.role is Role.AGENT]
         caller_text = " ".join(utterances[i].text for i in caller_idx)
         all_text = " ".join(u.text for u in utterances)
-        caller_sentences = [s for i in caller_idx for s in _SENTENCE.split(utterances[i].text) if s.strip()]
+        # Every sentence of the call is embedded once and shared by intent and custom questions.
+        sentences = [(u.role, s.strip()) for u in utterances for s in _SENTENCE.split(u.text) if s.strip()]
+        embeddings = self.encoder.encode([s for _, s in sentences])
+        caller_sentences = [s for role, s in sentences if role is not Role.AGENT]
 
-        intent = self._intent(caller_sentences, caller_text)
+        intent = self._intent(sentences, embeddings, caller_text)
         caller_scores = [request.sentiments[i] for i in caller_idx]
         agent_scores = [request.sentiments[i] for i in agent_idx]
         caller_score = speaker_score(caller_scores)
@@ -161,25 +181,33 @@ class OfflineAnalyzer:
             satisfaction_score=satisfaction,
             escalation_risk=escalation,
             competitor_mentions=competitors,
-            custom_answers=self._custom_answers(request),
+            custom_answers=self._custom_answers(sentences, embeddings),
         )
 
-    def _intent(self, sentences: list[str], caller_text: str) -> str:
+    def _intent(self, sentences: list[tuple[Role, str]], embeddings: Array, caller_text: str) -> str:
         if not sentences:
             return self._labels[-1]
-        early = sentences[:6]
-        sims = self.encoder.encode(early) @ self._examples.T  # (sentences, examples)
-        per_intent = np.full((len(early), len(self._labels)), -1.0, dtype=np.float32)
-        for k in range(len(self._labels)):
-            per_intent[:, k] = sims[:, self._owner == k].max(axis=1)
-        # Earlier sentences carry the reason for the call; later ones drift to small talk.
-        weights = np.array([1.0 / (1.0 + 0.25 * i) for i in range(len(early))], dtype=np.float32)
-        best_two = np.sort(per_intent * weights[:, None], axis=0)[-2:]
-        scores = best_two.mean(axis=0) if len(early) > 1 else best_two[-1]
+        sims = embeddings @ self._examples.T  # (sentences, examples)
+        best = np.stack([sims[:, self._owner == k].max(axis=1) for k in range(len(self._labels))], axis=1)
+        per_intent = _BEST_SHARE * best + (1.0 - _BEST_SHARE) * (embeddings @ self._centroids.T)
+        # Soft vote per sentence; "okay, thanks" matches every intent equally and so says little.
+        logits = per_intent / _VOTE_TEMPERATURE
+        logits -= logits.max(axis=1, keepdims=True)
+        votes = np.exp(logits)
+        votes /= votes.sum(axis=1, keepdims=True)
+        weights = np.empty(len(sentences), dtype=np.float32)
+        seen = {Role.CALLER: 0, Role.AGENT: 0}
+        for i, (role, _) in enumerate(sentences):
+            party = Role.AGENT if role is Role.AGENT else Role.CALLER
+            weights[i] = (_AGENT_VOTE if party is Role.AGENT else 1.0) / (1.0 + _POSITION_DECAY * seen[party])
+            seen[party] += 1
+        # A sentence that matches nothing in the taxonomy well (small talk) counts less.
+        weights *= np.clip(per_intent.max(axis=1), 0.0, None)
+        scores = (weights[:, None] * votes).sum(axis=0) / max(float(weights.sum()), 1e-6)
         lowered = caller_text.lower()
         for k, words in enumerate(self._keywords):
             hits = sum(1 for w in words if w in lowered)
-            scores[k] += min(0.16, 0.08 * hits)
+            scores[k] += min(2 * _KEYWORD_BONUS, _KEYWORD_BONUS * hits)
         return self._labels[int(np.argmax(scores))]
 
     def _competitor_mentions(self, texts: list[str]) -> list[CompetitorMention]:
@@ -233,32 +261,32 @@ class OfflineAnalyzer:
                 found.append((hits, topic))
         return [t for _, t in sorted(found, reverse=True)[:5]]
 
-    def _custom_answers(self, request: AnalysisRequest) -> list[CustomAnswer]:
+    def _custom_answers(self, sentences: list[tuple[Role, str]], embeddings: Array) -> list[CustomAnswer]:
         answers: list[CustomAnswer] = []
         for question, examples in self._questions:
-            turns = [
-                u.text
-                for u in request.utterances
-                if question.speaker is None or u.role.value == question.speaker
+            rows = [
+                i
+                for i, (role, _) in enumerate(sentences)
+                if question.speaker is None or role.value == question.speaker
             ]
-            sentences = [s for t in turns for s in _SENTENCE.split(t) if s.strip()]
+            texts = [sentences[i][1] for i in rows]
             if question.kind is QuestionKind.YES_NO and examples is not None:
-                if not sentences:
+                if not rows:
                     answers.append(CustomAnswer(question_id=question.id, answer="no"))
                     continue
-                sims = (self.encoder.encode(sentences) @ examples.T).max(axis=1)
+                sims = (embeddings[rows] @ examples.T).max(axis=1)
                 best = int(np.argmax(sims))
                 yes = float(sims[best]) >= 0.6
                 answers.append(
                     CustomAnswer(
                         question_id=question.id,
                         answer="yes" if yes else "no",
-                        evidence=sentences[best] if yes else None,
+                        evidence=texts[best] if yes else None,
                     )
                 )
             elif question.pattern:
                 regex = re.compile(question.pattern, re.IGNORECASE)
-                hit = next(((m, s) for s in sentences if (m := regex.search(s))), None)
+                hit = next(((m, t) for t in texts if (m := regex.search(t))), None)
                 answers.append(
                     CustomAnswer(
                         question_id=question.id,
