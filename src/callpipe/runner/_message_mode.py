@@ -3,7 +3,7 @@
 A task holds a processing slot while the stage works; once its output is handed to the producer
 it gives the slot back (so the broker round trip overlaps the next calls) but still counts as
 "delivering", which is bounded by ``max_in_flight`` too. Messages taken while every slot is busy
-wait in ``pending`` in the order they were received.
+wait in ``pending`` (at most ``max_in_flight`` of them) in the order they were received.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ class MessageMode:
         self._ctx = ctx
         self._outputs = outputs
         self._limit = ctx.settings.max_in_flight
+        # Messages taken ahead of a free slot, so a finished call's slot is refilled at once from
+        # memory instead of after a hop to the consumer thread (which costs milliseconds when the
+        # cores are busy). They are tracked as received, so nothing past them is committed, and
+        # a revoke or shutdown drops them for re-delivery like any unstarted message.
+        self._prefetch = self._limit
         self._tasks: dict[TopicPartitionKey, set[asyncio.Task[None]]] = {}
         self._pending: deque[Taken] = deque()
         self._in_flight = 0
@@ -90,7 +95,8 @@ class MessageMode:
     # -- slots ----------------------------------------------------------------------------
 
     def _free_slots(self) -> int:
-        return min(self._limit - self._in_flight - len(self._pending), self._limit - self._delivering)
+        taken = self._in_flight + len(self._pending)
+        return min(self._limit + self._prefetch - taken, self._limit - self._delivering)
 
     def _start(self, taken: Taken) -> None:
         self._in_flight += 1
