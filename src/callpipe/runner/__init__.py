@@ -2,6 +2,11 @@
 
 See :mod:`callpipe.runner._runner` for the threading model and offset rules, and
 :mod:`callpipe.errors` for how an exception's class decides retry, pause or dead-letter.
+
+Modules: ``_runner`` (StageRunner: intake, pauses, commits, rebalances, health, shutdown),
+``_message_mode`` / ``_batch_mode`` (what happens to a taken message in each mode), ``_output``
+(acknowledged outputs and dead letters), ``_context`` (state the core and the modes share),
+``_consumer`` (the consumer thread), ``_offsets``, ``_retry``, ``_dead_letter``, ``_batch``, ``_stage``.
 """
 
 from callpipe.runner._batch import BatchAccumulator
