@@ -20,8 +20,13 @@ class TranscriberSettings(BaseSettings):
     language: str | None = Field(default="en", description="ISO 639-1; None = detect (multilingual models).")
     keyterms: list[str] = Field(default_factory=list, description="Custom vocabulary (Deepgram keyterm).")
 
-    # faster-whisper — defaults chosen by the transcriber eval (see docs / issue note).
-    whisper_model: str = Field(default="tiny.en", description="'tiny.en', 'base', a folder, or a hub name.")
+    # faster-whisper — defaults chosen by measurement on the 8 kHz synthetic calls, the five
+    # sample scripts and five held-out scripts (python -m callpipe.bench.transcriber_eval
+    # --scripts all; figures in the transcriber notes). WER, sample / held-out set, per channel:
+    #   tiny.en beam 5 + prompt 0.222 / 0.216; tiny.en + VAD pad 400 ms 0.208 / 0.204;
+    #   base beam 5 + prompt 0.253 / 0.147 (the prompt made Whisper end windows early and drop
+    #   whole turns); base, no prompt 0.160 / 0.155; + pre-emphasis 0.97: 0.140 / 0.131.
+    whisper_model: str = Field(default="base", description="'tiny.en', 'base', a folder, or a hub name.")
     whisper_device: str = Field(default="cpu", description="'cpu', 'cuda' or 'auto'.")
     whisper_compute_type: str = Field(default="int8", description="int8 on CPU; float16 on GPU.")
     whisper_cpu_threads: int = Field(default=2, ge=1)
@@ -30,9 +35,12 @@ class TranscriberSettings(BaseSettings):
     whisper_vad_filter: bool = True
     whisper_vad_threshold: float = 0.3
     whisper_vad_min_silence_ms: int = 500
-    whisper_vad_speech_pad_ms: int = 200
-    whisper_initial_prompt: str | None = (
-        "Customer service phone call. Thank you for calling, how can I help you today?"
+    whisper_vad_speech_pad_ms: int = Field(default=400, description="200 ms clipped turn starts.")
+    whisper_initial_prompt: str | None = Field(
+        default=None, description="Prompt text; off by default (it made Whisper drop turns)."
+    )
+    whisper_pre_emphasis: float = Field(
+        default=0.97, ge=0, lt=1, description="Telephone-band pre-emphasis coefficient; 0 = off."
     )
     model_cache_dir: Path = Field(default=Path("var/models"), description="Where split models are joined.")
 

@@ -29,6 +29,7 @@ def whisper_options(settings: TranscriberSettings) -> WhisperOptions:
             "speech_pad_ms": settings.whisper_vad_speech_pad_ms,
         },
         initial_prompt=settings.whisper_initial_prompt or None,  # "" in the environment = no prompt
+        pre_emphasis=settings.whisper_pre_emphasis,
     )
 
 

@@ -8,6 +8,11 @@ concurrent calls (CTranslate2's ``num_workers``), each using ``cpu_threads`` thr
 Dual-channel audio is transcribed channel by channel (one party per channel); mono audio is
 transcribed once with word timestamps and handed to the diarizer.
 
+Pre-emphasis: telephone audio (8 kHz, 300-3400 Hz) has little energy in the upper band that
+Whisper's features lean on; a first-order pre-emphasis filter (y[n] = x[n] - a·x[n-1], a = 0.97)
+lifts it. Measured with the base model on the synthetic 8 kHz calls: WER 0.160 → 0.140 on the
+sample set and 0.155 → 0.131 on the held-out set (same direction on both, so not tuned to one).
+
 Gap filling: Whisper sometimes ends a 30 s window early (it predicts end-of-text and the rest of
 the window is never decoded): on the eval calls whole turns went missing that way, e.g. 50 words
 of one agent channel. After the first pass, every stretch of speech (energy activity, as for
@@ -55,6 +60,7 @@ class WhisperOptions:
     condition_on_previous_text: bool = False
     word_timestamps: bool = True
     fill_gaps: bool = True
+    pre_emphasis: float = 0.97  # 0 = off
     gap_min_s: float = 1.0  # speech stretches shorter than this are not re-decoded
 
 
@@ -118,6 +124,7 @@ class WhisperEngine:
         }
         if opts.vad_filter and opts.vad_parameters:
             kwargs["vad_parameters"] = dict(opts.vad_parameters)
+        samples = _pre_emphasize(samples, opts.pre_emphasis)
         segments, info = self._model.transcribe(samples, **kwargs)
         out = [_segment(seg, channel) for seg in segments]  # the generator decodes lazily: drain here
         out = [s for s in out if s.text]
@@ -177,6 +184,18 @@ class WhisperEngine:
     async def aclose(self) -> None:
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _pre_emphasize(samples: npt.NDArray[np.float32], coefficient: float) -> npt.NDArray[np.float32]:
+    """y[n] = x[n] - a·x[n-1], then peak-normalized to 0.9 (the filter changes the level)."""
+    if coefficient <= 0 or samples.size < 2:
+        return samples
+    out = samples.astype(np.float32, copy=True)
+    out[1:] -= np.float32(coefficient) * samples[:-1]
+    peak = float(np.abs(out).max())
+    if peak > 0:
+        out *= np.float32(0.9 / peak)
+    return out
 
 
 def _speech_regions(samples: npt.NDArray[np.float32], rate: int) -> list[tuple[float, float]]:
