@@ -105,6 +105,17 @@ class RunnerSettings(BaseSettings):
     batch_max_wait_ms: int = Field(default=1000, ge=1, description="Batch mode: longest wait to fill one.")
     drain_timeout_s: float = Field(default=30.0, description="On revoke/shutdown, wait this long for work.")
     commit_interval_s: float = Field(default=1.0, description="How often finished offsets are committed.")
+    group_prefix: str = Field(default="callpipe", description="Consumer groups are '<prefix>-<stage>'.")
+    instance_id: str | None = Field(
+        default=None,
+        description=(
+            "Static group membership (group.instance.id), e.g. the pod name: a restarted instance "
+            "takes its partitions back at once instead of after the session timeout."
+        ),
+    )
+    session_timeout_ms: int = Field(
+        default=45_000, ge=1_000, description="How long a silent consumer keeps its partitions."
+    )
     metrics_port: int | None = Field(default=None, description="Port of /metrics and /healthz; None = off.")
     metrics_host: str = Field(default="127.0.0.1", description="Bind address of /metrics and /healthz.")
 

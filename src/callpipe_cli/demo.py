@@ -147,7 +147,8 @@ def main(argv: list[str]) -> int:
         broker = LocalKafka(data_dir=work_dir / "kafka").start()
         bootstrap = broker.bootstrap_servers
     print(f"Kafka at {bootstrap}")
-    pipeline = LocalPipeline(bootstrap, work_dir)
+    # A fixed group prefix: a re-run continues from the committed offsets instead of redoing the calls.
+    pipeline = LocalPipeline(bootstrap, work_dir, group_prefix="callpipe-demo")
     try:
         print("Starting ingest, transcriber, analyzer and sink as separate processes (models load) …")
         pipeline.start()

@@ -157,6 +157,9 @@ class LocalPipeline:
     ingest_port: int = field(default_factory=free_port)
     insights_port: int = field(default_factory=free_port)
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Consumer groups of this run; distinct per pipeline so runs sharing a broker never rebalance
+    # against each other.
+    group_prefix: str = field(default_factory=lambda: f"callpipe-{secrets.token_hex(3)}")
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     @property
@@ -183,6 +186,10 @@ class LocalPipeline:
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
                 "RECORDING_STORE_URL": f"file://{(self.work_dir / 'recordings').resolve()}",
                 "RUNNER_METRICS_PORT": str(metrics_port),
+                # Static membership: a restarted (e.g. SIGKILLed) service takes its partitions back
+                # at once instead of waiting for its old member's session to time out.
+                "RUNNER_INSTANCE_ID": f"{self.group_prefix}-local",
+                "RUNNER_GROUP_PREFIX": self.group_prefix,
                 "INGEST_PORT": str(self.ingest_port),
                 "INGEST_API_TOKEN": self.api_token,
                 "TRANSCRIBER_MODEL_CACHE_DIR": str((self.work_dir / "models").resolve()),

@@ -10,23 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 from callpipe.kafka._client_logs import KafkaClientLogger
-from callpipe.settings import KafkaSettings
+from callpipe.settings import KafkaSettings, RunnerSettings
 
 __all__ = ["consumer_config", "group_id_for"]
 
 
-def group_id_for(stage_name: str) -> str:
+def group_id_for(stage_name: str, prefix: str = "callpipe") -> str:
     """Consumer group of a stage; every instance of one stage shares it."""
-    return f"callpipe-{stage_name}"
+    return f"{prefix}-{stage_name}"
 
 
 def consumer_config(
-    kafka: KafkaSettings, stage_name: str, overrides: dict[str, Any] | None = None
+    kafka: KafkaSettings,
+    stage_name: str,
+    overrides: dict[str, Any] | None = None,
+    runner: RunnerSettings | None = None,
 ) -> dict[str, Any]:
+    runner = runner or RunnerSettings.model_construct()
     config: dict[str, Any] = {
         **kafka.common_config(),
         "client.id": f"{kafka.client_id}-{stage_name}",
-        "group.id": group_id_for(stage_name),
+        "group.id": group_id_for(stage_name, runner.group_prefix),
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         # A new group starts at the beginning: recordings published before the first transcriber
@@ -35,12 +39,14 @@ def consumer_config(
         # Slow calls (an LLM, a long transcription) hold a slot, not the poll loop: the runner
         # keeps polling while partitions are paused, so the default poll interval is ample.
         "max.poll.interval.ms": 300_000,
-        "session.timeout.ms": 45_000,
+        "session.timeout.ms": runner.session_timeout_ms,
         # Only the runner reacts to partition EOF; it does not need the events.
         "enable.partition.eof": False,
         # librdkafka's own log lines go through Python logging (JSON, with the stage), served by
         # the runner's consume calls, instead of raw ``%3|…|FAIL|…`` lines on stderr.
         "logger": KafkaClientLogger("consumer", stage_name),
     }
+    if runner.instance_id:
+        config["group.instance.id"] = f"{runner.instance_id}-{stage_name}"
     config.update(overrides or {})
     return config

@@ -68,7 +68,7 @@ class StageRunner:
         self._kafka = kafka
         self._settings = runner
         self.dead_letter_topic = dead_letter_topic or f"callpipe.dlq.{stage.name}"
-        self._consumer_config = consumer_config(kafka, stage.name, consumer_overrides)
+        self._consumer_config = consumer_config(kafka, stage.name, consumer_overrides, runner)
         self._producer_overrides = producer_overrides
         self.policy = policy or RetryPolicy.from_settings(runner)
         self._install_signals = install_signal_handlers

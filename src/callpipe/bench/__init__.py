@@ -1,0 +1,1 @@
+"""Benchmarks and evaluations; each module has ``main(argv) -> int`` and prints its figures."""
