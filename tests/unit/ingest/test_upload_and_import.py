@@ -92,9 +92,8 @@ async def test_invalid_metadata_is_422(client: httpx.AsyncClient, sender: Memory
 
 
 async def test_audio_url_is_fetched_through_the_injected_transport(sender: MemorySender, store) -> None:
-    from tests.unit.ingest.ingest_support import BASE, make_settings
-
     from callpipe_ingest.app import create_app
+    from tests.unit.ingest.ingest_support import BASE, make_settings
 
     audio = wav_bytes(seed=3)
 
