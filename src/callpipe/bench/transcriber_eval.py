@@ -130,6 +130,7 @@ async def _run(args: argparse.Namespace) -> int:
                 f"{'low_conf':>9}"
             )
             totals: dict[str, list[float]] = {}
+            heldout_ids = {script.call_id for script in HELDOUT_SCRIPTS}
             for call in calls:
                 for mode in ("dual", "mono"):
                     path = call.mono_path if mode == "mono" else call.stereo_path
@@ -143,6 +144,7 @@ async def _run(args: argparse.Namespace) -> int:
                     )
                     right, total = role_accuracy(call, transcript)
                     rtf = elapsed / call.duration_s
+                    group = "heldout" if call.call_id in heldout_ids else "sample"
                     for key, value in (
                         (f"{mode}.err", errors),
                         (f"{mode}.words", words),
@@ -152,22 +154,33 @@ async def _run(args: argparse.Namespace) -> int:
                         (f"{mode}.cpurtf", cpu_rtf),
                     ):
                         totals.setdefault(key, []).append(float(value))
+                        totals.setdefault(f"{group}:{key}", []).append(float(value))
                     print(
                         f"{call.call_id:<22}{mode:<6}{call.duration_s:>7.1f}{errors / max(words, 1):>8.3f}"
                         f"{right / max(total, 1):>10.3f}{rtf:>7.3f}{cpu_rtf:>8.3f}"
                         f"{transcript.roles_low_confidence!s:>9}"
                     )
             await engine.aclose()
-    for mode in ("dual", "mono"):
-        wer_all = sum(totals[f"{mode}.err"]) / max(sum(totals[f"{mode}.words"]), 1)
-        acc = sum(totals[f"{mode}.right"]) / max(sum(totals[f"{mode}.total"]), 1)
-        rtfs = totals[f"{mode}.rtf"]
-        print(
-            f"OVERALL {mode}: WER={wer_all:.3f} role_accuracy={acc:.3f} "
-            f"RTF mean={statistics.mean(rtfs):.3f} max={max(rtfs):.3f} "
-            f"cpuRTF@{args.cores} mean={statistics.mean(totals[f'{mode}.cpurtf']):.3f} "
-            f"max={max(totals[f'{mode}.cpurtf']):.3f}"
-        )
+    groups = [g for g in ("sample", "heldout") if f"{g}:dual.err" in totals]
+    # Per set when both are present (settings are chosen on both; a gain on one set only is noise
+    # or tuning), then all calls together.
+    for prefix, label in [*((f"{g}:", g) for g in groups if len(groups) > 1), ("", "all")]:
+        for mode in ("dual", "mono"):
+            t = {
+                k[len(prefix) :]: v
+                for k, v in totals.items()
+                if k.startswith(prefix)
+                and k[len(prefix) :]
+                in {f"{mode}.{m}" for m in ("err", "words", "right", "total", "rtf", "cpurtf")}
+            }
+            wer_all = sum(t[f"{mode}.err"]) / max(sum(t[f"{mode}.words"]), 1)
+            acc = sum(t[f"{mode}.right"]) / max(sum(t[f"{mode}.total"]), 1)
+            rtfs, cpu = t[f"{mode}.rtf"], t[f"{mode}.cpurtf"]
+            print(
+                f"OVERALL {label} {mode}: WER={wer_all:.3f} role_accuracy={acc:.3f} "
+                f"RTF mean={statistics.mean(rtfs):.3f} max={max(rtfs):.3f} "
+                f"cpuRTF@{args.cores} mean={statistics.mean(cpu):.3f} max={max(cpu):.3f}"
+            )
     return 0
 
 
