@@ -28,7 +28,7 @@ def _script(
     return CallScript(
         call_id=call_id,
         turns=[ScriptTurn(role=t[0], text=t[1], gap_before_s=t[2] if len(t) == 3 else 0.5) for t in turns],
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

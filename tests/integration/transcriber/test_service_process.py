@@ -22,9 +22,11 @@ from callpipe.settings import TopicSettings
 from callpipe.store import LocalRecordingStore
 from tests.integration.transcriber.transcriber_it_support import (
     clip_wav,
+    key_of,
     produce,
     read_topic,
     recording_event,
+    value_of,
 )
 
 
@@ -77,8 +79,8 @@ def test_service_transcribes_an_event_and_stops_cleanly(
     out = read_topic(kafka_bootstrap, topics.transcripts, expect=1, timeout_s=240)
     assert proc.poll() is None, log.read_text()[-3000:]
     assert len(out) == 1, log.read_text()[-3000:]
-    transcript = transcripts.deserialize(out[0].value())
-    assert out[0].key() == b"CA-proc"
+    transcript = transcripts.deserialize(value_of(out[0]))
+    assert key_of(out[0]) == "CA-proc"
     assert transcript.status is TranscriptStatus.OK
     assert {u.role for u in transcript.utterances} == {Role.AGENT, Role.CALLER}
     assert transcript.utterances[0].role is Role.AGENT

@@ -24,9 +24,11 @@ from callpipe_transcriber.settings import TranscriberSettings
 from tests.integration.transcriber.transcriber_it_support import (
     clip_wav,
     headers_of,
+    key_of,
     produce,
     read_topic,
     recording_event,
+    value_of,
 )
 
 FAST = RunnerSettings(
@@ -88,9 +90,9 @@ async def test_recordings_become_transcripts_and_bad_audio_is_dead_lettered(
             await asyncio.wait_for(task, 60)
             await engine.aclose()
 
-    assert sorted(m.key().decode() for m in out) == ["CA-good-1", "CA-good-2"]
+    assert sorted(key_of(m) for m in out) == ["CA-good-1", "CA-good-2"]
     for message in out:
-        transcript = transcripts.deserialize(message.value())
+        transcript = transcripts.deserialize(value_of(message))
         assert transcript.status is TranscriptStatus.OK
         assert transcript.engine == "faster-whisper"
         assert transcript.audio_uri.startswith("file://")
@@ -99,12 +101,12 @@ async def test_recordings_become_transcripts_and_bad_audio_is_dead_lettered(
         assert (first.role, first.channel) == (Role.AGENT, 1) and "calling" in first.text.lower()
         assert any("charged" in u.text.lower() for u in transcript.utterances if u.role is Role.CALLER)
 
-    reasons = {m.key().decode(): headers_of(m) for m in dlq}
+    reasons = {key_of(m): headers_of(m) for m in dlq}
     assert set(reasons) == {"CA-corrupt", "CA-not-avro"}
     assert reasons["CA-corrupt"]["x-callpipe-error-class"] == "InvalidInputError"
     assert "truncated" in reasons["CA-corrupt"]["x-callpipe-error-message"]
     assert reasons["CA-corrupt"]["x-callpipe-attempts"] == "1"  # dead-lettered at once, no retries
     assert reasons["CA-not-avro"]["x-callpipe-stage"] == "transcriber"
     # The original bytes are kept, so the record can be replayed after a fix.
-    corrupt_record = next(m for m in dlq if m.key() == b"CA-corrupt")
-    assert recordings.deserialize(corrupt_record.value()).audio_uri == corrupt
+    corrupt_record = next(m for m in dlq if key_of(m) == "CA-corrupt")
+    assert recordings.deserialize(value_of(corrupt_record)).audio_uri == corrupt

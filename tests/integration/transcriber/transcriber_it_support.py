@@ -85,3 +85,15 @@ def headers_of(message: Message) -> dict[str, str]:
         name, value = header[0], header[1]
         out[str(name)] = value.decode() if isinstance(value, bytes) else str(value or "")
     return out
+
+
+def key_of(message: Message) -> str:
+    key = message.key()
+    assert key is not None
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
+def value_of(message: Message) -> bytes:
+    value = message.value()
+    assert isinstance(value, bytes)
+    return value
