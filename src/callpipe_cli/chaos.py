@@ -272,9 +272,10 @@ def run_chaos(
     fake = fake_secrets(run_id)
     env = {**topics, **{k: v for k, v in fake.items() if k != "INGEST_API_TOKEN"}}
     env["TRANSCRIBER_TWILIO_ACCOUNT_SID"] = "AC" + "c" * 32
-    # Greedy decoding: the run tests delivery, not accuracy, and beam search would triple the
-    # engine time on two cores. A value in the caller's environment wins.
+    # The smallest shipped model, greedy: the run tests delivery, not accuracy, and base with beam
+    # search would cost ~6x the engine time on two cores. A value in the caller's environment wins.
     env["TRANSCRIBER_WHISPER_BEAM_SIZE"] = os.environ.get("TRANSCRIBER_WHISPER_BEAM_SIZE", "1")
+    env["TRANSCRIBER_WHISPER_MODEL"] = os.environ.get("TRANSCRIBER_WHISPER_MODEL", "tiny.en")
     pipeline = LocalPipeline(
         bootstrap, work_dir / "pipeline", api_token=fake["INGEST_API_TOKEN"], extra_env=env
     )
