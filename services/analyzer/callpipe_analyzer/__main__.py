@@ -33,8 +33,10 @@ async def run() -> None:
     kafka, topics, runner_settings = KafkaSettings(), TopicSettings(), RunnerSettings()
     if "RUNNER_MAX_IN_FLIGHT" not in os.environ:
         # An LLM call is ~1 s of waiting: the runner's slots follow the LLM concurrency so one
-        # instance keeps that many requests in flight; offline analysis is CPU-bound (one per core).
-        in_flight = settings.llm.max_concurrency if settings.engine == "llm" else (os.cpu_count() or 2)
+        # instance keeps that many requests in flight. Offline analysis is CPU-bound and its
+        # encoder already uses every core through BLAS threads: one call at a time (two calls at
+        # once, each with multi-threaded BLAS, measured 3× slower on 2 cores).
+        in_flight = settings.llm.max_concurrency if settings.engine == "llm" else 1
         runner_settings = runner_settings.model_copy(update={"max_in_flight": in_flight})
     registry = registry_from_settings(SchemaRegistrySettings())
     transcripts = AvroSerde(TranscriptReady, registry, f"{topics.transcripts}-value")
