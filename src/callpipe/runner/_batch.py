@@ -1,7 +1,7 @@
 """Batch mode (the sink): accumulate up to ``batch_size`` messages or ``batch_max_wait_ms``.
 
-:class:`BatchAccumulator` is the pure part (what is in the batch, when it is due); the runner
-drives it and processes one batch at a time with every partition paused meanwhile.
+:class:`BatchAccumulator` is the pure part (what is in the batch, when it is due); batch mode
+(:mod:`._batch_mode`) fills one while it processes the previous one.
 """
 
 from __future__ import annotations

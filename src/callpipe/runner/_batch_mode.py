@@ -1,9 +1,17 @@
-"""Batch mode (the sink): one batch at a time, up to ``batch_size`` or ``batch_max_wait_ms``.
+"""Batch mode (the sink): one batch written while the next one fills.
+
+At most two batches exist: the one being processed (a task) and the one being filled from the
+consumer, each up to ``batch_size`` messages or ``batch_max_wait_ms``. Consuming the next batch
+while the current one is written keeps both the writer and the consumer busy (consuming and
+writing in turn left each idle half the time); partitions are paused only when the next batch
+is full too and the current one is still running, since a resume makes librdkafka re-fetch.
+When a batch ends, the next one starts at once if it is due, without waiting for the poll loop.
 
 Poison messages are dead-lettered one by one before the batch runs; ``process_batch`` is retried
-as a whole on transient errors (every partition is paused while a batch runs, since the core takes
-nothing new meanwhile), and a batch that still fails is split in halves to isolate the record at
-fault instead of dead-lettering the whole batch.
+as a whole on transient errors (the next batch keeps filling meanwhile, up to its size, then
+consumption pauses), and a batch that still fails is split in halves to isolate the record at
+fault instead of dead-lettering the whole batch. Offsets are finished only after the batch was
+stored, so the commit never runs ahead of the warehouse.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ class BatchMode:
         self._stage = stage
         self._ctx = ctx
         self._outputs = outputs
+        # The batch being filled; ``_task`` processes the previous one.
         self._batch: BatchAccumulator[Taken] = BatchAccumulator(
             ctx.settings.batch_size, ctx.settings.batch_max_wait_ms / 1000, partition_of=lambda t: t.tp
         )
@@ -49,15 +58,18 @@ class BatchMode:
     # -- what the core asks ---------------------------------------------------------------
 
     async def intake_room(self) -> tuple[int, float]:
-        if self._task is not None:
-            await asyncio.wait([self._task], timeout=_IDLE_WAIT_S)
+        room = min(self._batch.room, _MAX_TAKE)
+        if room == 0:
+            # The next batch is full and waits for the running one: only serve callbacks.
+            if self._task is not None:
+                await asyncio.wait([self._task], timeout=_IDLE_WAIT_S)
             return 0, 0.0
-        left = self._batch.seconds_left()
+        left = self._batch.seconds_left() if self._task is None else None
         timeout = _POLL_TIMEOUT_S if left is None else min(_POLL_TIMEOUT_S, left)
-        return min(self._batch.room, _MAX_TAKE), timeout
+        return room, timeout
 
     def capacity_full(self) -> bool:
-        return self._task is not None or self._batch.room == 0
+        return self._batch.room == 0
 
     def accept(self, taken: Taken) -> None:
         self._batch.add(taken)
@@ -67,15 +79,34 @@ class BatchMode:
             self._launch(self._batch.take())
 
     def release(self, gone: set[TopicPartitionKey]) -> set[asyncio.Task[None]]:
+        # Revoked partitions' messages waiting in the next batch are dropped (the new owner
+        # re-reads them); the running batch may hold some of them: drain it whole.
         self._batch.drop_partitions(gone)
-        # The running batch may hold messages of the revoked partitions: drain it whole.
         return {self._task} if self._task is not None else set()
 
     def shutdown_tasks(self) -> set[asyncio.Task[None]]:
-        if len(self._batch) and self._task is None:
-            # Already in memory: finishing it now saves a re-delivery.
-            self._launch(self._batch.take())
-        return {self._task} if self._task is not None else set()
+        # Both batches are already in memory: finishing them now (within the drain timeout)
+        # saves their re-delivery.
+        if self._task is None:
+            if len(self._batch):
+                self._launch(self._batch.take())
+            return {self._task} if self._task is not None else set()
+        return {asyncio.create_task(self._finish_both(self._task), name=f"{self._ctx.stage_name}:drain")}
+
+    async def _finish_both(self, running: asyncio.Task[None]) -> None:
+        try:
+            await asyncio.wait([running])
+            if len(self._batch) and self._task is None:
+                self._launch(self._batch.take())
+            if self._task is not None:
+                await asyncio.wait([self._task])
+        except asyncio.CancelledError:
+            # The drain timed out: cancel the batch too (its offsets stay uncommitted).
+            task = self._task
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])
+            raise
 
     # -- one batch ------------------------------------------------------------------------
 
@@ -86,10 +117,15 @@ class BatchMode:
         self._task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._task = None
+        if self._task is task:
+            self._task = None
         self._ctx.metrics.in_flight.labels(self._ctx.stage_name).set(0)
         if not task.cancelled() and task.exception() is not None:
             _log.error("batch task failed", exc_info=task.exception(), extra={"stage": self._ctx.stage_name})
+        # Start the next batch now rather than at the next poll (up to a poll timeout later).
+        # Not while stopping: shutdown decides what still runs (see shutdown_tasks).
+        if self._task is None and not self._ctx.stopping.is_set() and self._batch.due():
+            self._launch(self._batch.take())
 
     async def _run_batch(self, items: list[Taken]) -> None:
         began = time.monotonic()
@@ -128,7 +164,8 @@ class BatchMode:
                     _log.warning(
                         f"batch {decision.action.value}: retrying in {decision.delay:.2f}s", extra=extra
                     )
-                    # Every partition is paused while a batch runs, so no per-partition pause.
+                    # No per-partition pause: the next batch fills up to its size, then the
+                    # core pauses every partition until this one is through.
                     await ctx.wait(None, decision.action, decision.delay)
                     if decision.action is Action.BACKPRESSURE:
                         attempt -= 1
