@@ -163,8 +163,15 @@ class _Progress:
         self._pipeline = pipeline
         self._topics = topics
         self._token = insights_token
+        from callpipe.kafka import KafkaClientLogger
+
         self._consumer = Consumer(
-            {"bootstrap.servers": pipeline.bootstrap_servers, "group.id": f"chaos-{uuid.uuid4().hex}"}
+            {
+                "bootstrap.servers": pipeline.bootstrap_servers,
+                "group.id": f"chaos-{uuid.uuid4().hex}",
+                # The broker restart makes librdkafka complain; as log records, not raw stderr.
+                "logger": KafkaClientLogger("consumer", "chaos"),
+            }
         )
         self.values: dict[str, int] = {"transcriber": 0, "analyzer": 0, "sink": 0}
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from callpipe.kafka import KafkaClientLogger
 from callpipe.settings import KafkaSettings
 
 __all__ = ["BrokerReadiness"]
@@ -19,7 +21,9 @@ __all__ = ["BrokerReadiness"]
 
 class BrokerReadiness:
     def __init__(self, kafka: KafkaSettings, *, timeout_s: float = 2.0, cache_s: float = 1.0) -> None:
-        self._admin = AdminClient(kafka.common_config())
+        # librdkafka's own lines (broker down, …) as JSON log records, like every other client.
+        config: dict[str, Any] = {**kafka.common_config(), "logger": KafkaClientLogger("admin", "ingest")}
+        self._admin = AdminClient(config)
         self._timeout_s = timeout_s
         self._cache_s = cache_s
         self._checked_at = -1e9
