@@ -9,13 +9,13 @@ import sys
 __all__ = ["BENCHMARKS", "main"]
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "runner": ("callpipe.bench.runner_bench", "stage runner calls/s, 100 ms step, concurrency 32"),
-    "ingest": ("callpipe.bench.ingest_bench", "webhook → broker-ack latency p50/p95 and requests/s"),
-    "transcriber": ("callpipe.bench.transcriber_eval", "WER, role accuracy and RTF on synthetic calls"),
-    "analyzer": ("callpipe.bench.analyzer_bench", "analyzer calls/s at 1 s LLM latency vs sequential"),
-    "analyzer-eval": ("callpipe.bench.analyzer_eval", "per-field accuracy on the labelled call set"),
-    "sink": ("callpipe.bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
-    "all": ("callpipe.bench.all_bench", "every figure above in one table"),
+    "runner": ("callpipe_bench.runner_bench", "stage runner calls/s, 100 ms step, concurrency 32"),
+    "ingest": ("callpipe_bench.ingest_bench", "webhook → broker-ack latency p50/p95 and requests/s"),
+    "transcriber": ("callpipe_bench.transcriber_eval", "WER, role accuracy and RTF on synthetic calls"),
+    "analyzer": ("callpipe_bench.analyzer_bench", "analyzer calls/s at 1 s LLM latency vs sequential"),
+    "analyzer-eval": ("callpipe_bench.analyzer_eval", "per-field accuracy on the labelled call set"),
+    "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
+    "all": ("callpipe_bench.all_bench", "every figure above in one table"),
 }
 
 

@@ -21,7 +21,7 @@ class TranscriberSettings(BaseSettings):
     keyterms: list[str] = Field(default_factory=list, description="Custom vocabulary (Deepgram keyterm).")
 
     # faster-whisper — defaults chosen by measurement on the 8 kHz synthetic calls, the five
-    # sample scripts and five held-out scripts (python -m callpipe.bench.transcriber_eval
+    # sample scripts and five held-out scripts (python -m callpipe_bench.transcriber_eval
     # --scripts all; figures in the transcriber notes). WER, sample / held-out set, per channel:
     #   tiny.en beam 5 + prompt 0.222 / 0.216; tiny.en + VAD pad 400 ms 0.208 / 0.204;
     #   base beam 5 + prompt 0.253 / 0.147 (the prompt made Whisper end windows early and drop

@@ -5,7 +5,7 @@ Runs only when ``OPENAI_API_KEY`` (api.openai.com, or ``ANALYZER_LLM_BASE_URL`` 
 ``ANALYZER_LLM_*`` settings apply as in the service. It sends eight dev-split calls of the labelled
 set through the analyzer stage (redaction first) and checks that every answer validates against
 the schema and that the intents are mostly right. The full figures come from
-``python -m callpipe.bench.analyzer_eval --engine llm``.
+``python -m callpipe_bench.analyzer_eval --engine llm``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from callpipe.bench.analyzer_eval import load_calls, transcript_from_turns
 from callpipe.models import AnalysisStatus
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.llm.analyzer import LLMAnalyzer
@@ -25,6 +24,7 @@ from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import LLMSettings
 from callpipe_analyzer.stage import analyze
+from callpipe_bench.analyzer_eval import load_calls, transcript_from_turns
 
 pytestmark = [
     pytest.mark.live,

@@ -10,8 +10,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from callpipe.bench.analyzer_eval import transcript_from_turns
 from callpipe.models import AnalysisStatus
+from callpipe_bench.analyzer_eval import transcript_from_turns
 from tests.integration.analyzer.analyzer_it_support import Topics, read_all
 
 

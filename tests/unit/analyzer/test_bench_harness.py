@@ -7,12 +7,12 @@ import time
 
 import httpx
 
-from callpipe.bench.analyzer_bench import FixedLatencyLLM, five_minute_transcript
 from callpipe.models import Role, Utterance
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.llm.analyzer import LLMAnalyzer
 from callpipe_analyzer.ports import AnalysisRequest
 from callpipe_analyzer.settings import LLMSettings
+from callpipe_bench.analyzer_bench import FixedLatencyLLM, five_minute_transcript
 
 
 def _request(call_id: str) -> AnalysisRequest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from twilio.request_validator import RequestValidator
 
-from callpipe.bench.ingest_bench import percentile, twilio_signature
+from callpipe_bench.ingest_bench import percentile, twilio_signature
 
 # Twilio's documented example (also used in test_signature.py).
 DOC_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"

@@ -13,11 +13,11 @@ import httpx
 import numpy as np
 import pytest
 
-from callpipe.bench.transcriber_eval import role_accuracy
-from callpipe.bench.wer import wer
 from callpipe.errors import InvalidInputError
 from callpipe.models import ChannelRole, Direction, Role, TranscriptStatus, Word
 from callpipe.store import LocalRecordingStore
+from callpipe_bench.transcriber_eval import role_accuracy
+from callpipe_bench.wer import wer
 from callpipe_transcriber.engines.base import EngineSegment
 from callpipe_transcriber.engines.factory import whisper_options
 from callpipe_transcriber.engines.whisper import WhisperEngine

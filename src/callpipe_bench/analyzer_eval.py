@@ -38,7 +38,7 @@ from callpipe.models import (
 
 __all__ = ["DEFAULT_DATASET", "load_calls", "main", "transcript_from_turns"]
 
-DEFAULT_DATASET = Path(__file__).resolve().parents[3] / "datasets" / "analyzer" / "calls.yaml"
+DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "datasets" / "analyzer" / "calls.yaml"
 _WORDS_PER_SECOND = 2.6
 
 
@@ -140,8 +140,7 @@ def _score(
 
 
 def _build_ports(engine: str) -> Any:
-    # The shared package must not import a service at import time (import-linter contract);
-    # the evaluation is a tool that runs the analyzer service's code, so it loads it lazily.
+    # Loaded lazily: the other benchmarks of this package run without the analyzer extra.
     wiring = importlib.import_module("callpipe_analyzer.wiring")
     settings_mod = importlib.import_module("callpipe_analyzer.settings")
     settings = settings_mod.AnalyzerSettings(engine=engine)

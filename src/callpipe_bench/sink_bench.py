@@ -1,9 +1,9 @@
 """``callpipe bench sink``: the sink's benchmark, which lives with the sink service.
 
-The shared package never imports a service (import-linter contract), so the benchmark is
-resolved by name at run time; the figures and flags are documented in ``callpipe_sink.bench``.
+Resolved lazily, so the other benchmarks of this package run without the sink extra; the figures
+and flags are documented in ``callpipe_sink.bench``.
 
-    python -m callpipe.bench.sink_bench [--messages N] [--seed-calls N] [--requests N] …
+    python -m callpipe_bench.sink_bench [--messages N] [--seed-calls N] [--requests N] …
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ per-call callbacks). The service answers 200 only after the broker acknowledged 
 (acks=all), so the client-side request latency *is* webhook → event acknowledged, as Twilio sees
 it. At the end the topic is read back: every 200 must be exactly one record.
 
-    python -m callpipe.bench.ingest_bench [--requests 2000] [--clients 4] [--max-seconds 60]
+    python -m callpipe_bench.ingest_bench [--requests 2000] [--clients 4] [--max-seconds 60]
 
 Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts a LocalKafka for the run. The service and this
 load generator share the machine's cores, so the figures are a floor for a dedicated host.

@@ -1,6 +1,6 @@
 """Transcriber eval: WER, role-attribution accuracy and real-time factor on synthetic calls.
 
-    python -m callpipe.bench.transcriber_eval [--scripts sample|heldout|all] [--calls DIR]
+    python -m callpipe_bench.transcriber_eval [--scripts sample|heldout|all] [--calls DIR]
                                                [--model tiny.en] [--beam-size 5]
 
 Generates the built-in scripts (espeak-ng, 8 kHz; ``--scripts``: the five sample calls, the five
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import httpx
 
-from callpipe.bench.wer import word_errors
 from callpipe.models import Direction, RecordingReady, RecordingSource, TranscriptReady
 from callpipe.store import LocalRecordingStore
 from callpipe.synthetic import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
+from callpipe_bench.wer import word_errors
 
 __all__ = ["main", "role_accuracy"]
 
@@ -78,8 +78,7 @@ def _event(call: SyntheticCall, uri: str, mono: bool) -> RecordingReady:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    # The shared package must not import services statically (import-linter contract); the eval
-    # drives the transcriber's real stage, so it loads it at run time.
+    # Loaded lazily: the other benchmarks of this package run without the transcriber extra.
     factory = importlib.import_module("callpipe_transcriber.engines.factory")
     fetch = importlib.import_module("callpipe_transcriber.fetch")
     roles = importlib.import_module("callpipe_transcriber.roles")
@@ -185,7 +184,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m callpipe.bench.transcriber_eval", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m callpipe_bench.transcriber_eval", description=__doc__)
     parser.add_argument("--calls", type=Path, default=None, help="folder of generated calls (*.json)")
     parser.add_argument("--model", default=None, help="override TRANSCRIBER_WHISPER_MODEL")
     parser.add_argument("--beam-size", type=int, default=None)

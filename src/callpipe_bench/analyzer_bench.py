@@ -12,7 +12,7 @@ analyze it (one LLM request), produce and flush, commit, repeat — about 1 call
 (b) Offline path. The default offline analyzer (MiniLM + spaCy + VADER + rules) on a 5-minute call
 transcript, one call after the other in one process (numpy's BLAS uses the cores): calls/s.
 
-    python -m callpipe.bench.analyzer_bench [--calls 300] [--sequential-calls 10] [--concurrency 32]
+    python -m callpipe_bench.analyzer_bench [--calls 300] [--sequential-calls 10] [--concurrency 32]
         [--latency-s 1.0] [--offline-calls 20] [--skip-llm] [--skip-offline]
 
 Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts a LocalKafka for the run.
@@ -38,7 +38,6 @@ import httpx
 from prometheus_client import REGISTRY
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.bench.analyzer_eval import load_calls, transcript_from_turns
 from callpipe.kafka import EventProducer, ensure_topics
 from callpipe.models import (
     CallAnalysis,
@@ -51,6 +50,7 @@ from callpipe.models import (
 )
 from callpipe.runner import MessageStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
+from callpipe_bench.analyzer_eval import load_calls, transcript_from_turns
 
 __all__ = ["FixedLatencyLLM", "main"]
 
@@ -199,8 +199,7 @@ def _events(n: int, run_id: str) -> list[TranscriptReady]:
 
 
 def _analyzer_modules() -> tuple[Any, Any, Any]:
-    # The shared package must not import a service at import time (import-linter contract); the
-    # benchmark is a tool that runs the analyzer service's own code, so it loads it lazily.
+    # Loaded lazily: the other benchmarks of this package run without the analyzer extra.
     return (
         importlib.import_module("callpipe_analyzer.stage"),
         importlib.import_module("callpipe_analyzer.wiring"),

@@ -5,7 +5,7 @@ target is 90 % of it (0.9 × 32 / 0.1 = 288/s at the defaults), i.e. the runner'
 (consume, bookkeeping, acknowledged produce, commits) costs at most 10 %. One partition, so the
 figure is per partition: concurrency comes from the runner, not from partitioning.
 
-    python -m callpipe.bench.runner_bench [--messages 3000] [--concurrency 32] [--work-ms 100]
+    python -m callpipe_bench.runner_bench [--messages 3000] [--concurrency 32] [--work-ms 100]
 
 Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts a LocalKafka for the run.
 """
