@@ -43,6 +43,10 @@ class ConsumerThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callpipe-consumer")
         self._consumer: Consumer | None = None
         self._paused: set[TopicPartitionKey] = set()
+        # Messages that callbacks-only polls returned (their partition was not paused yet): kept
+        # here and handed out first by the next steps that ask for messages, so the runner never
+        # takes more than it asked for (a batch over batch_size, a slot over max_in_flight).
+        self._held: list[Message] = []
         # A fatal error reported through error_cb (served inside consume, on this thread).
         self._fatal: KafkaError | None = None
         self.failure: BaseException | None = None
@@ -72,13 +76,21 @@ class ConsumerThread:
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = _keys(partitions)
+        self._drop_held(keys)
         self._on_revoke(keys)
         self._paused.difference_update(keys)
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = _keys(partitions)
+        self._drop_held(keys)
         self._on_lost(keys)
         self._paused.difference_update(keys)
+
+    def _drop_held(self, keys: list[TopicPartitionKey]) -> None:
+        # Its partition's new owner (or our next assignment, from the last commit) reads it again;
+        # handing it to a later assignment of ours would skip the offsets before it.
+        gone = set(keys)
+        self._held = [m for m in self._held if _key(m) not in gone]
 
     def step(self, paused: set[TopicPartitionKey], num: int, timeout: float) -> list[Message]:
         """Apply the wanted pause state, then take up to ``num`` messages (0: only serve callbacks)."""
@@ -93,9 +105,16 @@ class ConsumerThread:
         self._paused = wanted
         if num <= 0:
             # Paused partitions deliver nothing, but polling serves rebalances and keeps us in the
-            # group (max.poll.interval.ms) while every slot is busy.
+            # group (max.poll.interval.ms) while every slot is busy. A partition not paused yet
+            # may deliver a message: it is held for the next steps that want messages.
             message = consumer.poll(timeout)
             messages = [message] if message is not None else []
+        elif self._held:
+            messages = self._take_held(num, wanted)
+            if len(messages) < num:
+                # Without a held message to return, block as usual (no busy loop).
+                wait = 0.0 if messages else timeout
+                messages += consumer.consume(num_messages=num - len(messages), timeout=wait)
         else:
             messages = consumer.consume(num_messages=num, timeout=timeout)
         good: list[Message] = []
@@ -112,7 +131,23 @@ class ConsumerThread:
             # would poll on forever without ever getting a message. End here, so the runner
             # fails its health check and exits instead of idling.
             raise KafkaException(self._fatal)
+        if num <= 0:
+            self._held.extend(good)
+            return []
         return good
+
+    def _take_held(self, num: int, paused: set[TopicPartitionKey]) -> list[Message]:
+        """Up to ``num`` held messages: they are older than anything still queued, so they go
+        first; those of partitions paused now stay held (librdkafka holds back their fetch too)."""
+        taken: list[Message] = []
+        keep: list[Message] = []
+        for message in self._held:
+            if len(taken) < num and _key(message) not in paused:
+                taken.append(message)
+            else:
+                keep.append(message)
+        self._held = keep
+        return taken
 
     def _on_error(self, error: KafkaError) -> None:
         # Broker connection errors are retried inside librdkafka; a fatal one ends the runner.
@@ -185,6 +220,10 @@ class ConsumerThread:
 
 def _keys(partitions: list[TopicPartition]) -> list[TopicPartitionKey]:
     return [(tp.topic, tp.partition) for tp in partitions]
+
+
+def _key(message: Message) -> TopicPartitionKey:
+    return (message.topic() or "", int(message.partition() or 0))
 
 
 def _is_fatal(error: KafkaError) -> bool:
