@@ -25,10 +25,10 @@ from callpipe.errors import DependencyUnavailableError
 from callpipe.kafka import ensure_topics
 from callpipe.observability import configure_logging
 from callpipe.runner import BatchStage, StageRunner
-from callpipe.settings import KafkaSettings, RunnerSettings, SchemaRegistrySettings, TopicSettings
+from callpipe.settings import KafkaSettings, SchemaRegistrySettings, TopicSettings
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
-from callpipe_sink.settings import InsightsSettings, WarehouseSettings
+from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
 
@@ -112,7 +112,7 @@ async def run(mode: str) -> int:
             runner = StageRunner(
                 stage,
                 kafka=kafka,
-                runner=RunnerSettings(),
+                runner=SinkRunnerSettings(),
                 dead_letter_topic=topics.dead_letter("sink"),
                 install_signal_handlers=False,
                 consumer_overrides=dict(SINK_CONSUMER_OVERRIDES),

@@ -6,7 +6,8 @@ idempotence, and insights latency over a million calls.
 
 1. Throughput: ``--messages`` distinct synthetic analyses (4 utterances each) plus
    ``--duplicates`` re-sent copies are produced to a fresh topic (6 partitions); the real sink
-   stage (StageRunner + BatchStage + SinkWriter, batch 5,000 / 1 s) consumes them into chdb.
+   stage (StageRunner + BatchStage + SinkWriter, the sink's batch default 20,000 / 1 s, its
+   consumer overrides) consumes them into chdb.
    Reported: analyses/s over the batches (first batch start → last batch end) and end to end
    (runner start, including the consumer-group join).
 2. Baseline: the seed's way on the same data and machine — decode each message in Python, one
@@ -50,10 +51,10 @@ from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.kafka import EventProducer, ensure_topics
 from callpipe.models import CallAnalyzed
 from callpipe.runner import BatchStage, StageRunner
-from callpipe.settings import KafkaSettings, RunnerSettings
+from callpipe.settings import KafkaSettings
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
-from callpipe_sink.settings import InsightsSettings
+from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings
 from callpipe_sink.synthetic import Surge, synthetic_analyses
 from callpipe_sink.warehouse import Warehouse, apply_migrations
 from callpipe_sink.writer import INSERT_SETTINGS, SINK_CONSUMER_OVERRIDES, SinkWriter
@@ -120,7 +121,7 @@ async def _consume(
     runner = StageRunner(
         stage,
         kafka=kafka,
-        runner=RunnerSettings(batch_size=batch_size, batch_max_wait_ms=1000),
+        runner=SinkRunnerSettings(batch_size=batch_size, batch_max_wait_ms=1000),
         dead_letter_topic=f"{topic}.dlq",
         install_signal_handlers=False,
         consumer_overrides=dict(SINK_CONSUMER_OVERRIDES),
@@ -338,7 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=int, default=2_000, help="calls in the one-INSERT-per-call loop")
     parser.add_argument("--seed-calls", type=int, default=1_000_000, help="calls seeded for the latency part")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")
-    parser.add_argument("--batch-size", type=int, default=5_000, help="sink batch size (RUNNER_BATCH_SIZE)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=SinkRunnerSettings.model_fields["batch_size"].default,  # the sink's default
+        help="sink batch size (RUNNER_BATCH_SIZE)",
+    )
     parser.add_argument("--only", choices=("all", "topic", "latency"), default="all", help="parts to run")
     parser.add_argument("--chdb", help="chdb directory to use (default: a temporary one, removed)")
     return run(parser.parse_args(argv))

@@ -7,7 +7,9 @@ import re
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["InsightsSettings", "WarehouseSettings"]
+from callpipe.settings import RunnerSettings
+
+__all__ = ["InsightsSettings", "SinkRunnerSettings", "WarehouseSettings"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -61,3 +63,16 @@ class InsightsSettings(BaseSettings):
         if self.token is not None and len(self.token.get_secret_value()) < 16:
             raise ValueError("INSIGHTS_TOKEN must be at least 16 characters")
         return self
+
+
+class SinkRunnerSettings(RunnerSettings):
+    """The runner settings (``RUNNER_*``) with the sink's own batch default.
+
+    One ``INSERT … FORMAT Avro`` per batch has a fixed cost (the views, the version lookups, a
+    new part per table); measured through the runner on 2 cores, 5,000-message batches spent
+    ~75 µs of CPU per analysis and 20,000-message batches ~45 µs (chdb writer alone 19–28k/s vs
+    ~31–41k/s). 20,000 analyses of ~1 KB are ~20 MB per batch; at the target rate a batch
+    fills in about a second, which ``batch_max_wait_ms`` bounds anyway at low traffic.
+    """
+
+    batch_size: int = Field(default=20_000, ge=1, description="Batch mode: most messages per batch.")
