@@ -38,18 +38,26 @@ INSERT_SETTINGS = {
     # Older writer schemas lack fields added later: they take the column default.
     "input_format_avro_allow_missing_fields": 1,
     "input_format_avro_null_as_default": 1,
+    # The views on analyses_in (calls, utterances) and on calls (its version table, the rollups)
+    # run in parallel threads instead of one after the other: writer alone, 3 × 20,000 analyses
+    # into chdb on 2 cores, 36–38k/s → 48–52k/s at the same CPU per analysis (~27 µs). Safe for
+    # the idempotence checks: each view reads only its own version table, which is written
+    # downstream of that view, and a partly written batch already completes on retry.
+    "parallel_view_processing": 1,
 }
 
 
-# librdkafka tuning for the sink's consumer (passed to the StageRunner). Batch mode pauses the
-# partitions while a batch is written; on resume the fetcher starts over, and with the defaults a
-# fetch waits up to 500 ms for fetch.min.bytes. Batches are large, so fetch eagerly and keep a
-# deep prefetch queue.
+# librdkafka tuning for the sink's consumer (passed to the StageRunner). The runner fills the next
+# batch while one is written and pauses the partitions only when that one is full too; a resume
+# (or an empty queue) then waits on a fetch, which with the defaults lingers up to 500 ms for
+# fetch.min.bytes. So fetch eagerly and keep about two batches (2 × 20,000 × ~1 KB) prefetched:
+# a batch then fills from memory (the consumer alone takes ~70k messages/s) while memory stays
+# bounded at ~64 MiB of queue.
 SINK_CONSUMER_OVERRIDES = {
     "fetch.wait.max.ms": 20,
-    "queued.min.messages": 200_000,
-    "queued.max.messages.kbytes": 262_144,
-    "fetch.max.bytes": 104_857_600,
+    "queued.min.messages": 40_000,
+    "queued.max.messages.kbytes": 65_536,
+    "fetch.max.bytes": 52_428_800,
     "max.partition.fetch.bytes": 10_485_760,
 }
 
