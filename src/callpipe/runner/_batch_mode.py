@@ -37,7 +37,8 @@ _log = logging.getLogger("callpipe.runner")
 
 _POLL_TIMEOUT_S = 0.05
 _IDLE_WAIT_S = 0.2
-_MAX_TAKE = 500
+# Per consume call: each is a round trip to the consumer thread, and a sink batch is thousands.
+_MAX_TAKE = 5000
 
 
 class BatchMode:
