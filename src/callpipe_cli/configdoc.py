@@ -31,13 +31,18 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Analyzer: LLM", "callpipe_analyzer.settings:LLMSettings"),
     ("Analyzer: redaction", "callpipe_analyzer.settings:RedactionSettings"),
     ("Sink: ClickHouse", "callpipe_sink.settings:WarehouseSettings"),
+    ("Sink: its runner defaults (other RUNNER_* as above)", "callpipe_sink.settings:SinkRunnerSettings"),
     ("Sink: insights API", "callpipe_sink.settings:InsightsSettings"),
 )
+
+
+_DOCUMENTED: set[type[BaseSettings]] = set()
 
 
 def _load(path: str) -> type[BaseSettings]:
     module, name = path.split(":")
     cls: type[BaseSettings] = getattr(importlib.import_module(module), name)
+    _DOCUMENTED.add(cls)
     return cls
 
 
@@ -57,8 +62,12 @@ def _default(field: Any) -> str:
 
 def _rows(cls: type[BaseSettings]) -> list[str]:
     prefix = str(cls.model_config.get("env_prefix", ""))
+    # A subclass of another documented settings class lists only the fields it changes.
+    parent = next((b for b in cls.__mro__[1:] if b in _DOCUMENTED), None)
     rows = []
     for name, field in cls.model_fields.items():
+        if parent is not None and repr(parent.model_fields.get(name)) == repr(field):
+            continue
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
             continue  # nested settings are documented in their own section
