@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Message
 from prometheus_client import REGISTRY
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
@@ -16,6 +16,7 @@ from callpipe.runner import MessageStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
 from callpipe_analyzer.ports import AnalyzerPorts
 from callpipe_analyzer.stage import analyze
+from tests.integration import kafka_support
 
 FAST = RunnerSettings(
     max_in_flight=4,
@@ -28,37 +29,11 @@ FAST = RunnerSettings(
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    for key, value in records:
-        producer.produce(topic, value=value, key=key)
-    assert producer.flush(30) == 0
+    kafka_support.produce(bootstrap, topic, records)
 
 
 def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Message]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    records: list[Message] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(records) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                records.append(message)
-        end = time.monotonic() + 0.5  # a short grace read so extra records are seen too
-        while time.monotonic() < end:
-            message = consumer.poll(0.1)
-            if message is not None and message.error() is None:
-                records.append(message)
-    finally:
-        consumer.close()
-    return records
+    return kafka_support.read_topic(bootstrap, topic, expected, timeout, grace_s=0.5)
 
 
 def headers_of(message: Message) -> dict[str, str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Message
 from twilio.request_validator import RequestValidator
+
+from tests.integration import kafka_support
 
 AUTH_TOKEN = "12345"  # Twilio's documented example token
 API_TOKEN = "integration-upload-token"
@@ -42,29 +43,5 @@ def new_sids() -> tuple[str, str]:
 
 
 def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0) -> list[Message]:
-    """Every record on ``topic`` from the start: waits for ``expect``, then reads on for a grace
-    period so that records beyond ``expect`` (duplicates) are seen too."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"ingest-reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    records: list[Message] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while len(records) < expect and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                records.append(message)
-        grace = time.monotonic() + 2.0
-        while time.monotonic() < grace:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                records.append(message)
-    finally:
-        consumer.close()
-    return records
+    """Every record on ``topic`` from the start, with a 2 s grace read for duplicates."""
+    return kafka_support.read_topic(bootstrap, topic, expect, timeout_s, grace_s=2.0)

@@ -4,52 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterable
 
 import pytest
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from tests.integration import kafka_support
 
 
 def produce(
     bootstrap: str, topic: str, records: Iterable[tuple[str, bytes]], partition: int | None = None
 ) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    for key, value in records:
-        if partition is None:
-            producer.produce(topic, value=value, key=key)
-        else:
-            producer.produce(topic, value=value, key=key, partition=partition)
-    assert producer.flush(30) == 0
+    kafka_support.produce(bootstrap, topic, records, partition)
 
 
 def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Message]:
     """Every record of ``topic`` (from the start) once ``expected`` arrived or the timeout passed."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    records: list[Message] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(records) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                records.append(message)
-        # A short grace read so extra (duplicate) records are seen too.
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:
-            message = consumer.poll(0.1)
-            if message is not None and message.error() is None:
-                records.append(message)
-    finally:
-        consumer.close()
-    return records
+    return kafka_support.read_topic(bootstrap, topic, expected, timeout, grace_s=0.5)
 
 
 def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:

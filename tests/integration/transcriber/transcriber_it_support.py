@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import av
 import numpy as np
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Message
 
 from callpipe.models import CallMetadata, ChannelRole, Direction, RecordingReady, RecordingSource, Role
 from callpipe.synthetic import write_wav
+from tests.integration import kafka_support
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "calls"
 ROLES = [ChannelRole(channel=0, role=Role.CALLER), ChannelRole(channel=1, role=Role.AGENT)]
@@ -45,38 +44,12 @@ def recording_event(call_id: str, uri: str) -> RecordingReady:
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    for key, value in records:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0
+    kafka_support.produce(bootstrap, topic, records)
 
 
 def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float) -> list[Message]:
     """Records of ``topic`` from the start: waits for ``expect``, then a short grace read."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"transcriber-it-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    records: list[Message] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while len(records) < expect and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                records.append(message)
-        grace = time.monotonic() + 1.0
-        while time.monotonic() < grace:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                records.append(message)
-    finally:
-        consumer.close()
-    return records
+    return kafka_support.read_topic(bootstrap, topic, expect, timeout_s, grace_s=1.0)
 
 
 def headers_of(message: Message) -> dict[str, str]:
