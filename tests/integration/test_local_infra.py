@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -93,7 +93,17 @@ def test_kill_then_start_recovers_acknowledged_writes(
     assert kafka_broker.pid != pid
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "g-kill"})
     try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
+        # The port is open before the restarted broker has re-elected itself leader of every
+        # partition (NOT_LEADER_FOR_PARTITION for a moment): ask again until it has, bounded.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+                break
+            except KafkaException as exc:
+                if time.monotonic() > deadline or exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION:
+                    raise
+                time.sleep(0.5)
     finally:
         consumer.close()
     assert (low, high) == (0, 2)
