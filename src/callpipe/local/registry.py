@@ -11,7 +11,6 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import httpx
@@ -19,13 +18,14 @@ import httpx
 from callpipe.local._errors import LocalInfraError, ServerStartError
 from callpipe.local._jars import apicurio_runner, ensure_apicurio
 from callpipe.local._process import ServerProcess, free_port, port_open
+from callpipe.local._server import LocalServer
 
 __all__ = ["LocalRegistry"]
 
 CCOMPAT_PATH = "/apis/ccompat/v7"
 
 
-class LocalRegistry:
+class LocalRegistry(LocalServer):
     """One Apicurio Registry on 127.0.0.1. Context manager, or ``start()``/``close()``."""
 
     def __init__(
@@ -37,14 +37,16 @@ class LocalRegistry:
         heap_mb: int = 512,
         start_timeout: float = 120.0,
     ) -> None:
-        self._owns_dir = log_dir is None
         self.log_dir = Path(tempfile.mkdtemp(prefix="callpipe-registry-")) if log_dir is None else log_dir
+        super().__init__(
+            ServerProcess("apicurio-registry", self.log_dir / "registry.log"),
+            self.log_dir,
+            owns_dir=log_dir is None,
+        )
         self.port = port or free_port()
         self._cache = cache
         self.heap_mb = heap_mb
         self.start_timeout = start_timeout
-        self._proc = ServerProcess("apicurio-registry", self.log_dir / "registry.log")
-        self.last_start_s: float | None = None
 
     @property
     def base_url(self) -> str:
@@ -54,21 +56,6 @@ class LocalRegistry:
     def url(self) -> str:
         """Confluent-compatible endpoint: pass it to ``SchemaRegistryClient({"url": ...})``."""
         return self.base_url + CCOMPAT_PATH
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self._proc.running
-
-    @property
-    def log_path(self) -> Path:
-        return self._proc.log_path
-
-    def log_tail(self, lines: int = 60) -> str:
-        return self._proc.log_tail(lines)
 
     def start(self, *, detach: bool = False) -> Self:
         if port_open(self.port):
@@ -98,29 +85,6 @@ class LocalRegistry:
         self._proc.wait_ready(self._ready, self.start_timeout)
         self.last_start_s = time.monotonic() - began
         return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._proc.stop(timeout)
-
-    def kill(self) -> None:
-        self._proc.kill()
-
-    def release(self) -> None:
-        """Leave a detached registry running and forget it (CLI ``start`` uses this)."""
-        self._proc.release()
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.log_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"LocalRegistry({self.url}, running={self.running})"
