@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -37,7 +36,7 @@ import sys
 import tempfile
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from callpipe.local.kafka import given_or_local_broker
 from callpipe_bench.ingest_bench import percentile
 
 if TYPE_CHECKING:
@@ -101,19 +101,6 @@ class Report:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
-        yield bootstrap
-        return
-    from callpipe.local.kafka import LocalKafka
-
-    print("starting a local Kafka broker (KAFKA_BOOTSTRAP_SERVERS unset)…", file=sys.stderr)
-    with LocalKafka() as kafka:
-        yield kafka.bootstrap_servers
 
 
 def _run_module(module: str, args: list[str], env: dict[str, str], timeout_s: float) -> str:
@@ -427,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     report = Report()
     started = time.monotonic()
-    with _broker() as bootstrap:
+    with given_or_local_broker(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")) as bootstrap:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
         steps: dict[str, Callable[[], None]] = {
             "ingest": lambda: _ingest(report, bootstrap, sizes),

@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import json
 import os
 import re
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -39,6 +36,7 @@ from prometheus_client import REGISTRY
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.kafka import EventProducer, ensure_topics
+from callpipe.local.kafka import given_or_local_broker
 from callpipe.models import (
     CallAnalysis,
     CallAnalyzed,
@@ -178,19 +176,6 @@ class FixedLatencyLLM:
 
 
 # -- the broker -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
-        yield bootstrap
-        return
-    from callpipe.local.kafka import LocalKafka
-
-    print("starting a local Kafka broker (KAFKA_BOOTSTRAP_SERVERS unset)…", file=sys.stderr)
-    with LocalKafka() as kafka:
-        yield kafka.bootstrap_servers
 
 
 def _events(n: int, run_id: str) -> list[TranscriptReady]:
@@ -461,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     print(f"analyzer bench on {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f})")
     if not args.skip_llm:
-        with _broker() as bootstrap:
+        with given_or_local_broker(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")) as bootstrap:
             res = asyncio.run(run_llm_bench(bootstrap, args.calls, args.concurrency, args.latency_s))
             seq = asyncio.run(run_sequential(bootstrap, args.sequential_calls, args.latency_s))
         met = res["steady_per_s"] >= TARGET_CALLS_PER_S

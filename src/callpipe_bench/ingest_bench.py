@@ -39,6 +39,7 @@ import httpx
 from confluent_kafka import Consumer
 
 from callpipe.kafka import ensure_topics
+from callpipe.local.kafka import given_or_local_broker
 from callpipe.settings import KafkaSettings
 
 __all__ = ["BenchResult", "main", "percentile", "run_bench", "twilio_signature"]
@@ -96,19 +97,6 @@ class BenchResult:
         lines = [f"{'metric':<{width}}  value", f"{'-' * width}  -----"]
         lines += [f"{name:<{width}}  {value}" for name, value in rows]
         return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
-        yield bootstrap
-        return
-    from callpipe.local.kafka import LocalKafka
-
-    print("starting a local Kafka broker (KAFKA_BOOTSTRAP_SERVERS unset)…", file=sys.stderr)
-    with LocalKafka() as kafka:
-        yield kafka.bootstrap_servers
 
 
 def _free_port() -> int:
@@ -288,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.requests < 1 or args.clients < 1 or not 0 < args.max_seconds <= 600:
         parser.error("--requests and --clients must be ≥ 1, --max-seconds in (0, 600]")
-    with _broker() as bootstrap:
+    with given_or_local_broker(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")) as bootstrap:
         result = run_bench(
             bootstrap, requests=args.requests, clients=args.clients, max_seconds=args.max_seconds
         )

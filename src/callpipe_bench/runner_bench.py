@@ -14,32 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 
 from callpipe.kafka import EventProducer, ensure_topics
+from callpipe.local.kafka import given_or_local_broker
 from callpipe.observability import runner_metrics
 from callpipe.runner import MessageStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
 
 __all__ = ["main", "run_bench"]
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
-        yield bootstrap
-        return
-    from callpipe.local.kafka import LocalKafka
-
-    print("starting a local Kafka broker (KAFKA_BOOTSTRAP_SERVERS unset)…", file=sys.stderr)
-    with LocalKafka() as kafka:
-        yield kafka.bootstrap_servers
 
 
 async def run_bench(bootstrap: str, messages: int, concurrency: int, work_s: float) -> dict[str, float]:
@@ -124,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--work-ms", type=float, default=100.0)
     args = parser.parse_args(argv)
-    with _broker() as bootstrap:
+    with given_or_local_broker(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")) as bootstrap:
         result = asyncio.run(run_bench(bootstrap, args.messages, args.concurrency, args.work_ms / 1000))
     ok = result["calls_per_s"] >= result["target_per_s"]
     print(

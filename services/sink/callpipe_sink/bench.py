@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import re
@@ -38,7 +37,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.kafka import EventProducer, ensure_topics
+from callpipe.local.kafka import given_or_local_broker
 from callpipe.models import CallAnalyzed
 from callpipe.runner import BatchStage, StageRunner
 from callpipe.settings import KafkaSettings
@@ -63,19 +62,6 @@ __all__ = ["main"]
 
 TARGET_RATE = 20_000
 TARGET_P95_MS = 50.0
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
-        yield bootstrap
-        return
-    from callpipe.local.kafka import LocalKafka
-
-    print("starting a local Kafka broker (KAFKA_BOOTSTRAP_SERVERS unset)…", file=sys.stderr)
-    with LocalKafka() as kafka:
-        yield kafka.bootstrap_servers
 
 
 def _count(wh: Warehouse, sql: str) -> int:
@@ -234,7 +220,7 @@ def _topic_part(
             "utterances": _count(wh, "SELECT count() FROM {db:Identifier}.utterances FINAL"),
         }
 
-    with _broker() as bootstrap:
+    with given_or_local_broker(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")) as bootstrap:
         kafka = KafkaSettings(bootstrap_servers=bootstrap)
         ensure_topics(kafka, [topic, f"{topic}.dlq"], partitions=6)
         produce_s = asyncio.run(_produce(kafka, topic, values))

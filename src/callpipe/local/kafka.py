@@ -8,21 +8,23 @@ brings back the same broker with the same topics, offsets and committed group po
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from callpipe.local._errors import LocalInfraError, ServerStartError
 from callpipe.local._jars import ensure_kafka_jars
 from callpipe.local._process import ServerProcess, free_port, port_open
+from callpipe.local._server import LocalServer
 
-__all__ = ["LocalKafka"]
+__all__ = ["LocalKafka", "given_or_local_broker"]
 
 # Quiet the per-request chatter but keep startup, shutdown and every warning: the log tail is
 # what a failed test shows.
@@ -61,7 +63,7 @@ def _cluster_id() -> str:
             return text
 
 
-class LocalKafka:
+class LocalKafka(LocalServer):
     """One KRaft broker. Use as a context manager, or call ``start()``/``close()``.
 
     ``data_dir`` None means a temporary directory removed by ``close()``; a given directory is
@@ -81,9 +83,13 @@ class LocalKafka:
         start_timeout: float = 120.0,
         properties: Mapping[str, str] | None = None,
     ) -> None:
-        self._owns_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="callpipe-kafka-")) if data_dir is None else data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(
+            ServerProcess("kafka", self.data_dir / "logs" / "server.log"),
+            self.data_dir,
+            owns_dir=data_dir is None,
+        )
         state = self._read_state()
         self.port = port or int(state.get("port", 0)) or free_port()
         self.controller_port = controller_port or int(state.get("controller_port", 0)) or free_port()
@@ -94,29 +100,12 @@ class LocalKafka:
         self.heap_mb = heap_mb
         self.start_timeout = start_timeout
         self._extra = dict(properties or {})
-        self._proc = ServerProcess("kafka", self.data_dir / "logs" / "server.log")
-        self.last_start_s: float | None = None
 
     # -- public surface -----------------------------------------------------------------------
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self._proc.running
-
-    @property
-    def log_path(self) -> Path:
-        return self._proc.log_path
-
-    def log_tail(self, lines: int = 60) -> str:
-        return self._proc.log_tail(lines)
 
     def start(self, *, detach: bool = False) -> Self:
         """Fetch jars if needed, format storage on first use, start, and wait until ready."""
@@ -132,37 +121,6 @@ class LocalKafka:
         self._proc.wait_ready(self._ready, self.start_timeout)
         self.last_start_s = time.monotonic() - began
         return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Clean shutdown (SIGTERM), SIGKILL after ``timeout`` seconds. Data is kept."""
-        self._proc.stop(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: an unclean crash, for chaos tests. ``start()`` recovers from the same data."""
-        self._proc.kill()
-
-    def restart(self, *, timeout: float = 30.0) -> Self:
-        """Stop and start again on the same ports and data directory."""
-        self.stop(timeout)
-        return self.start()
-
-    def release(self) -> None:
-        """Leave a detached broker running and forget it (CLI ``start`` uses this)."""
-        self._proc.release()
-
-    def close(self) -> None:
-        """Stop, and remove the data directory if it was a temporary one."""
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (
@@ -280,3 +238,16 @@ class LocalKafka:
         except KafkaException:
             return False
         return True
+
+
+@contextlib.contextmanager
+def given_or_local_broker(bootstrap_servers: str | None) -> Iterator[str]:
+    """Yield ``bootstrap_servers`` when given; else start a temporary ``LocalKafka`` for the block.
+
+    For commands (benchmarks) that run against a broker the user names, or on their own."""
+    if bootstrap_servers:
+        yield bootstrap_servers
+        return
+    print("starting a local Kafka broker (no bootstrap servers given)…", file=sys.stderr)
+    with LocalKafka() as kafka:
+        yield kafka.bootstrap_servers
