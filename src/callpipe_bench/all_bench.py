@@ -320,7 +320,7 @@ def _e2e_recordings(out: Path, calls: int) -> list[Path]:
 
 
 def _e2e(report: Report, bootstrap: str, sizes: Sizes) -> None:
-    from callpipe_cli.localrun import LocalPipeline, query_chdb
+    from callpipe_cli.localrun import DELIVERY_ENGINE_ENV, LocalPipeline, query_chdb, topic_env
 
     with tempfile.TemporaryDirectory(prefix="callpipe-bench-e2e-") as tmp:
         work = Path(tmp)
@@ -330,15 +330,7 @@ def _e2e(report: Report, bootstrap: str, sizes: Sizes) -> None:
             with wave.open(str(path), "rb") as audio:
                 audio_s += audio.getnframes() / audio.getframerate()
         prefix = f"bench{os.urandom(3).hex()}"
-        env = {
-            "TOPIC_RECORDINGS": f"{prefix}.recordings",
-            "TOPIC_TRANSCRIPTS": f"{prefix}.transcripts",
-            "TOPIC_ANALYSES": f"{prefix}.analyses",
-            "TOPIC_CALL_EVENTS": f"{prefix}.call-events",
-            "TOPIC_DEAD_LETTER_PREFIX": f"{prefix}.dlq",
-            "TRANSCRIBER_WHISPER_MODEL": "tiny.en",
-            "TRANSCRIBER_WHISPER_BEAM_SIZE": "1",
-        }
+        env = {**topic_env(prefix), **DELIVERY_ENGINE_ENV}
         pipeline = LocalPipeline(bootstrap, work / "pipeline", extra_env=env)
         headers = {"Authorization": f"Bearer {pipeline.api_token}"}
         try:

@@ -40,7 +40,7 @@ import httpx
 
 from callpipe_cli.chaos_clips import ChaosClip, make_clips
 from callpipe_cli.chaos_report import ChaosReport, dead_letter_counts, find_secrets, read_warehouse
-from callpipe_cli.localrun import SERVICES, LocalPipeline
+from callpipe_cli.localrun import DELIVERY_ENGINE_ENV, SERVICES, LocalPipeline, topic_env
 
 __all__ = ["Broker", "ChaosPlan", "main", "run_chaos"]
 
@@ -269,20 +269,12 @@ def run_chaos(
     clips = make_clips(plan.calls, work_dir / "audio", run_id=run_id, silent_share=plan.silent_share)
     clip_s = time.monotonic() - began
     prefix = f"chaos{run_id}"
-    topics = {
-        "TOPIC_RECORDINGS": f"{prefix}.recordings",
-        "TOPIC_TRANSCRIPTS": f"{prefix}.transcripts",
-        "TOPIC_ANALYSES": f"{prefix}.analyses",
-        "TOPIC_CALL_EVENTS": f"{prefix}.call-events",
-        "TOPIC_DEAD_LETTER_PREFIX": f"{prefix}.dlq",
-    }
+    topics = topic_env(prefix)
     fake = fake_secrets(run_id)
     env = {**topics, **{k: v for k, v in fake.items() if k != "INGEST_API_TOKEN"}}
     env["TRANSCRIBER_TWILIO_ACCOUNT_SID"] = "AC" + "c" * 32
-    # The smallest shipped model, greedy: the run tests delivery, not accuracy, and base with beam
-    # search would cost ~6x the engine time on two cores. A value in the caller's environment wins.
-    env["TRANSCRIBER_WHISPER_BEAM_SIZE"] = os.environ.get("TRANSCRIBER_WHISPER_BEAM_SIZE", "1")
-    env["TRANSCRIBER_WHISPER_MODEL"] = os.environ.get("TRANSCRIBER_WHISPER_MODEL", "tiny.en")
+    # The delivery-test engine settings, unless the caller's environment names others.
+    env.update({name: os.environ.get(name, value) for name, value in DELIVERY_ENGINE_ENV.items()})
     pipeline = LocalPipeline(
         bootstrap, work_dir / "pipeline", api_token=fake["INGEST_API_TOKEN"], extra_env=env
     )

@@ -38,9 +38,34 @@ finally:
 print(json.dumps([list(r) for r in rows], default=str))
 """
 
-__all__ = ["SERVICES", "LocalPipeline", "ServiceProcess", "free_port", "query_chdb"]
+__all__ = [
+    "DELIVERY_ENGINE_ENV",
+    "SERVICES",
+    "LocalPipeline",
+    "ServiceProcess",
+    "free_port",
+    "query_chdb",
+    "topic_env",
+]
 
 SERVICES = ("ingest", "transcriber", "analyzer", "sink")
+
+# Runs that test delivery rather than accuracy (e2e, chaos, bad input, the overhead benchmark):
+# the smallest shipped model with greedy decoding; the default (base, beam 5) costs ~6x the
+# engine time on two cores.
+DELIVERY_ENGINE_ENV = {"TRANSCRIBER_WHISPER_MODEL": "tiny.en", "TRANSCRIBER_WHISPER_BEAM_SIZE": "1"}
+
+
+def topic_env(prefix: str) -> dict[str, str]:
+    """The services' topic settings with every topic under ``prefix``, so runs sharing a broker
+    never see each other's records. The dead-letter topics are ``<prefix>.dlq.<stage>``."""
+    return {
+        "TOPIC_RECORDINGS": f"{prefix}.recordings",
+        "TOPIC_TRANSCRIPTS": f"{prefix}.transcripts",
+        "TOPIC_ANALYSES": f"{prefix}.analyses",
+        "TOPIC_CALL_EVENTS": f"{prefix}.call-events",
+        "TOPIC_DEAD_LETTER_PREFIX": f"{prefix}.dlq",
+    }
 
 
 def free_port() -> int:

@@ -33,7 +33,7 @@ from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.examples import example_analysis, example_recording
 from callpipe.models import CallAnalyzed, RecordingReady, Role
 from callpipe.synthetic import CallScript, ScriptTurn, generate_call
-from callpipe_cli.localrun import LocalPipeline, query_chdb
+from callpipe_cli.localrun import DELIVERY_ENGINE_ENV, LocalPipeline, query_chdb, topic_env
 
 pytestmark = pytest.mark.slow
 
@@ -79,14 +79,8 @@ def pipeline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[tuple[LocalPipeli
         "dlq": f"{prefix}.dlq",
     }
     env = {
-        "TOPIC_RECORDINGS": topics["recordings"],
-        "TOPIC_TRANSCRIPTS": topics["transcripts"],
-        "TOPIC_ANALYSES": topics["analyses"],
-        "TOPIC_CALL_EVENTS": f"{prefix}.call-events",
-        "TOPIC_DEAD_LETTER_PREFIX": topics["dlq"],
-        # Delivery under bad input, not accuracy: the smallest shipped model, greedy (as e2e).
-        "TRANSCRIBER_WHISPER_MODEL": "tiny.en",
-        "TRANSCRIBER_WHISPER_BEAM_SIZE": "1",
+        **topic_env(prefix),
+        **DELIVERY_ENGINE_ENV,
         # A poison message must be dead-lettered at once; this bounds a mistaken retry loop too.
         "RUNNER_BACKOFF_MAX_S": "2",
     }

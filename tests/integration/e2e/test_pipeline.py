@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from callpipe.models import Role
 from callpipe.synthetic import CallScript, ScriptTurn, generate_call
-from callpipe_cli.localrun import LocalPipeline, query_chdb
+from callpipe_cli.localrun import DELIVERY_ENGINE_ENV, LocalPipeline, query_chdb, topic_env
 
 pytestmark = pytest.mark.slow
 
@@ -97,17 +97,9 @@ def test_fifty_recordings_land_exactly_once_in_clickhouse(
     kafka_bootstrap: str, recordings: list[Path], tmp_path: Path
 ) -> None:
     prefix = f"e2e{uuid.uuid4().hex[:6]}"
-    topics = {
-        "TOPIC_RECORDINGS": f"{prefix}.recordings",
-        "TOPIC_TRANSCRIPTS": f"{prefix}.transcripts",
-        "TOPIC_ANALYSES": f"{prefix}.analyses",
-        "TOPIC_CALL_EVENTS": f"{prefix}.call-events",
-        "TOPIC_DEAD_LETTER_PREFIX": f"{prefix}.dlq",
-        # This test is about delivery through four processes, not accuracy: the smallest shipped
-        # model with greedy decoding keeps it inside CI's time on 2 cores (the default is base).
-        "TRANSCRIBER_WHISPER_MODEL": "tiny.en",
-        "TRANSCRIBER_WHISPER_BEAM_SIZE": "1",
-    }
+    # Delivery through four processes, not accuracy: the delivery-test engine settings keep it
+    # inside CI's time on 2 cores.
+    topics = {**topic_env(prefix), **DELIVERY_ENGINE_ENV}
     pipeline = LocalPipeline(kafka_bootstrap, tmp_path / "pipeline", extra_env=topics)
     headers = {"Authorization": f"Bearer {pipeline.api_token}"}
     try:
