@@ -9,8 +9,15 @@ generated calls, runs the real transcriber stage (fetch from the recording store
 roles) on the dual-channel WAV and on the mono mix of each call, and prints per call and overall:
 
 - WER: word error rate of the whole transcript against the script (normalized text);
-- role accuracy: share of recognized words whose role matches the role of the reference turn
-  at the word's midpoint (the nearest turn when between turns) — word-weighted, time-based;
+- role accuracy (attribution-based): every reference word is tagged with the role of its script
+  turn and every recognized word with the role of the utterance it was emitted in; the two word
+  sequences (normalized as for the WER) are aligned with the WER's own edit-distance alignment,
+  and the figure is the share of aligned pairs (matches and substitutions) whose roles agree.
+  Deleted and inserted words are the WER's business and are not counted here. Word timestamps
+  play no part: a dual-channel word whose timestamp drifts into the other party's turn still
+  belongs to its channel's utterance, and it is the utterance's role the transcript delivers.
+  It still fails where attribution fails: a swapped channel map, or a mono word the diarizer
+  put in the other speaker's utterance, is an aligned pair with disagreeing roles;
 - RTF: stage wall time / audio duration, per call. On a machine shared with other work the wall
   time includes waiting for a core, so ``cpuRTF`` is printed too: the process CPU time over
   (audio duration × ``--cores``), the wall RTF the call would have on that many idle cores if the
@@ -34,28 +41,21 @@ import httpx
 from callpipe.models import Direction, RecordingReady, RecordingSource, TranscriptReady
 from callpipe.store import LocalRecordingStore
 from callpipe.synthetic import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
-from callpipe_bench.wer import word_errors
+from callpipe_bench.wer import align_words, normalize_text, word_errors
 
 __all__ = ["main", "role_accuracy"]
 
 
 def role_accuracy(call: SyntheticCall, transcript: TranscriptReady) -> tuple[int, int]:
-    """(words with the right role, words) — see the module docstring."""
+    """(aligned words whose roles agree, aligned words) — see the module docstring."""
+    ref = [(token, turn.role) for turn in call.turns for token in normalize_text(turn.text)]
+    hyp = [(token, utt.role) for utt in transcript.utterances for token in normalize_text(utt.text)]
     right = total = 0
-    for utt in transcript.utterances:
-        words = utt.words or []
-        spans = [((w.start_s + w.end_s) / 2) for w in words] or [(utt.start_s + utt.end_s) / 2]
-        for t in spans:
-            ref = min(
-                call.turns,
-                key=lambda turn: (
-                    0.0
-                    if turn.start_s <= t <= turn.end_s
-                    else min(abs(t - turn.start_s), abs(t - turn.end_s))
-                ),
-            )
-            total += 1
-            right += utt.role is ref.role
+    for i, j in align_words([t for t, _ in ref], [t for t, _ in hyp]):
+        if i is None or j is None:
+            continue
+        total += 1
+        right += ref[i][1] is hyp[j][1]
     return right, total
 
 

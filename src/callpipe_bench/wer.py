@@ -8,8 +8,9 @@ common contractions expanded, so formatting differences are not counted as recog
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["normalize_text", "wer", "word_errors"]
+__all__ = ["align_words", "normalize_text", "wer", "word_errors"]
 
 _ONES = [
     "zero",
@@ -112,6 +113,38 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
         previous = current
     return previous[-1], len(ref)
+
+
+def align_words(ref: Sequence[str], hyp: Sequence[str]) -> list[tuple[int | None, int | None]]:
+    """The edit-distance alignment behind ``word_errors``, as (ref index, hyp index) pairs.
+
+    Same costs as the WER (substitution, deletion, insertion: 1 each); a pair with both indices is
+    a match or a substitution, ``(i, None)`` a deleted reference word, ``(None, j)`` an inserted
+    hypothesis word. Among alignments of equal cost the backtrace prefers the diagonal, so the
+    pairing is deterministic."""
+    n, m = len(ref), len(hyp)
+    cost = [list(range(m + 1))]
+    for i in range(1, n + 1):
+        row = [i] + [0] * m
+        above = cost[i - 1]
+        r = ref[i - 1]
+        for j in range(1, m + 1):
+            row[j] = min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (r != hyp[j - 1]))
+        cost.append(row)
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
+            pairs.append((i - 1, None))
+            i -= 1
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    pairs.reverse()
+    return pairs
 
 
 def wer(reference: str, hypothesis: str) -> float:

@@ -1,0 +1,111 @@
+"""The transcriber eval's metrics: the WER alignment and the attribution-based role accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from callpipe.examples import example_transcript
+from callpipe.models import ChannelRole, Role, TranscriptReady, Utterance, Word
+from callpipe.synthetic import ReferenceTurn, SyntheticCall
+from callpipe_bench.transcriber_eval import role_accuracy
+from callpipe_bench.wer import align_words, normalize_text, word_errors
+
+AGENT_TEXT = "Thanks for calling Acme, this is Dana."
+CALLER_TEXT = "Hi, I was charged twice this month."
+AGENT_TEXT_2 = "I can refund the second charge today."
+
+
+def _call() -> SyntheticCall:
+    turns = [
+        ReferenceTurn(role=Role.AGENT, channel=0, start_s=0.0, end_s=2.5, text=AGENT_TEXT),
+        ReferenceTurn(role=Role.CALLER, channel=1, start_s=3.0, end_s=5.0, text=CALLER_TEXT),
+        ReferenceTurn(role=Role.AGENT, channel=0, start_s=5.5, end_s=8.0, text=AGENT_TEXT_2),
+    ]
+    return SyntheticCall(
+        call_id="metric",
+        sample_rate=8000,
+        duration_s=8.0,
+        stereo_path=Path("metric.wav"),
+        mono_path=Path("metric.mono.wav"),
+        script_path=Path("metric.json"),
+        channel_roles=[ChannelRole(channel=0, role=Role.AGENT), ChannelRole(channel=1, role=Role.CALLER)],
+        turns=turns,
+    )
+
+
+def _utt(role: Role, channel: int | None, text: str, start: float, end: float) -> Utterance:
+    # Words spread evenly over [start, end]: what the timestamps say, not what the metric uses.
+    tokens = text.split()
+    step = (end - start) / len(tokens)
+    words = [
+        Word(word=t, start_s=start + k * step, end_s=start + (k + 1) * step, confidence=0.9)
+        for k, t in enumerate(tokens)
+    ]
+    return Utterance(
+        role=role, speaker=f"ch{channel}", channel=channel, start_s=start, end_s=end, text=text, words=words
+    )
+
+
+def _transcript(utterances: list[Utterance]) -> TranscriptReady:
+    return example_transcript("metric").model_copy(update={"utterances": utterances})
+
+
+def test_alignment_pairs_matches_substitutions_and_gaps() -> None:
+    ref, hyp = ["a", "b", "c", "d"], ["a", "x", "c", "d", "e"]
+    assert align_words(ref, hyp) == [(0, 0), (1, 1), (2, 2), (3, 3), (None, 4)]
+    assert align_words(["a", "b", "c"], ["a", "c"]) == [(0, 0), (1, None), (2, 1)]
+    assert align_words([], ["a"]) == [(None, 0)]
+    # The alignment has the WER's cost: substitutions + gaps = the edit distance.
+    ref_t = normalize_text(f"{AGENT_TEXT} {CALLER_TEXT}")
+    hyp_t = normalize_text("thanks calling acme hi i was charged")
+    pairs = align_words(ref_t, hyp_t)
+    cost = sum(1 for i, j in pairs if i is None or j is None or ref_t[i] != hyp_t[j])
+    assert cost == word_errors(" ".join(ref_t), " ".join(hyp_t))[0]
+
+
+def test_right_roles_with_drifted_timestamps_score_100_percent() -> None:
+    # Each utterance is on its channel with its channel's role, but the timestamps drifted 1.5 s
+    # late, so by time half the agent's first words sit in the caller's turn: a time-based metric
+    # counted them wrong, the attribution-based one must not.
+    transcript = _transcript(
+        [
+            _utt(Role.AGENT, 0, AGENT_TEXT, 1.5, 4.0),
+            _utt(Role.CALLER, 1, CALLER_TEXT, 4.5, 6.5),
+            _utt(Role.AGENT, 0, AGENT_TEXT_2, 7.0, 9.5),
+        ]
+    )
+    right, total = role_accuracy(_call(), transcript)
+    assert total == len(normalize_text(f"{AGENT_TEXT} {CALLER_TEXT} {AGENT_TEXT_2}"))
+    assert right == total
+
+
+def test_swapped_roles_score_below_100_percent() -> None:
+    swapped = _transcript(
+        [
+            _utt(Role.CALLER, 0, AGENT_TEXT, 0.0, 2.5),
+            _utt(Role.AGENT, 1, CALLER_TEXT, 3.0, 5.0),
+            _utt(Role.CALLER, 0, AGENT_TEXT_2, 5.5, 8.0),
+        ]
+    )
+    right, total = role_accuracy(_call(), swapped)
+    assert total > 0
+    assert right == 0
+
+
+def test_mono_words_given_to_the_wrong_speaker_are_counted_wrong() -> None:
+    # A diarizer that cut the caller's turn late: the caller's first three words land in the
+    # agent's utterance. Recognition errors (a substitution, a dropped word) do not hide it.
+    agent_words = normalize_text(AGENT_TEXT)
+    caller_words = normalize_text(CALLER_TEXT)
+    moved = caller_words[:3]
+    transcript = _transcript(
+        [
+            _utt(Role.AGENT, None, " ".join([*agent_words[:-1], "dayna", *moved]), 0.0, 3.5),
+            _utt(Role.CALLER, None, " ".join(caller_words[3:]), 3.5, 5.0),
+            _utt(Role.AGENT, None, " ".join(normalize_text(AGENT_TEXT_2)[1:]), 5.5, 8.0),
+        ]
+    )
+    right, total = role_accuracy(_call(), transcript)
+    n_ref = len(agent_words) + len(caller_words) + len(normalize_text(AGENT_TEXT_2))
+    assert total == n_ref - 1  # the dropped word is a deletion, not an aligned pair
+    assert right == total - len(moved)
