@@ -6,7 +6,6 @@ its reason after the configured attempts; none is lost, none is produced twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -29,7 +28,8 @@ from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import LLMSettings
 from callpipe_analyzer.stage import analyze
-from tests.integration.faults.conftest import Until, header, produce, read_all
+from tests.integration.faults.conftest import Until, produce, read_all
+from tests.integration.faults.fault_support import dead_letters, run_until_settled
 
 RUNNER = RunnerSettings(
     max_in_flight=4, max_attempts=3, backoff_initial_s=0.05, backoff_max_s=0.2, commit_interval_s=0.2
@@ -149,38 +149,24 @@ async def test_llm_faults_end_in_an_analysis_or_a_reasoned_dead_letter(
             runner=RUNNER,
             dead_letter_topic=dlq,
         )
-        task = asyncio.create_task(runner.run())
-        try:
-            never = set(NEVER)
-            # Every "never" key got its full budget of attempts: then its dead letter is written.
-            budget = (LLM.max_retries + 1) * RUNNER.max_attempts
-            seen = lambda: str({k: injector.attempts(k) for k in plan})  # noqa: E731
-            assert await until(lambda: all(injector.attempts(k) >= budget for k in never), 60), seen()
-            assert await until(lambda: all(injector.attempts(k) >= 1 for k in RECOVERS), 30)
-        finally:
-            await asyncio.sleep(1.0)  # let the last produce and commit finish
-            runner.stop()
-            await asyncio.wait_for(task, 30)
+        budget = (LLM.max_retries + 1) * RUNNER.max_attempts
+        await run_until_settled(runner, injector, recovers=RECOVERS, never=NEVER, budget=budget, until=until)
 
     produced = read_all(kafka_bootstrap, sink, len(RECOVERS), timeout=30)
-    analyzed = [analyses.deserialize(m.value()) for m in produced]
+    analyzed = [analyses.deserialize(m.value() or b"") for m in produced]
     assert sorted(a.call_id for a in analyzed) == sorted(f"call-{n}" for n in RECOVERS)
     assert all(a.analysis is not None and a.analysis.intent == "billing_dispute" for a in analyzed)
 
-    dead = read_all(kafka_bootstrap, dlq, len(NEVER), timeout=30)
-    reasons = {
-        m.key().decode(): (header(m, "x-callpipe-error-class"), header(m, "x-callpipe-error-message"))
-        for m in dead
-    }
-    assert len(dead) == len(NEVER), reasons
-    assert reasons["call-always-500"][0] == "TransientError"
-    assert "500" in (reasons["call-always-500"][1] or "")
-    assert reasons["call-always-429"][0] == "RateLimitedError"
-    assert reasons["call-always-timeout"][0] == "TransientError"
-    assert "timed out" in (reasons["call-always-timeout"][1] or "")
-    for m in dead:  # the original bytes are kept, so the call can be replayed once fixed
-        assert transcripts.deserialize(m.value()).call_id == m.key().decode()
-        assert header(m, "x-callpipe-attempts") == str(RUNNER.max_attempts)
+    dead = dead_letters(kafka_bootstrap, dlq, len(NEVER))
+    assert sorted(dead) == sorted(f"call-{n}" for n in NEVER), dead
+    assert dead["call-always-500"].error_class == "TransientError"
+    assert "500" in (dead["call-always-500"].message or "")
+    assert dead["call-always-429"].error_class == "RateLimitedError"
+    assert dead["call-always-timeout"].error_class == "TransientError"
+    assert "timed out" in (dead["call-always-timeout"].message or "")
+    for key, letter in dead.items():  # the original bytes are kept, so the call can be replayed once fixed
+        assert transcripts.deserialize(letter.value).call_id == key
+        assert letter.attempts == str(RUNNER.max_attempts)
     # The harness really injected what the plan says (a test that cannot fail proves nothing).
     assert injector.attempts("mixed") == 5
     assert injector.attempts("ok") == 1

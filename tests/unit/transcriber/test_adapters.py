@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import wave
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from callpipe_transcriber.engines.base import EngineRequest
 from callpipe_transcriber.engines.deepgram import DeepgramEngine, DeepgramOptions, parse_deepgram_response
 from callpipe_transcriber.fetch import AudioFetcher, FetchOptions, twilio_media_url
 from callpipe_transcriber.roles import RoleCues, assign_roles, channel_roles_for
+from tests.unit.transcriber.deepgram_bodies import DIARIZED, MULTICHANNEL, error_body
 
 
 def _wav(seconds: float = 1.0, channels: int = 2, rate: int = 8000, amplitude: float = 0.3) -> bytes:
@@ -123,118 +125,6 @@ async def test_fetch_enforces_size_limit(tmp_path: Path) -> None:
 
 
 # ---- Deepgram ------------------------------------------------------------------------------
-def _dg_word(word: str, start: float, end: float, speaker: int | None = None) -> dict[str, object]:
-    w: dict[str, object] = {
-        "word": word.lower().strip(".,?"),
-        "start": start,
-        "end": end,
-        "confidence": 0.98,
-        "punctuated_word": word,
-    }
-    if speaker is not None:
-        w["speaker"] = speaker
-        w["speaker_confidence"] = 0.9
-    return w
-
-
-# Shaped like Deepgram's documented pre-recorded response with multichannel + utterances.
-MULTICHANNEL = {
-    "metadata": {"request_id": "a1b2", "duration": 6.0, "channels": 2, "models": ["nova-3"]},
-    "results": {
-        "channels": [
-            {
-                "alternatives": [
-                    {
-                        "transcript": "I was charged twice.",
-                        "confidence": 0.97,
-                        "words": [
-                            _dg_word("I", 3.1, 3.2),
-                            _dg_word("was", 3.2, 3.4),
-                            _dg_word("charged", 3.4, 3.8),
-                            _dg_word("twice.", 3.8, 4.2),
-                        ],
-                    }
-                ]
-            },
-            {
-                "alternatives": [
-                    {
-                        "transcript": "Thank you for calling.",
-                        "confidence": 0.99,
-                        "words": [
-                            _dg_word("Thank", 0.5, 0.7),
-                            _dg_word("you", 0.7, 0.8),
-                            _dg_word("for", 0.8, 0.9),
-                            _dg_word("calling.", 0.9, 1.4),
-                        ],
-                    }
-                ]
-            },
-        ],
-        "utterances": [
-            {
-                "start": 0.5,
-                "end": 1.4,
-                "confidence": 0.99,
-                "channel": 1,
-                "transcript": "Thank you for calling.",
-                "words": [_dg_word("Thank", 0.5, 0.7)],
-                "id": "u1",
-            },
-            {
-                "start": 3.1,
-                "end": 4.2,
-                "confidence": 0.97,
-                "channel": 0,
-                "transcript": "I was charged twice.",
-                "words": [_dg_word("I", 3.1, 3.2)],
-                "id": "u2",
-            },
-        ],
-    },
-}
-
-DIARIZED = {
-    "metadata": {"request_id": "c3d4", "duration": 6.0, "channels": 1},
-    "results": {
-        "channels": [
-            {
-                "alternatives": [
-                    {
-                        "transcript": "Thank you for calling. Hi.",
-                        "confidence": 0.95,
-                        "words": [_dg_word("Thank", 0.5, 0.7, 0), _dg_word("Hi.", 3.0, 3.2, 1)],
-                    }
-                ],
-                "detected_language": "en",
-            }
-        ],
-        "utterances": [
-            {
-                "start": 0.5,
-                "end": 1.4,
-                "confidence": 0.95,
-                "channel": 0,
-                "speaker": 0,
-                "transcript": "Thank you for calling.",
-                "words": [_dg_word("Thank", 0.5, 0.7, 0)],
-                "id": "u1",
-            },
-            {
-                "start": 3.0,
-                "end": 3.2,
-                "confidence": 0.9,
-                "channel": 0,
-                "speaker": 1,
-                "transcript": "Hi.",
-                "words": [_dg_word("Hi.", 3.0, 3.2, 1)],
-                "id": "u2",
-            },
-        ],
-    },
-}
-
-
 def test_parse_multichannel_response() -> None:
     result = parse_deepgram_response(MULTICHANNEL, multichannel=True, model="nova-3")
     assert [(s.channel, s.text) for s in result.segments] == [
@@ -326,9 +216,7 @@ async def test_deepgram_errors_translate(status: int, error: type[Exception]) ->
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
-        return httpx.Response(
-            status, headers={"retry-after": "3"}, json={"err_code": "X", "err_msg": "m", "request_id": "r"}
-        )
+        return httpx.Response(status, headers={"retry-after": "3"}, json=error_body(status))
 
     with pytest.raises(error) as info:
         await _dg(httpx.MockTransport(handler), multichannel=True)
@@ -366,3 +254,16 @@ def test_poor_diarization_lowers_confidence() -> None:
     speech = [("spk0", 0.0, "Thank you for calling, my name is Ann."), ("spk1", 3.0, "I want to cancel.")]
     assert not assign_roles(speech, RoleCues()).low_confidence
     assert assign_roles(speech, RoleCues(), diarization_quality=0.4).low_confidence
+
+
+@pytestmark_dg
+async def test_deepgram_cut_off_body_is_transient() -> None:
+    # A 200 whose JSON stops half way (a proxy closing early) is worth asking again.
+    body = json.dumps(MULTICHANNEL).encode()
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, content=body[: len(body) // 2], headers={"content-type": "application/json"}
+        )
+    )
+    with pytest.raises(TransientError, match="not valid JSON"):
+        await _dg(transport, multichannel=True)

@@ -6,7 +6,8 @@ channel) or ``diarize=true`` for mono, ``utterances``, ``smart_format``, ``punct
 ``keyterm`` (custom vocabulary) and ``language``. The SDK's own retries are off
 (``max_retries=0``): the stage runner owns retry policy, so a 429 becomes RateLimitedError with
 Deepgram's Retry-After and a 5xx TransientError; 400 (audio Deepgram cannot decode) is
-InvalidInputError; 401/402/403 (key or balance) is DependencyUnavailableError — pause, not DLQ.
+InvalidInputError; 401/402/403 (key or balance) is DependencyUnavailableError — pause, not DLQ;
+a 2xx whose body is cut-off JSON, a timeout or a dropped connection is TransientError.
 
 Response: ``results.utterances[]`` (each with ``channel`` and, when diarized, ``speaker``) is
 preferred; without it the per-channel ``results.channels[].alternatives[0].words[]`` are used.
@@ -119,6 +120,10 @@ def _translate(exc: Any) -> Exception:
         )
     if status >= 500:
         return TransientError(f"deepgram error {status}: {detail}")
+    if 200 <= status < 300:
+        # The SDK raises ApiError with the 2xx status when the body is not JSON: a response cut
+        # off by a proxy or a dropped connection. Asking again is the cure, so it is transient.
+        return TransientError(f"deepgram answered {status} with a body that is not valid JSON (cut off?)")
     if status in (401, 402, 403):
         return DependencyUnavailableError(f"deepgram refused the key ({status}): {detail}")
     if status in (400, 413, 415, 422):
