@@ -49,6 +49,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -164,7 +165,9 @@ class ChdbFront:
         self.timezone = tz.strip()
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
-        self._tmp = tempfile.mkdtemp(prefix="chfront-")
+        # Insert data files live next to the data directory (a test's tmp_path), not in /tmp:
+        # a SIGKILLed front leaves at most this empty folder behind, where pytest cleans up.
+        self._tmp = tempfile.mkdtemp(prefix="chfront-", dir=os.path.dirname(os.path.abspath(path)))
 
     def close(self) -> None:
         with self._lock:
@@ -172,6 +175,7 @@ class ChdbFront:
                 session.conn.close()
             self._sessions.clear()
             self._base.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
     # -- one request ------------------------------------------------------------------------
 
