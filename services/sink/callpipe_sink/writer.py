@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
-from callpipe_sink.warehouse import Warehouse
+from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations
 
 __all__ = ["INSERT_SETTINGS", "SINK_CONSUMER_OVERRIDES", "BatchResult", "SinkWriter", "split_rounds"]
 
@@ -98,11 +98,19 @@ class SinkWriter:
             for payload in round_:
                 by_schema[payload.schema_id].append(payload.body)
             for schema_id, bodies in sorted(by_schema.items()):
-                self._wh.insert_avro(
-                    "analyses_in", container_file(schemas[schema_id], bodies), INSERT_SETTINGS
-                )
+                self._insert(container_file(schemas[schema_id], bodies))
                 inserts += 1
         return BatchResult(len(payloads), inserts, time.perf_counter() - started)
+
+    def _insert(self, container: bytes) -> None:
+        try:
+            self._wh.insert_avro("analyses_in", container, INSERT_SETTINGS)
+        except SchemaMissingError as exc:
+            # ClickHouse came back without our tables (a new volume, a dropped database): create
+            # them again and retry once. A second miss propagates and pauses like any outage.
+            log.warning("warehouse lost its tables; re-applying migrations", extra={"error": exc.reason})
+            apply_migrations(self._wh)
+            self._wh.insert_avro("analyses_in", container, INSERT_SETTINGS)
 
 
 def split_rounds(payloads: list[AnalysisPayload]) -> list[list[AnalysisPayload]]:

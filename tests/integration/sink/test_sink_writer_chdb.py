@@ -178,3 +178,17 @@ def test_analyses_in_mirrors_the_avro_contract(warehouse: Warehouse, serde, tmp_
         return re.sub(r"\s+", " ", type_)
 
     assert [(n, norm(t)) for n, t, *_ in inferred] == [(n, re.sub(r"\s+", " ", t)) for n, t, *_ in table]
+
+
+def test_a_warehouse_that_lost_its_tables_is_migrated_again_not_dead_lettered(
+    warehouse: Warehouse, writer: SinkWriter, serde: AvroSerde[CallAnalyzed]
+) -> None:
+    events = list(synthetic_analyses(20, end=SEED_END, days=1, seed=61))
+    writer.write(_payloads(serde, events[:10]))
+    # A ClickHouse that comes back on a new volume: our database is gone.
+    warehouse.command("DROP DATABASE {db:Identifier} SYNC")
+    writer.write(_payloads(serde, events[10:]))
+    counts = _counts(warehouse)
+    assert counts["calls_final"] == counts["calls"] == counts["rollup_calls"] == 10
+    stored = {row[0] for row in warehouse.rows("SELECT call_id FROM {db:Identifier}.calls")}
+    assert stored == {e["call_id"] for e in events[10:]}

@@ -10,7 +10,7 @@ from pydantic import SecretStr, ValidationError
 
 from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
 from callpipe_sink.settings import InsightsSettings, WarehouseSettings
-from callpipe_sink.warehouse import open_warehouse, translate_error
+from callpipe_sink.warehouse import SchemaMissingError, open_warehouse, translate_error
 
 
 def test_insights_refuses_to_serve_without_a_token() -> None:
@@ -56,3 +56,9 @@ def test_unreachable_server_is_dependency_unavailable() -> None:
     settings = WarehouseSettings(url=f"http://127.0.0.1:{port}", connect_timeout_s=1, query_timeout_s=1)
     with pytest.raises(DependencyUnavailableError, match="unreachable"):
         open_warehouse(settings)
+
+
+def test_missing_tables_pause_instead_of_dead_lettering() -> None:
+    for code in (60, 81):  # UNKNOWN_TABLE, UNKNOWN_DATABASE
+        error = translate_error(_db_error(code), "insert")
+        assert isinstance(error, SchemaMissingError) and isinstance(error, DependencyUnavailableError)

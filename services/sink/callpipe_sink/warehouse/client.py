@@ -19,7 +19,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError,
 from callpipe.errors import CallpipeError, DependencyUnavailableError, InvalidInputError, TransientError
 from callpipe_sink.settings import WarehouseSettings
 
-__all__ = ["Warehouse", "open_warehouse", "translate_error"]
+__all__ = ["SchemaMissingError", "Warehouse", "open_warehouse", "translate_error"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 _BAD_DATA_CODES = frozenset({6, 27, 33, 38, 41, 53, 69, 70, 72, 117, 131, 321, 395})
 # Codes that mean the server is overloaded or not ready: pause and retry forever.
 _UNAVAILABLE_CODES = frozenset({159, 202, 209, 210, 241, 242, 252, 425, 439})
+# UNKNOWN_TABLE, UNKNOWN_DATABASE: the server is up but callpipe's tables are gone (a new volume, a
+# dropped database). Retrying the same rows can never help until they exist again; dead-lettering
+# them would lose every call of the outage.
+_SCHEMA_MISSING_CODES = frozenset({60, 81})
+
+
+class SchemaMissingError(DependencyUnavailableError):
+    """ClickHouse answers but lacks callpipe's database or tables (re-apply the migrations)."""
 
 
 def translate_error(exc: Exception, what: str) -> CallpipeError:
@@ -44,6 +52,8 @@ def translate_error(exc: Exception, what: str) -> CallpipeError:
         # STD_EXCEPTION (1001) wrapping the Avro library's own error: the bytes do not decode.
         if code in _BAD_DATA_CODES or (code == 1001 and "avro::Exception" in str(exc)):
             return InvalidInputError(f"ClickHouse rejected the data of {what} (code {code}): {exc}")
+        if code in _SCHEMA_MISSING_CODES:
+            return SchemaMissingError(f"ClickHouse lacks our tables during {what} (code {code}): {exc}")
         if code in _UNAVAILABLE_CODES:
             return DependencyUnavailableError(f"ClickHouse overloaded during {what} (code {code}): {exc}")
     if isinstance(exc, ClickHouseError):
