@@ -30,6 +30,8 @@ def whisper_options(settings: TranscriberSettings) -> WhisperOptions:
         },
         initial_prompt=settings.whisper_initial_prompt or None,  # "" in the environment = no prompt
         pre_emphasis=settings.whisper_pre_emphasis,
+        repetition_penalty=settings.whisper_repetition_penalty,
+        no_repeat_ngram_size=settings.whisper_no_repeat_ngram_size,
     )
 
 

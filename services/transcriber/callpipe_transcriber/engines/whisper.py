@@ -13,6 +13,14 @@ Whisper's features lean on; a first-order pre-emphasis filter (y[n] = x[n] - a·
 lifts it. Measured with the base model on the synthetic 8 kHz calls: WER 0.160 → 0.140 on the
 sample set and 0.155 → 0.131 on the held-out set (same direction on both, so not tuned to one).
 
+Repetition: on one eval channel (billing_dispute, agent) beam search at temperature 0 ran into a
+repetition loop (compression ratio 5.6): it generated up to the 448-token limit with 5 beams, the
+compression-ratio check then threw that away and decoded the window again at temperature 0.2 —
+7.2 s of CPU for that channel against ~2.5 s for the others, the call's RTF 0.18. A repetition
+penalty (or a ban on repeated n-grams) stops the loop while it is being decoded, so the first
+pass is already the good one (2.4–2.8 s). Chosen by the eval: no_repeat_ngram_size 4 (the
+repetition penalty cost WER everywhere); the table is in the settings.
+
 Gap filling: Whisper sometimes ends a 30 s window early (it predicts end-of-text and the rest of
 the window is never decoded): on the eval calls whole turns went missing that way, e.g. 50 words
 of one agent channel. After the first pass, every stretch of speech (energy activity, as for
@@ -62,6 +70,9 @@ class WhisperOptions:
     fill_gaps: bool = True
     pre_emphasis: float = 0.97  # 0 = off
     gap_min_s: float = 1.0  # speech stretches shorter than this are not re-decoded
+    # Guards against runaway repetition (see the module docstring); 1.0 / 0 = off.
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 4
 
 
 class WhisperEngine:
@@ -121,6 +132,8 @@ class WhisperEngine:
             "condition_on_previous_text": opts.condition_on_previous_text,
             "word_timestamps": opts.word_timestamps,
             "initial_prompt": opts.initial_prompt,
+            "repetition_penalty": opts.repetition_penalty,
+            "no_repeat_ngram_size": opts.no_repeat_ngram_size,
         }
         if opts.vad_filter and opts.vad_parameters:
             kwargs["vad_parameters"] = dict(opts.vad_parameters)
