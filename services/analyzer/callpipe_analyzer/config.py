@@ -88,6 +88,16 @@ class AnalysisConfig(_Frozen):
     topics: dict[str, list[str]] = Field(default_factory=dict)
     competitors: list[Competitor] = Field(default_factory=list)
     custom_questions: list[CustomQuestion] = Field(default_factory=list)
+    # Caller sentences that typify each sentiment in a support call (the offline analyzer embeds
+    # them as a second signal beside VADER; sarcasm and polite anger are what VADER misreads).
+    sentiment_examples: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("sentiment_examples")
+    @classmethod
+    def _sentiment_labels(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if value and set(value) != {"negative", "neutral", "positive"}:
+            raise ValueError("sentiment_examples needs exactly: negative, neutral, positive")
+        return value
 
     @model_validator(mode="after")
     def _unique_questions(self) -> AnalysisConfig:

@@ -4,9 +4,13 @@
   example or description, blended with the intent's centroid); each sentence casts a soft vote
   (softmax over intents) weighted by how well it matches anything, by position (the reason for a
   call is stated early) and by speaker (the agent's restatements count half); plus a bonus for
-  configured keywords in the caller's words.
+  configured keywords in the caller's words; plus the probabilities of a logistic regression on
+  the caller's position-weighted sentence embeddings, fitted on the dev split
+  (:mod:`callpipe_analyzer.offline.supervised`).
 - sentiment: per-utterance scores from :mod:`callpipe_analyzer.sentiment`, rolled up per party;
-  the call's overall sentiment is the caller's (the customer's experience is what is measured).
+  the caller's label comes from a dev-fitted logistic regression over that roll-up, the worst and
+  last turns, each caller sentence's similarity to the configured sentiment examples and how the
+  call ends; the call's overall sentiment is the caller's (the customer's experience is measured).
 - competitors: the configured names and aliases (spaCy PhraseMatcher), never the own brand.
 - escalation: explicit escalation cues (supervisor, complaint, legal, cancel) and caller sentiment.
 - action items: commitments ("I'll send", "we will credit", "you'll receive") in the agent's turns.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,12 +41,13 @@ from callpipe.models import (
 )
 from callpipe_analyzer.config import AnalysisConfig, QuestionKind
 from callpipe_analyzer.offline.encoder import MiniLMEncoder
+from callpipe_analyzer.offline.supervised import SupervisedModels, caller_vector, sentiment_features
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
 from callpipe_analyzer.sentiment import label_for, speaker_score
 
-__all__ = ["OFFLINE_RULES_VERSION", "OfflineAnalyzer"]
+__all__ = ["OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
 
-OFFLINE_RULES_VERSION = "offline-2"
+OFFLINE_RULES_VERSION = "offline-3"
 
 Array = npt.NDArray[np.float32]
 
@@ -51,6 +57,9 @@ _BEST_SHARE = 0.75  # best single example vs the intent's centroid
 _AGENT_VOTE = 0.5  # an agent sentence counts half a caller sentence
 _POSITION_DECAY = 0.15  # the n-th sentence of a party weighs 1 / (1 + 0.15 n)
 _KEYWORD_BONUS = 0.08  # per configured keyword in the caller's words, at most two
+_ESC_HIGH_P = 0.5  # an explicit escalation cue from a caller this likely negative → high
+_ESC_MEDIUM_P = 0.3  # a frustration cue from a caller this likely negative → medium
+_ESC_ALONE_P = 0.8  # no cue, but the caller is almost surely negative → medium
 MODEL_NAME = "all-MiniLM-L6-v2+en_core_web_sm+vader"
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -90,12 +99,35 @@ _RESOLVED = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class CallFeatures:
+    """What the supervised models see of one call (also what ``train`` fits them on)."""
+
+    intent_scores: Array  # zero-shot vote + keyword bonus, one per intent
+    caller_vector: Array  # position-weighted caller sentence embedding
+    sentiment: Array  # caller sentiment features (supervised.SENTIMENT_FEATURES)
+    caller_rollup: float  # the VADER roll-up of the caller's turns
+    resolved: bool
+
+
 class OfflineAnalyzer:
-    """Built once per process (model load ≈ 1 s); ``analyze`` runs in a worker thread."""
+    """Built once per process (model load ≈ 1 s); ``analyze`` runs in a worker thread.
+
+    ``models``: the dev-fitted supervised models; by default ``model.json`` beside this module;
+    ``supervised=False`` runs zero-shot and rules only (what ``train`` fits on).
+    """
 
     kind = "offline"
 
-    def __init__(self, config: AnalysisConfig, encoder: MiniLMEncoder | None = None, nlp: Any = None) -> None:
+    def __init__(
+        self,
+        config: AnalysisConfig,
+        encoder: MiniLMEncoder | None = None,
+        nlp: Any = None,
+        *,
+        models: SupervisedModels | None = None,
+        supervised: bool = True,
+    ) -> None:
         import spacy
         from spacy.matcher import PhraseMatcher
 
@@ -125,6 +157,15 @@ class OfflineAnalyzer:
             matcher = self._competitors_cased if comp.case_sensitive else self._competitors
             matcher.add(comp.name, [self.nlp.make_doc(form) for form in comp.surface_forms])
         self._brand = {form.lower() for form in [config.own_brand.name, *config.own_brand.aliases]}
+        self._models = (models or SupervisedModels.load()) if supervised else None
+        if self._models is not None and self._models.intent.labels != self._labels:
+            raise ValueError("model.json was fitted on other intents: rerun callpipe_analyzer.offline.train")
+        if self._models is not None:
+            # Re-fitting the models changes results: the version says which fit produced them.
+            self.prompt_version += f"+sup.{self._models.fingerprint}"
+        protos = config.sentiment_examples
+        self._sent_pos = self.encoder.encode(protos.get("positive", []))
+        self._sent_neg = self.encoder.encode(protos.get("negative", []))
         self._questions = [
             (q, self.encoder.encode(q.examples) if q.kind is QuestionKind.YES_NO else None)
             for q in config.custom_questions
@@ -140,39 +181,86 @@ class OfflineAnalyzer:
 
     # -- the analysis --------------------------------------------------------------------------
 
+    def embed(self, request: AnalysisRequest) -> tuple[list[tuple[Role, str]], Array]:
+        # Every sentence of the call is embedded once and shared by intent, sentiment and questions.
+        sentences = [
+            (u.role, s.strip()) for u in request.utterances for s in _SENTENCE.split(u.text) if s.strip()
+        ]
+        return sentences, self.encoder.encode([s for _, s in sentences])
+
+    def features(
+        self, request: AnalysisRequest, sentences: list[tuple[Role, str]], embeddings: Array
+    ) -> CallFeatures:
+        utterances = request.utterances
+        caller_idx = [i for i, u in enumerate(utterances) if u.role is not Role.AGENT]
+        caller_text = " ".join(utterances[i].text for i in caller_idx)
+        caller_rows = [i for i, (role, _) in enumerate(sentences) if role is not Role.AGENT]
+        caller_scores = [request.sentiments[i] for i in caller_idx]
+        rollup = speaker_score(caller_scores)
+        resolved = bool(_RESOLVED.search(" ".join(utterances[i].text for i in caller_idx[-3:])))
+        caller_emb = embeddings[caller_rows]
+        if len(caller_rows) and len(self._sent_pos) and len(self._sent_neg):
+            pos = (caller_emb @ self._sent_pos.T).max(axis=1)
+            margins = (pos - (caller_emb @ self._sent_neg.T).max(axis=1)).tolist()
+        else:
+            margins = [0.0] * len(caller_rows)
+        return CallFeatures(
+            intent_scores=self._intent_scores(sentences, embeddings, caller_text),
+            caller_vector=caller_vector([sentences[i][1] for i in caller_rows], caller_emb),
+            sentiment=sentiment_features(caller_scores, rollup, margins or [0.0], resolved),
+            caller_rollup=rollup,
+            resolved=resolved,
+        )
+
     def analyze_sync(self, request: AnalysisRequest) -> CallAnalysis:
         utterances = request.utterances
         caller_idx = [i for i, u in enumerate(utterances) if u.role is not Role.AGENT]
         agent_idx = [i for i, u in enumerate(utterances) if u.role is Role.AGENT]
         caller_text = " ".join(utterances[i].text for i in caller_idx)
         all_text = " ".join(u.text for u in utterances)
-        # Every sentence of the call is embedded once and shared by intent and custom questions.
-        sentences = [(u.role, s.strip()) for u in utterances for s in _SENTENCE.split(u.text) if s.strip()]
-        embeddings = self.encoder.encode([s for _, s in sentences])
+        sentences, embeddings = self.embed(request)
         caller_sentences = [s for role, s in sentences if role is not Role.AGENT]
+        feats = self.features(request, sentences, embeddings)
 
-        intent = self._intent(sentences, embeddings, caller_text)
+        scores = feats.intent_scores
+        caller_label = label_for(feats.caller_rollup)
+        caller_score = feats.caller_rollup
+        p_negative: float | None = None
+        # A blend weight of 0 means cross-validation found the intent model no help on dev.
+        if self._models is not None and self._models.intent_weight > 0 and sentences:
+            scores = scores + self._models.intent_weight * self._models.intent.proba(feats.caller_vector)
+        if self._models is not None and caller_idx:
+            p = self._models.sentiment.proba(feats.sentiment)
+            caller_label = SentimentLabel(self._models.sentiment.labels[int(np.argmax(p))])
+            labels = self._models.sentiment.labels
+            # The reported score: P(positive) − P(negative), consistent in sign with the label.
+            caller_score = float(p[labels.index("positive")] - p[labels.index("negative")])
+            p_negative = float(p[labels.index("negative")])
+        intent = self._labels[int(np.argmax(scores))] if sentences else self._labels[-1]
         caller_scores = [request.sentiments[i] for i in caller_idx]
         agent_scores = [request.sentiments[i] for i in agent_idx]
-        caller_score = speaker_score(caller_scores)
         agent_score = speaker_score(agent_scores)
-        speaker_sentiment = [
-            SpeakerSentiment(role=role, sentiment=label_for(score), score=round(score, 4))
-            for role, score, present in (
-                (Role.CALLER, caller_score, caller_idx),
-                (Role.AGENT, agent_score, agent_idx),
+        speaker_sentiment: list[SpeakerSentiment] = []
+        if caller_idx:
+            speaker_sentiment.append(
+                SpeakerSentiment(role=Role.CALLER, sentiment=caller_label, score=round(caller_score, 4))
             )
-            if present
-        ]
+        if agent_idx:
+            speaker_sentiment.append(
+                SpeakerSentiment(
+                    role=Role.AGENT, sentiment=label_for(agent_score), score=round(agent_score, 4)
+                )
+            )
+        overall_label = caller_label if caller_idx else label_for(agent_score)
         overall = caller_score if caller_idx else agent_score
-        escalation = self._escalation(caller_text, caller_score)
+        escalation = self._escalation(caller_text, feats.caller_rollup, p_negative)
         competitors = self._competitor_mentions([u.text for u in utterances])
         actions = self._action_items(request)
-        resolved = bool(_RESOLVED.search(" ".join(utterances[i].text for i in caller_idx[-3:])))
-        satisfaction = _satisfaction(caller_score, caller_scores, escalation, resolved)
+        resolved = feats.resolved
+        satisfaction = _satisfaction(feats.caller_rollup, caller_scores, escalation, resolved)
         return CallAnalysis(
             summary=self._summary(caller_sentences, intent, actions, resolved),
-            sentiment=label_for(overall),
+            sentiment=overall_label,
             sentiment_score=round(overall, 4),
             speaker_sentiment=speaker_sentiment,
             intent=intent,
@@ -184,9 +272,9 @@ class OfflineAnalyzer:
             custom_answers=self._custom_answers(sentences, embeddings),
         )
 
-    def _intent(self, sentences: list[tuple[Role, str]], embeddings: Array, caller_text: str) -> str:
+    def _intent_scores(self, sentences: list[tuple[Role, str]], embeddings: Array, caller_text: str) -> Array:
         if not sentences:
-            return self._labels[-1]
+            return np.zeros(len(self._labels), dtype=np.float32)
         sims = embeddings @ self._examples.T  # (sentences, examples)
         best = np.stack([sims[:, self._owner == k].max(axis=1) for k in range(len(self._labels))], axis=1)
         per_intent = _BEST_SHARE * best + (1.0 - _BEST_SHARE) * (embeddings @ self._centroids.T)
@@ -208,7 +296,8 @@ class OfflineAnalyzer:
         for k, words in enumerate(self._keywords):
             hits = sum(1 for w in words if w in lowered)
             scores[k] += min(2 * _KEYWORD_BONUS, _KEYWORD_BONUS * hits)
-        return self._labels[int(np.argmax(scores))]
+        result: Array = scores.astype(np.float32)
+        return result
 
     def _competitor_mentions(self, texts: list[str]) -> list[CompetitorMention]:
         counts: Counter[str] = Counter()
@@ -224,9 +313,18 @@ class OfflineAnalyzer:
                     context.setdefault(name, text[:300])
         return [CompetitorMention(name=n, count=c, context=context[n]) for n, c in counts.most_common()]
 
-    def _escalation(self, caller_text: str, caller_score: float) -> EscalationRisk:
+    def _escalation(self, caller_text: str, caller_score: float, p_negative: float | None) -> EscalationRisk:
         high = len(_HIGH_ESCALATION.findall(caller_text))
         medium = len(_MEDIUM_ESCALATION.findall(caller_text))
+        if p_negative is not None:
+            # With the sentiment model: its P(negative) instead of VADER thresholds (sarcastic and
+            # polite anger is negative there). Thresholds chosen on the dev split, with each dev
+            # call's P(negative) from a model fitted without that call.
+            if high and (p_negative > _ESC_HIGH_P or high > 1):
+                return EscalationRisk.HIGH
+            if high or medium >= 2 or (medium and p_negative > _ESC_MEDIUM_P) or p_negative > _ESC_ALONE_P:
+                return EscalationRisk.MEDIUM
+            return EscalationRisk.LOW
         if high and (caller_score < -0.1 or high > 1):
             return EscalationRisk.HIGH
         if high or medium >= 2 or (medium and caller_score < -0.15) or caller_score < -0.35:

@@ -1,0 +1,210 @@
+"""The offline analyzer's supervised part: two small linear models fitted on the dev split only.
+
+Zero-shot similarity to the taxonomy (``analysis.yaml``) reads literal requests well but misses
+indirect ones ("I think it's time to let the TV go"); VADER misses sarcasm and polite anger. Two
+multinomial logistic regressions, fitted by ``python -m callpipe_analyzer.offline.train`` on the
+labelled ``dev`` calls (never the held-out ones) and shipped as ``model.json``, add what the
+labelled calls teach:
+
+- intent: on the call's *caller vector* — the caller's sentence embeddings averaged with weights
+  that fall with position (the first substantive request says why they called); its probabilities
+  are added to the zero-shot vote with the weight chosen by cross-validation on the dev split.
+- caller sentiment: on a handful of call-level features (VADER roll-up, the worst and the last
+  turns, similarity of each caller turn to the configured sentiment examples, how the call ends).
+
+Everything is numpy: features are computed at analysis time from what the analyzer already has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DEFAULT_MODEL_PATH",
+    "SENTIMENT_FEATURES",
+    "LinearModel",
+    "SupervisedModels",
+    "caller_vector",
+    "fit_logreg",
+    "sentiment_features",
+]
+
+Array = npt.NDArray[np.float32]
+DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
+
+_MIN_WORDS = 3  # "Okay." / "Yes, please." state no reason for the call
+_CALLER_DECAY = 0.5  # the n-th substantive caller sentence weighs 1 / (1 + 0.5 n)
+
+SENTIMENT_FEATURES = [
+    "vader_rollup",  # speaker_score(): late and negative turns weigh more
+    "vader_min",  # the worst caller turn
+    "vader_last2",  # how the caller ends
+    "proto_mean",  # late-weighted mean of (positive − negative) example similarity per sentence
+    "proto_min",  # the sentence most like the negative examples (minus its positive similarity)
+    "proto_last2",  # the same margin over the caller's last two sentences
+    "resolved",  # thanks / it works now in the caller's last turns
+    "negative_share",  # share of caller turns VADER (+ cues) scores negative
+]
+
+
+def caller_vector(caller_sentences: list[str], embeddings: Array) -> Array:
+    """Position-weighted mean of the caller's substantive sentences, unit length."""
+    if len(caller_sentences) == 0:
+        return np.zeros(embeddings.shape[1] if embeddings.ndim == 2 else 384, dtype=np.float32)
+    keep = [i for i, s in enumerate(caller_sentences) if len(s.split()) >= _MIN_WORDS] or list(
+        range(len(caller_sentences))
+    )
+    weights = np.array([1.0 / (1.0 + _CALLER_DECAY * n) for n in range(len(keep))], dtype=np.float32)
+    vec = (weights[:, None] * embeddings[keep]).sum(axis=0)
+    norm = float(np.linalg.norm(vec))
+    result: Array = (vec / norm if norm > 0 else vec).astype(np.float32)
+    return result
+
+
+def sentiment_features(
+    vader_scores: list[float],
+    rollup: float,
+    proto_margin: list[float],
+    resolved: bool,
+) -> Array:
+    """The caller's call-level sentiment features, in the order of ``SENTIMENT_FEATURES``.
+
+    ``proto_margin`` holds, per caller sentence, (best similarity to a positive example) − (best
+    similarity to a negative example).
+    """
+    if not vader_scores:
+        return np.zeros(len(SENTIMENT_FEATURES), dtype=np.float32)
+    n = len(vader_scores)
+    margins = np.array(proto_margin or [0.0], dtype=np.float64)
+    late = np.array([1.0 + i / max(1, len(margins) - 1) for i in range(len(margins))])
+    return np.array(
+        [
+            rollup,
+            min(vader_scores),
+            float(np.mean(vader_scores[-2:])),
+            float((late * margins).sum() / late.sum()),
+            float(margins.min()),
+            float(margins[-2:].mean()),
+            1.0 if resolved else 0.0,
+            sum(1 for s in vader_scores if s < -0.05) / n,
+        ],
+        dtype=np.float32,
+    )
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Multinomial logistic regression over standardised features."""
+
+    labels: list[str]
+    weights: Array  # (classes, features)
+    bias: Array  # (classes,)
+    mean: Array  # (features,)
+    scale: Array  # (features,)
+
+    def proba(self, x: Array) -> Array:
+        z = ((x - self.mean) / self.scale) @ self.weights.T + self.bias
+        z = z - z.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        result: Array = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "labels": self.labels,
+            "weights": np.round(self.weights, 5).tolist(),
+            "bias": np.round(self.bias, 5).tolist(),
+            "mean": np.round(self.mean, 6).tolist(),
+            "scale": np.round(self.scale, 6).tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LinearModel:
+        def arr(key: str) -> Array:
+            return np.asarray(raw[key], dtype=np.float32)
+
+        return cls(
+            labels=list(raw["labels"]),
+            weights=arr("weights"),
+            bias=arr("bias"),
+            mean=arr("mean"),
+            scale=arr("scale"),
+        )
+
+
+def fit_logreg(
+    x: Array, y: list[str], labels: list[str], *, l2: float, standardize: bool = True, iters: int = 600
+) -> LinearModel:
+    """Full-batch gradient descent with momentum on the L2-regularised cross-entropy (deterministic)."""
+    mean = x.mean(axis=0) if standardize else np.zeros(x.shape[1], dtype=np.float32)
+    scale = x.std(axis=0) + 1e-6 if standardize else np.ones(x.shape[1], dtype=np.float32)
+    xs = ((x - mean) / scale).astype(np.float64)
+    target = np.zeros((len(y), len(labels)))
+    target[np.arange(len(y)), [labels.index(t) for t in y]] = 1.0
+    w = np.zeros((len(labels), x.shape[1]))
+    b = np.zeros(len(labels))
+    vw, vb = np.zeros_like(w), np.zeros_like(b)
+    # Step size from the data's scale, so features of any magnitude converge alike.
+    lr = 1.0 / (1.0 + float(np.mean(np.sum(xs * xs, axis=1))) / 4.0 + l2)
+    for _ in range(iters):
+        z = xs @ w.T + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = p - target
+        gw = g.T @ xs / len(y) + l2 * w
+        gb = g.mean(axis=0)
+        vw = 0.9 * vw - lr * gw
+        vb = 0.9 * vb - lr * gb
+        w += vw
+        b += vb
+    return LinearModel(
+        labels=list(labels),
+        weights=w.astype(np.float32),
+        bias=b.astype(np.float32),
+        mean=np.asarray(mean, dtype=np.float32),
+        scale=np.asarray(scale, dtype=np.float32),
+    )
+
+
+@dataclass(frozen=True)
+class SupervisedModels:
+    """What ``model.json`` holds: both models, the intent blend weight and provenance."""
+
+    intent: LinearModel
+    intent_weight: float
+    sentiment: LinearModel
+    trained_on: str  # dataset, split and call count, for the record
+    fingerprint: str = ""  # short hash of the model file
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_MODEL_PATH) -> SupervisedModels | None:
+        """None when no model file ships (the analyzer then runs zero-shot and rules only)."""
+        if not path.exists():
+            return None
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text)
+        return cls(
+            fingerprint=hashlib.sha256(text.encode()).hexdigest()[:8],
+            intent=LinearModel.from_json(raw["intent"]),
+            intent_weight=float(raw["intent_weight"]),
+            sentiment=LinearModel.from_json(raw["sentiment"]),
+            trained_on=str(raw["trained_on"]),
+        )
+
+    def save(self, path: Path = DEFAULT_MODEL_PATH) -> None:
+        raw = {
+            "trained_on": self.trained_on,
+            "sentiment_features": SENTIMENT_FEATURES,
+            "intent_weight": self.intent_weight,
+            "intent": self.intent.to_json(),
+            "sentiment": self.sentiment.to_json(),
+        }
+        path.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
