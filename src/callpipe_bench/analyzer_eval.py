@@ -5,6 +5,10 @@ Runs the analyzer service's real stage function (redaction → metrics → engin
 writing the rules), the ``heldout`` split (never used for tuning) and both together.
 
     callpipe bench analyzer-eval [--engine offline|llm] [--dataset PATH] [--show-errors]
+                                 [--split dev|heldout|all] [--batch PREFIX]
+
+``--batch hc-`` adds, per split, a column for the calls whose id starts with the prefix and one for
+the others (e.g. a newly written held-out batch beside the older held-out calls), from one run.
 
 ``--engine llm`` uses ``ANALYZER_LLM_*`` settings from the environment (any OpenAI-compatible
 endpoint); it refuses to run without ``OPENAI_API_KEY`` or ``ANALYZER_LLM_BASE_URL``.
@@ -147,7 +151,13 @@ def _build_ports(engine: str) -> Any:
     return wiring.build_ports(settings)
 
 
-async def _run(calls: list[dict[str, Any]], engine: str, show_errors: bool, only_split: str = "all") -> int:
+async def _run(
+    calls: list[dict[str, Any]],
+    engine: str,
+    show_errors: bool,
+    only_split: str = "all",
+    batch: str | None = None,
+) -> int:
     stage = importlib.import_module("callpipe_analyzer.stage")
     ports = _build_ports(engine)
     per_split: dict[str, _Scores] = defaultdict(_Scores)
@@ -155,10 +165,14 @@ async def _run(calls: list[dict[str, Any]], engine: str, show_errors: bool, only
     for call in calls:
         event = transcript_from_turns(call["id"], call["turns"])
         result: CallAnalyzed = await stage.analyze(event, ports)
-        for split in (call.get("split", "dev"), "all"):
+        own = call.get("split", "dev")
+        groups = [own, "all"]
+        if batch:
+            groups.insert(1, f"{own}:{batch}*" if call["id"].startswith(batch) else f"{own}:other")
+        for split in groups:
             # Errors are listed for the dev split only (unless --split heldout asks for them):
             # reading held-out mistakes while changing rules would make it a dev split.
-            listed = split == call.get("split", "dev") and (split == "dev" or only_split == "heldout")
+            listed = split == own and (split == "dev" or only_split == "heldout")
             _score(per_split[split], call["labels"], result, errors if listed else [], call["id"])
     fields = [
         "intent",
@@ -170,7 +184,8 @@ async def _run(calls: list[dict[str, Any]], engine: str, show_errors: bool, only
         "action_item_count",
         "no_card_leak",
     ]
-    splits = [s for s in ("dev", "heldout", "all") if s in per_split]
+    order = ["dev", f"dev:{batch}*", "dev:other", "heldout", f"heldout:{batch}*", "heldout:other", "all"]
+    splits = [s for s in order if s in per_split]
     print(f"analyzer eval: engine={engine} calls={len(calls)} model={ports.analyzer.model}")
     print(f"{'field':20}" + "".join(f"{s:>20}" for s in splits))
     for name in fields:
@@ -198,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--split", choices=["dev", "heldout", "all"], default="all")
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--batch", metavar="PREFIX", help="score calls whose id starts with PREFIX apart")
     args = parser.parse_args(argv)
     if args.engine == "llm" and not (
         os.environ.get("OPENAI_API_KEY") or os.environ.get("ANALYZER_LLM_BASE_URL")
@@ -207,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = load_calls(args.dataset)
     if args.split != "all":
         calls = [c for c in calls if c.get("split", "dev") == args.split]
-    return asyncio.run(_run(calls, args.engine, args.show_errors, args.split))
+    return asyncio.run(_run(calls, args.engine, args.show_errors, args.split, args.batch))
 
 
 if __name__ == "__main__":
