@@ -75,7 +75,10 @@ def _resample(
     write_wav(src, samples, rate)
     # sox's 'rate' effect is a high-quality polyphase resampler with its own anti-alias filter;
     # the telephone band limit (3.4 kHz at 8 kHz) follows from the Nyquist limit.
-    cmd = [_tool("sox"), str(src), "-r", str(target), "-b", "16", str(dst), "rate", "-h"]
+    # -R: sox dithers the 16-bit output with random noise, seeded differently on every run unless
+    # told to repeat itself; without it the same script gave different bytes on every generation
+    # and the eval's WER moved by ±0.01-0.02 per call between identical runs.
+    cmd = [_tool("sox"), "-R", str(src), "-r", str(target), "-b", "16", str(dst), "rate", "-h"]
     result = subprocess.run(cmd, capture_output=True, check=False, timeout=120)  # noqa: S603
     if result.returncode != 0:
         raise SynthesisError(f"sox failed: {result.stderr.decode(errors='replace')}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from callpipe.examples import example_transcript
 from callpipe.models import ChannelRole, Role, TranscriptReady, Utterance, Word
-from callpipe.synthetic import ReferenceTurn, SyntheticCall
+from callpipe.synthetic import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, generate_call
 from callpipe_bench.transcriber_eval import role_accuracy
 from callpipe_bench.wer import align_words, normalize_text, word_errors
 
@@ -109,3 +112,23 @@ def test_mono_words_given_to_the_wrong_speaker_are_counted_wrong() -> None:
     n_ref = len(agent_words) + len(caller_words) + len(normalize_text(AGENT_TEXT_2))
     assert total == n_ref - 1  # the dropped word is a deletion, not an aligned pair
     assert right == total - len(moved)
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+    reason="needs the Debian packages espeak-ng and sox",
+)
+def test_eval_calls_are_byte_identical_across_generations(tmp_path: Path) -> None:
+    # The eval regenerates its calls on every run: settings are compared by WER differences of
+    # about 0.01, so the audio must not change between runs (sox's dither did, before -R).
+    script = CallScript(
+        call_id="repeat",
+        turns=[
+            ScriptTurn(role=Role.AGENT, text="Thank you for calling, how can I help?"),
+            ScriptTurn(role=Role.CALLER, text="My bill is wrong.", gap_before_s=0.5),
+        ],
+    )
+    first = generate_call(script, tmp_path / "a")
+    second = generate_call(script, tmp_path / "b")
+    assert first.stereo_path.read_bytes() == second.stereo_path.read_bytes()
+    assert first.mono_path.read_bytes() == second.mono_path.read_bytes()
