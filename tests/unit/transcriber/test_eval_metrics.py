@@ -11,7 +11,7 @@ from callpipe.examples import example_transcript
 from callpipe.models import ChannelRole, Role, TranscriptReady, Utterance, Word
 from callpipe.synthetic import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, generate_call
 from callpipe_bench.transcriber_eval import role_accuracy
-from callpipe_bench.wer import align_words, normalize_text, word_errors
+from callpipe_bench.wer import align_words, normalize_text, wer, word_errors
 
 AGENT_TEXT = "Thanks for calling Acme, this is Dana."
 CALLER_TEXT = "Hi, I was charged twice this month."
@@ -132,3 +132,14 @@ def test_eval_calls_are_byte_identical_across_generations(tmp_path: Path) -> Non
     second = generate_call(script, tmp_path / "b")
     assert first.stereo_path.read_bytes() == second.stereo_path.read_bytes()
     assert first.mono_path.read_bytes() == second.mono_path.read_bytes()
+
+
+def test_wer_normalization_is_whispers_standard_one() -> None:
+    # Formatting is not an error: numbers, currency, ordinals, contractions, fillers, spelling.
+    assert wer("forty five dollars and fifty cents on the first", "$45.50 on the 1st.") == 0.0
+    assert wer("we have cancelled it, it is done", "We've canceled it. It's done.") == 0.0
+    assert wer("account four seven two nine one", "Account 47291") == 0.0
+    assert wer("i can help with that", "Um, I can help with that.") == 0.0
+    # … and nothing beyond the standard is forgiven: different words stay errors.
+    assert wer("okay", "ok") == 1.0
+    assert wer("thank you for calling", "thanks for calling") == 0.5
