@@ -18,7 +18,10 @@ class TranscriberSettings(BaseSettings):
 
     engine: Literal["faster-whisper", "deepgram"] = "faster-whisper"
     language: str | None = Field(default="en", description="ISO 639-1; None = detect (multilingual models).")
-    keyterms: list[str] = Field(default_factory=list, description="Custom vocabulary (Deepgram keyterm).")
+    keyterms: list[str] = Field(
+        default_factory=list,
+        description="Custom vocabulary: brand and product names (Deepgram keyterm, Whisper hotwords).",
+    )
 
     # faster-whisper — defaults chosen by measurement on the 8 kHz synthetic calls, the five
     # sample scripts and five held-out scripts (python -m callpipe_bench.transcriber_eval
