@@ -23,6 +23,10 @@ roles) on the dual-channel WAV and on the mono mix of each call, and prints per 
   (audio duration × ``--cores``), the wall RTF the call would have on that many idle cores if the
   work spread over them perfectly (a lower bound; compare with the wall figure on an idle box).
 
+Keyterms: each script carries the brand name its call center would configure as custom vocabulary
+(``TRANSCRIBER_KEYTERMS``; hotwords for Whisper); the eval passes it with that call unless
+``--no-keyterms``. Nothing else of the reference reaches the engine.
+
 Engine settings come from ``TRANSCRIBER_*`` like the service (this is the entry point here).
 """
 
@@ -34,6 +38,7 @@ import importlib
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -115,6 +120,7 @@ async def _run(args: argparse.Namespace) -> int:
                 cues=RoleCues(min_confidence=settings.role_min_confidence),
                 language=settings.language,
             )
+            keyterms_on = not args.no_keyterms
             warm = getattr(engine, "warm_up", None)
             if warm is not None:
                 await warm()
@@ -122,6 +128,7 @@ async def _run(args: argparse.Namespace) -> int:
                 f"engine={engine.name} model={engine.model} beam={settings.whisper_beam_size} "
                 f"vad={settings.whisper_vad_filter}/{settings.whisper_vad_threshold}/"
                 f"{settings.whisper_vad_min_silence_ms}/{settings.whisper_vad_speech_pad_ms} "
+                f"keyterms={'per call' if keyterms_on else 'off'} "
                 f"calls={len(calls)}"
             )
             print(
@@ -135,7 +142,10 @@ async def _run(args: argparse.Namespace) -> int:
                     path = call.mono_path if mode == "mono" else call.stereo_path
                     uri = await store.put(f"{call.call_id}/{mode}.wav", path.read_bytes(), "audio/wav")
                     started, cpu_started = time.perf_counter(), time.process_time()
-                    transcript = await transcribe(_event(call, uri, mode == "mono"), ports)
+                    # Each call is a different call center: its ports carry that center's
+                    # vocabulary (TRANSCRIBER_KEYTERMS), as the service's would.
+                    call_ports = replace(ports, keyterms=tuple(call.keyterms) if keyterms_on else ())
+                    transcript = await transcribe(_event(call, uri, mode == "mono"), call_ports)
                     elapsed = time.perf_counter() - started
                     cpu_rtf = (time.process_time() - cpu_started) / (call.duration_s * args.cores)
                     errors, words = word_errors(
@@ -189,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="override TRANSCRIBER_WHISPER_MODEL")
     parser.add_argument("--beam-size", type=int, default=None)
     parser.add_argument("--scripts", choices=["sample", "heldout", "all"], default="sample")
+    parser.add_argument(
+        "--no-keyterms", action="store_true", help="ignore the calls' configured brand names (keyterms)"
+    )
     parser.add_argument("--cores", type=int, default=2, help="cores the cpuRTF figure assumes")
     return asyncio.run(_run(parser.parse_args(argv)))
 

@@ -156,6 +156,7 @@ def generate_call(
         script_path=script_path,
         channel_roles=[ChannelRole(channel=script.channel_of(r), role=r) for r in (Role.CALLER, Role.AGENT)],
         turns=turns,
+        keyterms=list(script.keyterms),
     )
     # Paths in the JSON are file names: the folder can be moved (samples/calls/ is committed).
     relative = call.model_copy(

@@ -50,6 +50,10 @@ class CallScript(BaseModel):
     agent_channel: int = Field(default=1, ge=0, le=1)
     lead_in_s: float = Field(default=0.6, ge=0.0, description="Silence before the first turn.")
     tail_s: float = Field(default=0.8, ge=0.0, description="Silence after the last turn.")
+    keyterms: list[str] = Field(
+        default_factory=list,
+        description="The call center's custom vocabulary (its brand name), as it would configure it.",
+    )
 
     def channel_of(self, role: Role) -> int:
         return self.agent_channel if role is Role.AGENT else 1 - self.agent_channel
@@ -80,6 +84,7 @@ class SyntheticCall(BaseModel):
     script_path: Path = Field(description="This object as JSON (the reference).")
     channel_roles: list[ChannelRole]
     turns: list[ReferenceTurn]
+    keyterms: list[str] = Field(default_factory=list, description="The script's configured vocabulary.")
 
     @property
     def reference_text(self) -> str:

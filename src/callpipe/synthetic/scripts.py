@@ -18,6 +18,21 @@ __all__ = ["HELDOUT_SCRIPTS", "SAMPLE_SCRIPTS", "sample_script"]
 
 A, C = Role.AGENT, Role.CALLER
 
+# What each call center would put in TRANSCRIBER_KEYTERMS: its own brand, nothing else of the
+# script (no agent names, numbers or the words of the turns).
+_BRANDS = {
+    "billing_dispute": "Northwind Energy",
+    "cancel_service": "Contoso Mobile",
+    "internet_outage": "Fabrikam Internet",
+    "address_change": "Tailspin Insurance",
+    "late_delivery": "Wingtip Deliveries",
+    "heldout_roaming": "Litware Telecom",
+    "heldout_password": "Adventure Works",
+    "heldout_appointment": "Lakeside Dental",
+    "heldout_refund": "Proseware Electronics",
+    "heldout_upgrade": "Relecloud",
+}
+
 
 def _script(
     call_id: str,
@@ -28,6 +43,7 @@ def _script(
     return CallScript(
         call_id=call_id,
         turns=[ScriptTurn(role=t[0], text=t[1], gap_before_s=t[2] if len(t) == 3 else 0.5) for t in turns],
+        keyterms=[_BRANDS[call_id]] if call_id in _BRANDS else [],
         **extra,
     )
 
