@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import secrets
@@ -384,6 +385,14 @@ def main(argv: list[str]) -> int:
         seed=args.seed,
     )
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="callpipe-chaos-"))
+    # The harness's own Kafka clients complain on every reconnect while the broker restarts:
+    # into a log file beside the services' logs, not onto the report.
+    (work_dir / "logs").mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.WARNING,
+        filename=work_dir / "logs" / "harness.log",
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     from callpipe.local import LocalKafka
 
     # Our own broker (not $KAFKA_BOOTSTRAP_SERVERS): the run must be able to restart it.
