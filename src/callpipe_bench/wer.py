@@ -57,24 +57,28 @@ def align_words(ref: Sequence[str], hyp: Sequence[str]) -> list[tuple[int | None
 
     Same costs as the WER (substitution, deletion, insertion: 1 each); a pair with both indices is
     a match or a substitution, ``(i, None)`` a deleted reference word, ``(None, j)`` an inserted
-    hypothesis word. Among alignments of equal cost the backtrace prefers the diagonal, so the
-    pairing is deterministic."""
+    hypothesis word. Among the alignments of minimal cost the one with the most exact matches is
+    taken (then the diagonal first, so it is deterministic): "two billing cycles. Great" against
+    "2000000 cycles. It is" has two alignments of cost 4, and only one of them pairs "cycles"
+    with "cycles" instead of sliding every word one place across the turn boundary."""
     n, m = len(ref), len(hyp)
-    cost = [list(range(m + 1))]
+    k = n + m + 1  # one edit outweighs any number of matches: edits first, then matches
+    cost = [[j * k for j in range(m + 1)]]
     for i in range(1, n + 1):
-        row = [i] + [0] * m
+        row = [i * k] + [0] * m
         above = cost[i - 1]
         r = ref[i - 1]
         for j in range(1, m + 1):
-            row[j] = min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (r != hyp[j - 1]))
+            diagonal = above[j - 1] + (k if r != hyp[j - 1] else -1)
+            row[j] = min(above[j] + k, row[j - 1] + k, diagonal)
         cost.append(row)
     pairs: list[tuple[int | None, int | None]] = []
     i, j = n, m
     while i > 0 or j > 0:
-        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (k if ref[i - 1] != hyp[j - 1] else -1):
             pairs.append((i - 1, j - 1))
             i, j = i - 1, j - 1
-        elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
+        elif i > 0 and cost[i][j] == cost[i - 1][j] + k:
             pairs.append((i - 1, None))
             i -= 1
         else:

@@ -143,3 +143,14 @@ def test_wer_normalization_is_whispers_standard_one() -> None:
     # … and nothing beyond the standard is forgiven: different words stay errors.
     assert wer("okay", "ok") == 1.0
     assert wer("thank you for calling", "thanks for calling") == 0.5
+
+
+def test_alignment_prefers_exact_matches_among_equal_cost_alignments() -> None:
+    # Two alignments cost 4; the one that keeps "cycles" on "cycles" must win, or a word of the
+    # agent's turn is paired with the caller's next word and a right role counts as wrong.
+    ref = ["within", "2", "billing", "cycles", "great", "thanks"]
+    hyp = ["within", "2000000", "cycles", "it", "is", "thanks"]
+    pairs = align_words(ref, hyp)
+    assert (3, 2) in pairs
+    cost = sum(1 for i, j in pairs if i is None or j is None or ref[i] != hyp[j])
+    assert cost == word_errors(" ".join(ref), " ".join(hyp))[0] == 4
