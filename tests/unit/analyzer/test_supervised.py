@@ -11,6 +11,7 @@ from callpipe.errors import InvalidInputError
 from callpipe.models import Role, Utterance
 from callpipe_analyzer.config import DEFAULT_CONFIG_PATH, load_config
 from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
+from callpipe_analyzer.offline.intent import INTENT_FEATURES
 from callpipe_analyzer.offline.supervised import (
     DEFAULT_MODEL_PATH,
     SENTIMENT_FEATURES,
@@ -71,6 +72,10 @@ def test_shipped_model_matches_the_configuration() -> None:
     models = SupervisedModels.load(DEFAULT_MODEL_PATH)
     assert models is not None, "model.json ships with the analyzer"
     assert models.intent.labels == list(load_config().intents)
+    assert models.intent.weights.shape == (len(INTENT_FEATURES),)
+    # Every labelled dev call is a neighbour; no held-out call is.
+    assert models.intent.bank.shape[0] == len(models.intent.bank_labels)
+    assert f"calls={len(models.intent.bank_labels)}" in models.trained_on
     assert models.sentiment.labels == ["negative", "neutral", "positive"]
     assert models.sentiment.weights.shape == (3, len(SENTIMENT_FEATURES))
     assert "split=dev" in models.trained_on

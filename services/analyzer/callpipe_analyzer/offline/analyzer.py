@@ -1,12 +1,10 @@
 """The offline default analyzer: MiniLM embeddings + spaCy + VADER + rules, no key, no server.
 
-- intent: every sentence of the call against the taxonomy (MiniLM cosine: the best-matching
-  example or description, blended with the intent's centroid); each sentence casts a soft vote
-  (softmax over intents) weighted by how well it matches anything, by position (the reason for a
-  call is stated early) and by speaker (the agent's restatements count half); plus a bonus for
-  configured keywords in the caller's words; plus the probabilities of a logistic regression on
-  the caller's position-weighted sentence embeddings, fitted on the dev split
-  (:mod:`callpipe_analyzer.offline.supervised`).
+- intent: per-intent evidence from every sentence of the call (MiniLM similarity to the taxonomy's
+  examples: the whole call's soft vote, the caller's first substantive sentences, the agent's
+  restatement of the request, keywords per party, similarity to the labelled dev calls), combined
+  by a dev-fitted conditional logit (:mod:`callpipe_analyzer.offline.intent`); without a fitted
+  model, the zero-shot vote plus a keyword bonus.
 - sentiment: per-utterance scores from :mod:`callpipe_analyzer.sentiment`, rolled up per party;
   the caller's label comes from a dev-fitted logistic regression over that roll-up, the worst and
   last turns, each caller sentence's similarity to the configured sentiment examples and how the
@@ -41,21 +39,18 @@ from callpipe.models import (
 )
 from callpipe_analyzer.config import AnalysisConfig, QuestionKind
 from callpipe_analyzer.offline.encoder import MiniLMEncoder
+from callpipe_analyzer.offline.intent import INQUIRY_LABEL, INTENT_FEATURES, IntentEvidence
 from callpipe_analyzer.offline.supervised import SupervisedModels, caller_vector, sentiment_features
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
 from callpipe_analyzer.sentiment import label_for, speaker_score
 
 __all__ = ["OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
 
-OFFLINE_RULES_VERSION = "offline-3"
+OFFLINE_RULES_VERSION = "offline-4"
 
 Array = npt.NDArray[np.float32]
 
-# Intent voting (chosen on the dev split only; the held-out split is never used to set them).
-_VOTE_TEMPERATURE = 0.1  # softmax temperature over cosine similarities
-_BEST_SHARE = 0.75  # best single example vs the intent's centroid
-_AGENT_VOTE = 0.5  # an agent sentence counts half a caller sentence
-_POSITION_DECAY = 0.15  # the n-th sentence of a party weighs 1 / (1 + 0.15 n)
+# Zero-shot intent without a fitted model (chosen on the dev split only).
 _KEYWORD_BONUS = 0.08  # per configured keyword in the caller's words, at most two
 _ESC_HIGH_P = 0.5  # an explicit escalation cue from a caller this likely negative → high
 _ESC_MEDIUM_P = 0.3  # a frustration cue from a caller this likely negative → medium
@@ -99,11 +94,22 @@ _RESOLVED = re.compile(
 )
 
 
+_DASHES = re.compile("[\u2010-\u2015\u2212\ufe63\uff0d]")
+# spaCy keeps a full stop on a token with "&" or inner dots ("AT&T." is one token at a sentence end).
+_TRAILING_PUNCT = re.compile(r"(?<=[^\W_])([.,;:!?]+)(?=\s|$)")
+
+
+def _for_matching(text: str) -> str:
+    """The text the competitor matcher sees: ASCII hyphens, trailing punctuation split off."""
+    return _TRAILING_PUNCT.sub(r" \1", _DASHES.sub("-", text).replace("\uff06", "&"))
+
+
 @dataclass(frozen=True)
 class CallFeatures:
     """What the supervised models see of one call (also what ``train`` fits them on)."""
 
     intent_scores: Array  # zero-shot vote + keyword bonus, one per intent
+    intent_evidence: Array  # (intents, INTENT_FEATURES), ``neighbours`` still 0
     caller_vector: Array  # position-weighted caller sentence embedding
     sentiment: Array  # caller sentiment features (supervised.SENTIMENT_FEATURES)
     caller_rollup: float  # the VADER roll-up of the caller's turns
@@ -144,18 +150,17 @@ class OfflineAnalyzer:
             for text in [spec.description, *spec.examples]:
                 example_texts.append(text)
                 self._example_owner.append(idx)
-        self._examples = self.encoder.encode(example_texts)
-        self._owner = np.array(self._example_owner)
-        centroids = np.stack(
-            [self._examples[self._owner == k].mean(axis=0) for k in range(len(self._labels))]
+        self._evidence = IntentEvidence(
+            self.encoder.encode(example_texts),
+            np.array(self._example_owner),
+            [[k.lower() for k in spec.keywords] for spec in config.intents.values()],
+            self._labels.index(INQUIRY_LABEL) if INQUIRY_LABEL in self._labels else None,
         )
-        self._centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
-        self._keywords = [[k.lower() for k in spec.keywords] for spec in config.intents.values()]
         self._competitors = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._competitors_cased = PhraseMatcher(self.nlp.vocab, attr="ORTH")
         for comp in config.competitors:
             matcher = self._competitors_cased if comp.case_sensitive else self._competitors
-            matcher.add(comp.name, [self.nlp.make_doc(form) for form in comp.surface_forms])
+            matcher.add(comp.name, [self.nlp.make_doc(_for_matching(form)) for form in comp.surface_forms])
         self._brand = {form.lower() for form in [config.own_brand.name, *config.own_brand.aliases]}
         self._models = (models or SupervisedModels.load()) if supervised else None
         if self._models is not None and self._models.intent.labels != self._labels:
@@ -193,7 +198,6 @@ class OfflineAnalyzer:
     ) -> CallFeatures:
         utterances = request.utterances
         caller_idx = [i for i, u in enumerate(utterances) if u.role is not Role.AGENT]
-        caller_text = " ".join(utterances[i].text for i in caller_idx)
         caller_rows = [i for i, (role, _) in enumerate(sentences) if role is not Role.AGENT]
         caller_scores = [request.sentiments[i] for i in caller_idx]
         rollup = speaker_score(caller_scores)
@@ -204,8 +208,11 @@ class OfflineAnalyzer:
             margins = (pos - (caller_emb @ self._sent_neg.T).max(axis=1)).tolist()
         else:
             margins = [0.0] * len(caller_rows)
+        evidence = self._evidence.matrix(sentences, embeddings)
+        keywords = evidence[:, INTENT_FEATURES.index("keywords_caller")]
         return CallFeatures(
-            intent_scores=self._intent_scores(sentences, embeddings, caller_text),
+            intent_scores=evidence[:, INTENT_FEATURES.index("vote")] + _KEYWORD_BONUS * keywords,
+            intent_evidence=evidence,
             caller_vector=caller_vector([sentences[i][1] for i in caller_rows], caller_emb),
             sentiment=sentiment_features(caller_scores, rollup, margins or [0.0], resolved),
             caller_rollup=rollup,
@@ -226,9 +233,9 @@ class OfflineAnalyzer:
         caller_label = label_for(feats.caller_rollup)
         caller_score = feats.caller_rollup
         p_negative: float | None = None
-        # A blend weight of 0 means cross-validation found the intent model no help on dev.
-        if self._models is not None and self._models.intent_weight > 0 and sentences:
-            scores = scores + self._models.intent_weight * self._models.intent.proba(feats.caller_vector)
+        if self._models is not None and sentences:
+            intent_model = self._models.intent
+            scores = intent_model.proba(intent_model.complete(feats.intent_evidence, feats.caller_vector))
         if self._models is not None and caller_idx:
             p = self._models.sentiment.proba(feats.sentiment)
             caller_label = SentimentLabel(self._models.sentiment.labels[int(np.argmax(p))])
@@ -272,38 +279,11 @@ class OfflineAnalyzer:
             custom_answers=self._custom_answers(sentences, embeddings),
         )
 
-    def _intent_scores(self, sentences: list[tuple[Role, str]], embeddings: Array, caller_text: str) -> Array:
-        if not sentences:
-            return np.zeros(len(self._labels), dtype=np.float32)
-        sims = embeddings @ self._examples.T  # (sentences, examples)
-        best = np.stack([sims[:, self._owner == k].max(axis=1) for k in range(len(self._labels))], axis=1)
-        per_intent = _BEST_SHARE * best + (1.0 - _BEST_SHARE) * (embeddings @ self._centroids.T)
-        # Soft vote per sentence; "okay, thanks" matches every intent equally and so says little.
-        logits = per_intent / _VOTE_TEMPERATURE
-        logits -= logits.max(axis=1, keepdims=True)
-        votes = np.exp(logits)
-        votes /= votes.sum(axis=1, keepdims=True)
-        weights = np.empty(len(sentences), dtype=np.float32)
-        seen = {Role.CALLER: 0, Role.AGENT: 0}
-        for i, (role, _) in enumerate(sentences):
-            party = Role.AGENT if role is Role.AGENT else Role.CALLER
-            weights[i] = (_AGENT_VOTE if party is Role.AGENT else 1.0) / (1.0 + _POSITION_DECAY * seen[party])
-            seen[party] += 1
-        # A sentence that matches nothing in the taxonomy well (small talk) counts less.
-        weights *= np.clip(per_intent.max(axis=1), 0.0, None)
-        scores = (weights[:, None] * votes).sum(axis=0) / max(float(weights.sum()), 1e-6)
-        lowered = caller_text.lower()
-        for k, words in enumerate(self._keywords):
-            hits = sum(1 for w in words if w in lowered)
-            scores[k] += min(2 * _KEYWORD_BONUS, _KEYWORD_BONUS * hits)
-        result: Array = scores.astype(np.float32)
-        return result
-
     def _competitor_mentions(self, texts: list[str]) -> list[CompetitorMention]:
         counts: Counter[str] = Counter()
         context: dict[str, str] = {}
         for text in texts:
-            doc = self.nlp.make_doc(text)
+            doc = self.nlp.make_doc(_for_matching(text))
             for matcher in (self._competitors, self._competitors_cased):
                 for match_id, start, end in matcher(doc):
                     if doc[start:end].text.lower() in self._brand:

@@ -2,13 +2,13 @@
 
 Zero-shot similarity to the taxonomy (``analysis.yaml``) reads literal requests well but misses
 indirect ones ("I think it's time to let the TV go"); VADER misses sarcasm and polite anger. Two
-multinomial logistic regressions, fitted by ``python -m callpipe_analyzer.offline.train`` on the
+small models, fitted by ``python -m callpipe_analyzer.offline.train`` on the
 labelled ``dev`` calls (never the held-out ones) and shipped as ``model.json``, add what the
 labelled calls teach:
 
-- intent: on the call's *caller vector* — the caller's sentence embeddings averaged with weights
-  that fall with position (the first substantive request says why they called); its probabilities
-  are added to the zero-shot vote with the weight chosen by cross-validation on the dev split.
+- intent: a conditional logit over per-intent evidence (:mod:`callpipe_analyzer.offline.intent`),
+  which includes the similarity of the call's *caller vector* — the caller's sentence embeddings
+  averaged with weights that fall with position — to the labelled dev calls.
 - caller sentiment: on a handful of call-level features (VADER roll-up, the worst and the last
   turns, similarity of each caller turn to the configured sentiment examples, how the call ends).
 
@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from callpipe_analyzer.offline.intent import IntentModel
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -176,10 +178,9 @@ def fit_logreg(
 
 @dataclass(frozen=True)
 class SupervisedModels:
-    """What ``model.json`` holds: both models, the intent blend weight and provenance."""
+    """What ``model.json`` holds: both models and provenance."""
 
-    intent: LinearModel
-    intent_weight: float
+    intent: IntentModel
     sentiment: LinearModel
     trained_on: str  # dataset, split and call count, for the record
     fingerprint: str = ""  # short hash of the model file
@@ -193,8 +194,7 @@ class SupervisedModels:
         raw = json.loads(text)
         return cls(
             fingerprint=hashlib.sha256(text.encode()).hexdigest()[:8],
-            intent=LinearModel.from_json(raw["intent"]),
-            intent_weight=float(raw["intent_weight"]),
+            intent=IntentModel.from_json(raw["intent"]),
             sentiment=LinearModel.from_json(raw["sentiment"]),
             trained_on=str(raw["trained_on"]),
         )
@@ -203,7 +203,6 @@ class SupervisedModels:
         raw = {
             "trained_on": self.trained_on,
             "sentiment_features": SENTIMENT_FEATURES,
-            "intent_weight": self.intent_weight,
             "intent": self.intent.to_json(),
             "sentiment": self.sentiment.to_json(),
         }
