@@ -8,7 +8,8 @@ writing the rules), the ``heldout`` split (never used for tuning) and both toget
                                  [--split dev|heldout|all] [--batch PREFIX]
 
 ``--batch hc-`` adds, per split, a column for the calls whose id starts with the prefix and one for
-the others (e.g. a newly written held-out batch beside the older held-out calls), from one run.
+the others (e.g. a newly written held-out batch beside the older held-out calls), from one run;
+``--batch hd-,hc-`` a column per prefix (the first that matches) and one for the rest.
 
 ``--engine llm`` uses ``ANALYZER_LLM_*`` settings from the environment (any OpenAI-compatible
 endpoint); it refuses to run without ``OPENAI_API_KEY`` or ``ANALYZER_LLM_BASE_URL``.
@@ -168,7 +169,8 @@ async def _run(
         own = call.get("split", "dev")
         groups = [own, "all"]
         if batch:
-            groups.insert(1, f"{own}:{batch}*" if call["id"].startswith(batch) else f"{own}:other")
+            prefix = next((p for p in batch.split(",") if call["id"].startswith(p)), None)
+            groups.insert(1, f"{own}:{prefix}*" if prefix else f"{own}:other")
         for split in groups:
             # Errors are listed for the dev split only (unless --split heldout asks for them):
             # reading held-out mistakes while changing rules would make it a dev split.
@@ -184,7 +186,16 @@ async def _run(
         "action_item_count",
         "no_card_leak",
     ]
-    order = ["dev", f"dev:{batch}*", "dev:other", "heldout", f"heldout:{batch}*", "heldout:other", "all"]
+    prefixes = batch.split(",") if batch else []
+    order = [
+        "dev",
+        *(f"dev:{p}*" for p in prefixes),
+        "dev:other",
+        "heldout",
+        *(f"heldout:{p}*" for p in prefixes),
+        "heldout:other",
+        "all",
+    ]
     splits = [s for s in order if s in per_split]
     print(f"analyzer eval: engine={engine} calls={len(calls)} model={ports.analyzer.model}")
     print(f"{'field':20}" + "".join(f"{s:>20}" for s in splits))
@@ -213,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--split", choices=["dev", "heldout", "all"], default="all")
     parser.add_argument("--show-errors", action="store_true")
-    parser.add_argument("--batch", metavar="PREFIX", help="score calls whose id starts with PREFIX apart")
+    parser.add_argument(
+        "--batch", metavar="PREFIX[,PREFIX]", help="score calls whose id starts with each PREFIX apart"
+    )
     args = parser.parse_args(argv)
     if args.engine == "llm" and not (
         os.environ.get("OPENAI_API_KEY") or os.environ.get("ANALYZER_LLM_BASE_URL")
