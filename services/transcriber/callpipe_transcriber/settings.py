@@ -59,6 +59,11 @@ class TranscriberSettings(BaseSettings):
     # The 0.18 RTF call was one 30 s window of one channel where beam search looped (compression
     # ratio 5.6) to the token limit, then was decoded again at temperature 0.2; an n-gram ban stops
     # the loop as it forms and changes nothing on the windows that did not loop.
+    # The figures above used the eval's former normalizer. With Whisper's standard one (and the
+    # repeatable synthetic audio), these defaults on a near-idle box, `--scripts all`:
+    #   keyterms off:       WER dual 0.148 / 0.138, mono 0.166 / 0.167; wall RTF max 0.131 / 0.144
+    #   keyterms = brand:   WER dual 0.150 / 0.126, mono 0.159 / 0.123; wall RTF max 0.126 / 0.118
+    #   (roles: dual 1.000, mono 0.975 / 0.983 attribution-based, both runs)
     whisper_no_repeat_ngram_size: int = Field(
         default=4, ge=0, description="Forbid repeating n-grams of this size (stops decoding loops); 0 = off."
     )
