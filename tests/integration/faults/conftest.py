@@ -47,9 +47,9 @@ def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -
 
 
 def header(message: Message, name: str) -> str | None:
-    for key, value in message.headers() or []:
+    for key, value in dict(message.headers() or []).items():
         if key == name:
-            return None if value is None else bytes(value).decode()
+            return value.decode() if isinstance(value, bytes) else value
     return None
 
 
