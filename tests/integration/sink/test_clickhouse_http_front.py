@@ -17,12 +17,12 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
+from callpipe.errors import DependencyUnavailableError, InvalidInputError
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.settings import WarehouseSettings
 from callpipe_sink.synthetic import synthetic_analyses
-from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
+from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations, open_warehouse
 from callpipe_sink.writer import INSERT_SETTINGS, SinkWriter
 from tests.integration.sink.sink_it_support import SEED_END, ClickHouseFront
 
@@ -88,7 +88,8 @@ def test_errors_carry_server_codes_and_a_restart_keeps_the_data(
     server = _server(front, "front_errors")
     try:
         apply_migrations(server)
-        with pytest.raises(TransientError) as unknown:
+        # A missing table pauses the sink (the migrations are re-applied) instead of dead-lettering.
+        with pytest.raises(SchemaMissingError) as unknown:
             server.rows("SELECT * FROM {db:Identifier}.no_such_table")
         assert isinstance(unknown.value.__cause__, DatabaseError)
         assert unknown.value.__cause__.code == 60  # UNKNOWN_TABLE, from X-ClickHouse-Exception-Code
