@@ -26,6 +26,7 @@ from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import LLMSettings
 from callpipe_bench.analyzer_eval import transcript_from_turns
 from tests.integration.analyzer.analyzer_it_support import Topics, headers_of, read_all, run_until_finished
+from tests.unit.analyzer.openai_bodies import TOTAL_TOKENS, completion
 
 CARD = "4111 1111 1111 1111"
 
@@ -54,27 +55,6 @@ ANALYSIS: dict[str, Any] = {
     "competitor_mentions": [],
     "custom_answers": [{"question_id": "offered_upgrade", "answer": "no", "evidence": None}],
 }
-
-
-def completion(content: str) -> dict[str, Any]:
-    """A chat.completion object as OpenAI's API reference shows it."""
-    return {
-        "id": "chatcmpl-it1",
-        "object": "chat.completion",
-        "created": 1741569952,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None, "annotations": []},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 640, "completion_tokens": 120, "total_tokens": 760},
-        "service_tier": "default",
-        "system_fingerprint": "fp_44709d6fcb",
-    }
 
 
 class ScriptedLLM:
@@ -165,7 +145,7 @@ async def test_llm_429_with_retry_after_then_ok_is_processed(topics: Topics) -> 
     out = topics.analysis_serde.deserialize(records[0].value() or b"")
     assert out.analysis is not None and out.analysis.intent == "billing_dispute"
     assert out.analyzer == "llm" and out.model == "gpt-4o-mini"
-    assert out.token_usage.total_tokens == 760
+    assert out.token_usage.total_tokens == TOTAL_TOKENS
     assert len(script.requests) == 2
     assert script.requests[1][0] - script.requests[0][0] >= 0.95  # Retry-After honoured
     # What left the service for the LLM was redacted.

@@ -30,6 +30,7 @@ from callpipe_analyzer.settings import LLMSettings
 from callpipe_analyzer.stage import analyze
 from tests.integration.faults.conftest import Until, produce, read_all
 from tests.integration.faults.fault_support import dead_letters, run_until_settled
+from tests.unit.analyzer.openai_bodies import completion
 
 RUNNER = RunnerSettings(
     max_in_flight=4, max_attempts=3, backoff_initial_s=0.05, backoff_max_s=0.2, commit_interval_s=0.2
@@ -70,27 +71,6 @@ NEVER = {
     "always-timeout": Fault.always(Fault.timeout()),
 }
 _MARKER = re.compile(r"zqmark([a-z0-9-]+)zq")
-
-
-def completion(content: str) -> dict[str, object]:
-    """A chat.completion object shaped as the OpenAI API reference shows it."""
-    return {
-        "id": "chatcmpl-faults",
-        "object": "chat.completion",
-        "created": 1741569952,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None, "annotations": []},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 800, "completion_tokens": 160, "total_tokens": 960},
-        "service_tier": "default",
-        "system_fingerprint": "fp_44709d6fcb",
-    }
 
 
 def upstream(request: httpx.Request) -> httpx.Response:

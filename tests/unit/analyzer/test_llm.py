@@ -15,6 +15,7 @@ from callpipe_analyzer.llm.analyzer import LLMAnalyzer
 from callpipe_analyzer.llm.prompt import analysis_schema
 from callpipe_analyzer.ports import AnalysisRequest
 from callpipe_analyzer.settings import LLMSettings
+from tests.unit.analyzer.openai_bodies import TOTAL_TOKENS, completion, error_body
 
 GOOD = {
     "summary": "Caller was double charged; agent refunded it.",
@@ -32,42 +33,6 @@ GOOD = {
     "competitor_mentions": [{"name": "Verizon", "count": 1, "context": "Verizon is cheaper."}],
     "custom_answers": [{"question_id": "offered_upgrade", "answer": "no", "evidence": None}],
 }
-
-
-def completion(content: str | None, *, refusal: str | None = None, finish: str = "stop") -> dict[str, Any]:
-    """The chat.completion object exactly as the API reference shows it."""
-    return {
-        "id": "chatcmpl-abc123",
-        "object": "chat.completion",
-        "created": 1741569952,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": refusal, "annotations": []},
-                "logprobs": None,
-                "finish_reason": finish,
-            }
-        ],
-        "usage": {
-            "prompt_tokens": 812,
-            "completion_tokens": 164,
-            "total_tokens": 976,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        },
-        "service_tier": "default",
-        "system_fingerprint": "fp_44709d6fcb",
-    }
-
-
-def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
 class Recorder:
@@ -117,7 +82,7 @@ async def test_structured_output_request_and_usage() -> None:
     result = await llm.analyze(request())
     assert result.analysis.intent == "billing_dispute"
     assert result.analysis.competitor_mentions[0].name == "Verizon"
-    assert result.token_usage.total_tokens == 976
+    assert result.token_usage.total_tokens == TOTAL_TOKENS
     assert result.prompt_version.startswith("llm-1+cfg.")
     sent = rec.requests[0]
     fmt = sent["response_format"]
@@ -158,7 +123,7 @@ async def test_invalid_json_gets_one_repair() -> None:
     repair = rec.requests[1]["messages"]
     assert repair[-2] == {"role": "assistant", "content": '{"summary": "cut off'}
     assert "invalid" in repair[-1]["content"]
-    assert result.token_usage.total_tokens == 2 * 976
+    assert result.token_usage.total_tokens == 2 * TOTAL_TOKENS
 
 
 async def test_invalid_twice_dead_letters_with_reason() -> None:
@@ -262,5 +227,5 @@ async def test_long_transcript_is_chunked_and_merged() -> None:
     assert result.analysis.escalation_risk.value == "high"  # worst part wins
     assert result.analysis.satisfaction_score == 2  # how it ended
     assert result.analysis.competitor_mentions[0].count == 1 + 2 * (len(rec.requests) - 1)
-    assert result.token_usage.total_tokens == 976 * len(rec.requests)
+    assert result.token_usage.total_tokens == TOTAL_TOKENS * len(rec.requests)
     assert "part 1 of" in rec.requests[0]["messages"][0]["content"]
