@@ -298,7 +298,7 @@ def overhead_figures(rows: list[list[Any]]) -> dict[str, float]:
 
 def _e2e_recordings(out: Path, calls: int) -> list[Path]:
     from callpipe.models import Role
-    from callpipe.synthetic import CallScript, ScriptTurn, generate_call
+    from callpipe.synthetic import CallScript, ScriptTurn, generate_call, pad_with_silence
 
     lines = [
         ("Thank you for calling Acme, this is Jordan. How can I help?", "I was charged twice on my bill."),
@@ -315,13 +315,7 @@ def _e2e_recordings(out: Path, calls: int) -> list[Path]:
     paths = []
     for n in range(calls):
         # Same speech, a few ms more trailing silence: distinct bytes, so ingest sees a new recording.
-        with wave.open(str(bases[n % len(bases)]), "rb") as src:
-            params, frames = src.getparams(), src.readframes(src.getnframes())
-        path = out / f"e2e-{n:03d}.wav"
-        with wave.open(str(path), "wb") as dst:
-            dst.setparams(params)
-            dst.writeframes(frames + b"\x00" * (80 * (n + 1) * params.sampwidth * params.nchannels))
-        paths.append(path)
+        paths.append(pad_with_silence(bases[n % len(bases)], 80 * (n + 1), out / f"e2e-{n:03d}.wav"))
     return paths
 
 

@@ -10,14 +10,13 @@ they take the transcriber's ``no_speech`` path and must land in ClickHouse like 
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from callpipe.models import Role
-from callpipe.synthetic import CallScript, ScriptTurn, generate_call, write_wav
+from callpipe.synthetic import CallScript, ScriptTurn, generate_call, pad_with_silence, write_wav
 
 __all__ = ["ChaosClip", "make_clips"]
 
@@ -61,18 +60,6 @@ def _base_clip(index: int, out: Path) -> Path:
     return generate_call(script, out / f"base-{index:03d}", sample_rate=_RATE).stereo_path
 
 
-def _variant(base: Path, extra_frames: int, out: Path) -> Path:
-    """Same speech plus ``extra_frames`` of silence: different bytes, same engine work."""
-    with wave.open(str(base), "rb") as src:
-        params = src.getparams()
-        frames = src.readframes(params.nframes)
-    silence = b"\x00" * (extra_frames * params.sampwidth * params.nchannels)
-    with wave.open(str(out), "wb") as dst:
-        dst.setparams(params)
-        dst.writeframes(frames + silence)
-    return out
-
-
 def _silent(index: int, out: Path) -> Path:
     # 1.0 s plus index ms: every silent call is a different file.
     frames = _RATE + 8 * (index + 1)
@@ -95,7 +82,7 @@ def make_clips(
     for n in range(speech_count):
         base = base_paths[n % len(base_paths)]
         variant = n // len(base_paths)
-        path = _variant(base, 8 * (variant + 1), out / f"call-{n:05d}.wav")
+        path = pad_with_silence(base, 8 * (variant + 1), out / f"call-{n:05d}.wav")
         clips.append(ChaosClip(f"chaos-{run_id}-{n:05d}", path, silent=False))
     for k in range(silent_count):
         clips.append(ChaosClip(f"chaos-{run_id}-{speech_count + k:05d}", _silent(k, out), silent=True))

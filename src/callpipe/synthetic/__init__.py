@@ -11,7 +11,7 @@ Needs the Debian packages espeak-ng and sox.
 
 from callpipe.synthetic._generate import SynthesisError, generate_call
 from callpipe.synthetic._script import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, Voice
-from callpipe.synthetic._wav import mulaw_encode, write_wav
+from callpipe.synthetic._wav import mulaw_encode, pad_with_silence, write_wav
 from callpipe.synthetic.scripts import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, sample_script
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Voice",
     "generate_call",
     "mulaw_encode",
+    "pad_with_silence",
     "sample_script",
     "write_wav",
 ]

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["WavEncoding", "mulaw_encode", "read_wav_pcm16", "write_wav"]
+__all__ = ["WavEncoding", "mulaw_encode", "pad_with_silence", "read_wav_pcm16", "write_wav"]
 
 WavEncoding = Literal["pcm16", "mulaw"]
 
@@ -79,3 +79,16 @@ def read_wav_pcm16(path: Path) -> tuple[npt.NDArray[np.int16], int]:
         rate = src.getframerate()
         raw = src.readframes(src.getnframes())
     return np.frombuffer(raw, dtype="<i2").reshape(-1, channels).astype(np.int16), rate
+
+
+def pad_with_silence(base: Path, extra_frames: int, out: Path) -> Path:
+    """``base`` plus ``extra_frames`` of trailing silence, written to ``out``: the same speech
+    (so the same engine work) in different bytes, which ingest sees as a different recording."""
+    with wave.open(str(base), "rb") as src:
+        params = src.getparams()
+        frames = src.readframes(params.nframes)
+    silence = b"\x00" * (extra_frames * params.sampwidth * params.nchannels)
+    with wave.open(str(out), "wb") as dst:
+        dst.setparams(params)
+        dst.writeframes(frames + silence)
+    return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from callpipe.models import Role
-from callpipe.synthetic import CallScript, ScriptTurn, generate_call
+from callpipe.synthetic import CallScript, ScriptTurn, generate_call, pad_with_silence
 from callpipe_cli.localrun import DELIVERY_ENGINE_ENV, LocalPipeline, query_chdb, topic_env
 
 pytestmark = pytest.mark.slow
@@ -50,25 +49,13 @@ def _short_call(index: int, out: Path) -> Path:
     return generate_call(script, out, sample_rate=8000).stereo_path
 
 
-def _variant(base: Path, extra_frames: int, out: Path) -> Path:
-    """Same speech, a few ms more silence at the end: different bytes, so a different recording."""
-    with wave.open(str(base), "rb") as src:
-        params = src.getparams()
-        frames = src.readframes(params.nframes)
-    silence = b"\x00" * (extra_frames * params.sampwidth * params.nchannels)
-    with wave.open(str(out), "wb") as dst:
-        dst.setparams(params)
-        dst.writeframes(frames + silence)
-    return out
-
-
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out = tmp_path_factory.mktemp("e2e-audio")
     bases = [_short_call(i, out) for i in range(BASE_SCRIPTS)]
     per_base = CALLS // BASE_SCRIPTS
     return [
-        _variant(base, 80 * (k + 1), out / f"call-{b:02d}-{k}.wav")
+        pad_with_silence(base, 80 * (k + 1), out / f"call-{b:02d}-{k}.wav")
         for b, base in enumerate(bases)
         for k in range(per_base)
     ]
