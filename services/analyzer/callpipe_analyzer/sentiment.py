@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from callpipe.models import SentimentLabel
 
-__all__ = ["SentimentScorer", "label_for", "speaker_score"]
+__all__ = ["AGENT_CUES", "SentimentScorer", "agent_cue_counts", "label_for", "speaker_score"]
 
 # Phrases that VADER's general-purpose lexicon misses or scores as neutral/positive in this domain.
 _NEGATIVE_CUES = re.compile(
@@ -82,6 +82,26 @@ class SentimentScorer:
         if negatives and compound > 0:
             adjusted = min(adjusted, -0.2)
         return max(-1.0, min(1.0, adjusted))
+
+
+# What the agent says tells how the caller feels: agents apologise and empathise with an unhappy
+# caller and share a happy one's pleasure, in words a lexicon reads as neutral or as the agent's
+# own mood. Each cue counts the agent turns that contain it.
+AGENT_CUES = ("agent_apology", "agent_empathy", "agent_gladness")
+_AGENT_CUE_PATTERNS = (
+    re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE),
+    re.compile(
+        r"\b(frustrat\w*|understand|must be|i hear you|that's not okay|not good enough)\b", re.IGNORECASE
+    ),
+    re.compile(
+        r"\b(glad|happy to hear|my pleasure|congratulations|exciting|lovely|fantastic|enjoy)\b", re.IGNORECASE
+    ),
+)
+
+
+def agent_cue_counts(agent_texts: Sequence[str]) -> tuple[int, ...]:
+    """Per ``AGENT_CUES`` entry, how many of the agent's turns contain it."""
+    return tuple(sum(1 for t in agent_texts if pattern.search(t)) for pattern in _AGENT_CUE_PATTERNS)
 
 
 def speaker_score(scores: Sequence[float]) -> float:

@@ -40,13 +40,19 @@ from callpipe.models import (
 from callpipe_analyzer.config import AnalysisConfig, QuestionKind
 from callpipe_analyzer.offline.encoder import MiniLMEncoder
 from callpipe_analyzer.offline.intent import INQUIRY_LABEL, INTENT_FEATURES, IntentEvidence
-from callpipe_analyzer.offline.supervised import SupervisedModels, caller_vector, sentiment_features
+from callpipe_analyzer.offline.supervised import (
+    SupervisedModels,
+    caller_vector,
+    class_similarity,
+    example_features,
+    sentiment_features,
+)
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
-from callpipe_analyzer.sentiment import label_for, speaker_score
+from callpipe_analyzer.sentiment import agent_cue_counts, label_for, speaker_score
 
 __all__ = ["OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
 
-OFFLINE_RULES_VERSION = "offline-5"
+OFFLINE_RULES_VERSION = "offline-6"
 
 Array = npt.NDArray[np.float32]
 
@@ -115,7 +121,7 @@ class CallFeatures:
     intent_scores: Array  # zero-shot vote + keyword bonus, one per intent
     intent_evidence: Array  # (intents, INTENT_FEATURES), ``neighbours`` still 0
     caller_vector: Array  # position-weighted caller sentence embedding
-    sentiment: Array  # caller sentiment features (supervised.SENTIMENT_FEATURES)
+    sentiment: Array  # caller sentiment features (all of supervised.SENTIMENT_GROUPS, in order)
     caller_rollup: float  # the VADER roll-up of the caller's turns
     resolved: bool
 
@@ -175,6 +181,7 @@ class OfflineAnalyzer:
         protos = config.sentiment_examples
         self._sent_pos = self.encoder.encode(protos.get("positive", []))
         self._sent_neg = self.encoder.encode(protos.get("negative", []))
+        self._sent_neu = self.encoder.encode(protos.get("neutral", []))
         self._questions = [
             (q, self.encoder.encode(q.examples) if q.kind is QuestionKind.YES_NO else None)
             for q in config.custom_questions
@@ -212,13 +219,25 @@ class OfflineAnalyzer:
             margins = (pos - (caller_emb @ self._sent_neg.T).max(axis=1)).tolist()
         else:
             margins = [0.0] * len(caller_rows)
+        by_class = class_similarity(caller_emb, [self._sent_neg, self._sent_neu, self._sent_pos])
+        agent_cues = agent_cue_counts([u.text for u in utterances if u.role is Role.AGENT])
+        caller_mean = (
+            caller_emb.mean(axis=0) if len(caller_rows) else np.zeros(embeddings.shape[1], dtype=np.float32)
+        )
         evidence = self._evidence.matrix(sentences, embeddings)
         keywords = evidence[:, INTENT_FEATURES.index("keywords_caller")]
         return CallFeatures(
             intent_scores=evidence[:, INTENT_FEATURES.index("vote")] + _KEYWORD_BONUS * keywords,
             intent_evidence=evidence,
             caller_vector=caller_vector([sentences[i][1] for i in caller_rows], caller_emb),
-            sentiment=sentiment_features(caller_scores, rollup, margins or [0.0], resolved),
+            sentiment=np.concatenate(
+                [
+                    sentiment_features(caller_scores, rollup, margins or [0.0], resolved),
+                    example_features(by_class),
+                    np.asarray(agent_cues, dtype=np.float32),
+                    caller_mean.astype(np.float32),
+                ]
+            ),
             caller_rollup=rollup,
             resolved=resolved,
         )

@@ -9,8 +9,12 @@ labelled calls teach:
 - intent: a conditional logit over per-intent evidence (:mod:`callpipe_analyzer.offline.intent`),
   which includes the similarity of the call's *caller vector* — the caller's sentence embeddings
   averaged with weights that fall with position — to the labelled dev calls.
-- caller sentiment: on a handful of call-level features (VADER roll-up, the worst and the last
-  turns, similarity of each caller turn to the configured sentiment examples, how the call ends).
+- caller sentiment: on call-level features: the VADER roll-up, the worst and the last turns, how
+  the call ends; how close each caller sentence is to the configured negative / neutral / positive
+  example sentences (understated complaint, "I'll believe it when I see it", reads negative there
+  while VADER calls it neutral); the agent's apologies, empathy and gladness, which follow the
+  caller's mood; and the caller's mean sentence embedding. Which of these groups are used is
+  chosen by cross-validation across the dev batches (each batch has its own author).
 
 Everything is numpy: features are computed at analysis time from what the analyzer already has.
 """
@@ -27,14 +31,21 @@ import numpy as np
 import numpy.typing as npt
 
 from callpipe_analyzer.offline.intent import IntentModel
+from callpipe_analyzer.sentiment import AGENT_CUES
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
+    "EMBEDDING_DIM",
+    "EXAMPLE_FEATURES",
     "SENTIMENT_FEATURES",
+    "SENTIMENT_GROUPS",
     "LinearModel",
     "SupervisedModels",
     "caller_vector",
+    "class_similarity",
+    "example_features",
     "fit_logreg",
+    "sentiment_columns",
     "sentiment_features",
 ]
 
@@ -54,6 +65,27 @@ SENTIMENT_FEATURES = [
     "resolved",  # thanks / it works now in the caller's last turns
     "negative_share",  # share of caller turns VADER (+ cues) scores negative
 ]
+# Per caller sentence, its closeness to each class's example sentences (mean of the best three
+# similarities), then a margin per sentence: negative = neg − max(neutral, pos), positive alike.
+EXAMPLE_FEATURES = [
+    "example_neg_max",  # the most negative-sounding sentence
+    "example_neg_late",  # late-weighted mean negative margin
+    "example_neg_last2",
+    "example_pos_max",
+    "example_pos_late",
+    "example_pos_last2",
+    "example_neg_share",  # share of caller sentences nearer the negative examples than the others
+    "example_pos_share",
+]
+EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
+_TOP_EXAMPLES = 3
+# Column groups of the sentiment feature vector, in order; ``train`` chooses which are used.
+SENTIMENT_GROUPS: dict[str, list[str]] = {
+    "lexicon": SENTIMENT_FEATURES,
+    "examples": EXAMPLE_FEATURES,
+    "agent": list(AGENT_CUES),
+    "embedding": [f"caller_embedding_{i}" for i in range(EMBEDDING_DIM)],
+}
 
 
 def caller_vector(caller_sentences: list[str], embeddings: Array) -> Array:
@@ -101,6 +133,52 @@ def sentiment_features(
     )
 
 
+def example_features(class_similarity: Array) -> Array:
+    """``EXAMPLE_FEATURES`` from (caller sentences × [negative, neutral, positive]) similarities."""
+    if class_similarity.shape[0] == 0:
+        return np.zeros(len(EXAMPLE_FEATURES), dtype=np.float32)
+    neg = class_similarity[:, 0] - np.maximum(class_similarity[:, 1], class_similarity[:, 2])
+    pos = class_similarity[:, 2] - np.maximum(class_similarity[:, 0], class_similarity[:, 1])
+    late = np.linspace(1.0, 2.0, len(neg)) if len(neg) > 1 else np.ones(1)
+    return np.array(
+        [
+            neg.max(),
+            float((late * neg).sum() / late.sum()),
+            neg[-2:].mean(),
+            pos.max(),
+            float((late * pos).sum() / late.sum()),
+            pos[-2:].mean(),
+            float((neg > 0).mean()),
+            float((pos > 0).mean()),
+        ],
+        dtype=np.float32,
+    )
+
+
+def class_similarity(sentence_embeddings: Array, banks: list[Array]) -> Array:
+    """Per sentence and bank, the mean of its ``_TOP_EXAMPLES`` best similarities to the bank."""
+    if sentence_embeddings.shape[0] == 0 or any(len(b) == 0 for b in banks):
+        return np.zeros((sentence_embeddings.shape[0], len(banks)), dtype=np.float32)
+    cols = []
+    for bank in banks:
+        sims = sentence_embeddings @ bank.T
+        k = min(_TOP_EXAMPLES, sims.shape[1])
+        cols.append(np.sort(sims, axis=1)[:, -k:].mean(axis=1))
+    result: Array = np.stack(cols, axis=1).astype(np.float32)
+    return result
+
+
+def sentiment_columns(groups: list[str]) -> list[int]:
+    """Indices, in the full sentiment feature vector, of the named ``SENTIMENT_GROUPS``."""
+    out: list[int] = []
+    start = 0
+    for name, features in SENTIMENT_GROUPS.items():
+        if name in groups:
+            out.extend(range(start, start + len(features)))
+        start += len(features)
+    return out
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """Multinomial logistic regression over standardised features."""
@@ -110,8 +188,11 @@ class LinearModel:
     bias: Array  # (classes,)
     mean: Array  # (features,)
     scale: Array  # (features,)
+    columns: list[int] | None = None  # which columns of the input it reads (None: all)
 
     def proba(self, x: Array) -> Array:
+        if self.columns is not None:
+            x = x[..., self.columns]
         z = ((x - self.mean) / self.scale) @ self.weights.T + self.bias
         z = z - z.max(axis=-1, keepdims=True)
         e = np.exp(z)
@@ -125,6 +206,7 @@ class LinearModel:
             "bias": np.round(self.bias, 5).tolist(),
             "mean": np.round(self.mean, 6).tolist(),
             "scale": np.round(self.scale, 6).tolist(),
+            "columns": self.columns,
         }
 
     @classmethod
@@ -138,13 +220,26 @@ class LinearModel:
             bias=arr("bias"),
             mean=arr("mean"),
             scale=arr("scale"),
+            columns=raw.get("columns"),
         )
 
 
 def fit_logreg(
-    x: Array, y: list[str], labels: list[str], *, l2: float, standardize: bool = True, iters: int = 600
+    x: Array,
+    y: list[str],
+    labels: list[str],
+    *,
+    l2: float,
+    standardize: bool = True,
+    iters: int = 600,
+    columns: list[int] | None = None,
 ) -> LinearModel:
-    """Full-batch gradient descent with momentum on the L2-regularised cross-entropy (deterministic)."""
+    """Full-batch gradient descent with momentum on the L2-regularised cross-entropy (deterministic).
+
+    ``columns``: fit on those columns of ``x`` only; the model then selects them itself.
+    """
+    if columns is not None:
+        x = x[:, columns]
     mean = x.mean(axis=0) if standardize else np.zeros(x.shape[1], dtype=np.float32)
     scale = x.std(axis=0) + 1e-6 if standardize else np.ones(x.shape[1], dtype=np.float32)
     xs = ((x - mean) / scale).astype(np.float64)
@@ -173,6 +268,7 @@ def fit_logreg(
         bias=b.astype(np.float32),
         mean=np.asarray(mean, dtype=np.float32),
         scale=np.asarray(scale, dtype=np.float32),
+        columns=columns,
     )
 
 
@@ -202,7 +298,7 @@ class SupervisedModels:
     def save(self, path: Path = DEFAULT_MODEL_PATH) -> None:
         raw = {
             "trained_on": self.trained_on,
-            "sentiment_features": SENTIMENT_FEATURES,
+            "sentiment_features": {name: len(cols) for name, cols in SENTIMENT_GROUPS.items()},
             "intent": self.intent.to_json(),
             "sentiment": self.sentiment.to_json(),
         }
