@@ -242,3 +242,21 @@ def test_delighted_caller_is_positive(offline: OfflineAnalyzer) -> None:
     )
     caller = next(s for s in analysis.speaker_sentiment if s.role is Role.CALLER)
     assert caller.sentiment.value == "positive" and caller.score > 0
+
+
+def test_a_calm_caller_who_calls_to_leave_is_high_escalation_risk(offline: OfflineAnalyzer) -> None:
+    # Written for this test: no anger, no threat words, but the caller is leaving (churn).
+    analysis = offline.analyze_sync(
+        _request(
+            [
+                (Role.AGENT, "Thank you for calling Acme, this is Sam."),
+                (Role.CALLER, "Hi Sam. We're moving overseas next month, so I need to close my account."),
+                (Role.AGENT, "Congratulations on the move. I can set the account to close on the thirtieth."),
+                (Role.CALLER, "The thirtieth is perfect."),
+                (Role.AGENT, "Done. You'll get a final bill by e-mail."),
+                (Role.CALLER, "Thanks for your help."),
+            ]
+        )
+    )
+    assert analysis.intent == "cancellation"
+    assert analysis.escalation_risk.value == "high"

@@ -10,7 +10,8 @@
   last turns, each caller sentence's similarity to the configured sentiment examples and how the
   call ends; the call's overall sentiment is the caller's (the customer's experience is measured).
 - competitors: the configured names and aliases (spaCy PhraseMatcher), never the own brand.
-- escalation: explicit escalation cues (supervisor, complaint, legal, cancel) and caller sentiment.
+- escalation: explicit escalation cues (supervisor, complaint, legal, cancel) and caller sentiment;
+  a call whose intent is cancellation is high (churn).
 - action items: commitments ("I'll send", "we will credit", "you'll receive") in the agent's turns.
 - topics: configured topic keywords (lemmatised matching with spaCy's tokenizer).
 - summary: extractive, the caller's reason sentence, the resolution and the action items.
@@ -50,7 +51,7 @@ from callpipe_analyzer.offline.supervised import (
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
 from callpipe_analyzer.sentiment import agent_cue_counts, label_for, speaker_score
 
-__all__ = ["OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
+__all__ = ["CHURN_INTENT", "OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
 
 OFFLINE_RULES_VERSION = "offline-6"
 
@@ -61,6 +62,10 @@ _KEYWORD_BONUS = 0.08  # per configured keyword in the caller's words, at most t
 _ESC_HIGH_P = 0.5  # an explicit escalation cue from a caller this likely negative → high
 _ESC_MEDIUM_P = 0.3  # a frustration cue from a caller this likely negative → medium
 _ESC_ALONE_P = 0.8  # no cue, but the caller is almost surely negative → medium
+# A caller who calls to leave is the churn the risk is about, calm or not (the labelling guide in
+# datasets/analyzer/README.md): on the 192 dev calls, with sentiment and intent cross-validated by
+# batch, this rule takes escalation from 88.0 % to 89.6 %.
+CHURN_INTENT = "cancellation"
 MODEL_NAME = "all-MiniLM-L6-v2+en_core_web_sm+vader"
 # An agent in a support call is courteous by default: the caller-tuned thresholds (-0.12, 0.3)
 # called most agents neutral. Chosen on the 96 dev calls' agent labels (none negative): thresholds
@@ -286,6 +291,8 @@ class OfflineAnalyzer:
         overall_label = caller_label if caller_idx else label_for(agent_score)
         overall = caller_score if caller_idx else agent_score
         escalation = self._escalation(caller_text, feats.caller_rollup, p_negative)
+        if intent == CHURN_INTENT and self._models is not None:
+            escalation = EscalationRisk.HIGH
         competitors = self._competitor_mentions([u.text for u in utterances])
         actions = self._action_items(request)
         resolved = feats.resolved
