@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from callpipe.models import SentimentLabel
 
-__all__ = ["AGENT_CUES", "SentimentScorer", "agent_cue_counts", "label_for", "speaker_score"]
+__all__ = ["AGENT_CUES", "SentimentScorer", "agent_cues", "label_for", "speaker_score"]
 
 # Phrases that VADER's general-purpose lexicon misses or scores as neutral/positive in this domain.
 _NEGATIVE_CUES = re.compile(
@@ -86,7 +86,8 @@ class SentimentScorer:
 
 # What the agent says tells how the caller feels: agents apologise and empathise with an unhappy
 # caller and share a happy one's pleasure, in words a lexicon reads as neutral or as the agent's
-# own mood. Each cue counts the agent turns that contain it.
+# own mood. Each cue is 1 when any agent turn has it: how many times an agent says sorry grows with
+# the call's length more than with the caller's mood.
 AGENT_CUES = ("agent_apology", "agent_empathy", "agent_gladness")
 _AGENT_CUE_PATTERNS = (
     re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE),
@@ -99,9 +100,9 @@ _AGENT_CUE_PATTERNS = (
 )
 
 
-def agent_cue_counts(agent_texts: Sequence[str]) -> tuple[int, ...]:
-    """Per ``AGENT_CUES`` entry, how many of the agent's turns contain it."""
-    return tuple(sum(1 for t in agent_texts if pattern.search(t)) for pattern in _AGENT_CUE_PATTERNS)
+def agent_cues(agent_texts: Sequence[str]) -> tuple[int, ...]:
+    """Per ``AGENT_CUES`` entry, 1 when one of the agent's turns contains it, else 0."""
+    return tuple(int(any(pattern.search(t) for t in agent_texts)) for pattern in _AGENT_CUE_PATTERNS)
 
 
 def speaker_score(scores: Sequence[float]) -> float:

@@ -46,14 +46,15 @@ from callpipe_analyzer.offline.supervised import (
     caller_vector,
     class_similarity,
     example_features,
+    salient_mean,
     sentiment_features,
 )
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
-from callpipe_analyzer.sentiment import agent_cue_counts, label_for, speaker_score
+from callpipe_analyzer.sentiment import agent_cues, label_for, speaker_score
 
 __all__ = ["CHURN_INTENT", "OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
 
-OFFLINE_RULES_VERSION = "offline-6"
+OFFLINE_RULES_VERSION = "offline-7"
 
 Array = npt.NDArray[np.float32]
 
@@ -225,10 +226,7 @@ class OfflineAnalyzer:
         else:
             margins = [0.0] * len(caller_rows)
         by_class = class_similarity(caller_emb, [self._sent_neg, self._sent_neu, self._sent_pos])
-        agent_cues = agent_cue_counts([u.text for u in utterances if u.role is Role.AGENT])
-        caller_mean = (
-            caller_emb.mean(axis=0) if len(caller_rows) else np.zeros(embeddings.shape[1], dtype=np.float32)
-        )
+        cues = agent_cues([u.text for u in utterances if u.role is Role.AGENT])
         evidence = self._evidence.matrix(sentences, embeddings)
         keywords = evidence[:, INTENT_FEATURES.index("keywords_caller")]
         return CallFeatures(
@@ -239,8 +237,8 @@ class OfflineAnalyzer:
                 [
                     sentiment_features(caller_scores, rollup, margins or [0.0], resolved),
                     example_features(by_class),
-                    np.asarray(agent_cues, dtype=np.float32),
-                    caller_mean.astype(np.float32),
+                    np.asarray(cues, dtype=np.float32),
+                    salient_mean(caller_emb, by_class),
                 ]
             ),
             caller_rollup=rollup,

@@ -13,8 +13,9 @@ labelled calls teach:
   the call ends; how close each caller sentence is to the configured negative / neutral / positive
   example sentences (understated complaint, "I'll believe it when I see it", reads negative there
   while VADER calls it neutral); the agent's apologies, empathy and gladness, which follow the
-  caller's mood; and the caller's mean sentence embedding. Which of these groups are used is
-  chosen by cross-validation across the dev batches (each batch has its own author).
+  caller's mood; and the mean embedding of the caller's sentences that sound least neutral.
+  Which of these groups are used is chosen by cross-validation across the dev batches (each batch
+  has its own author).
 
 Everything is numpy: features are computed at analysis time from what the analyzer already has.
 """
@@ -44,7 +45,9 @@ __all__ = [
     "caller_vector",
     "class_similarity",
     "example_features",
+    "example_margins",
     "fit_logreg",
+    "salient_mean",
     "sentiment_columns",
     "sentiment_features",
 ]
@@ -55,27 +58,32 @@ DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
 _MIN_WORDS = 3  # "Okay." / "Yes, please." state no reason for the call
 _CALLER_DECAY = 0.5  # the n-th substantive caller sentence weighs 1 / (1 + 0.5 n)
 
+# Real calls run to dozens of turns, most of them procedural (verification, holds, read-backs);
+# so no feature is a mean or a share over all turns, which such turns would dilute: the strongest
+# few, the ending and capped counts say the same of a 6-turn and of a 60-turn call.
+_STRONGEST = 3  # sentences averaged for "the strongest few"
+_COUNT_CAP = 3  # counts saturate here (then scaled to 0..1)
 SENTIMENT_FEATURES = [
-    "vader_rollup",  # speaker_score(): late and negative turns weigh more
+    "vader_rollup",  # speaker_score(): late and negative turns weigh more, neutral ones little
     "vader_min",  # the worst caller turn
     "vader_last2",  # how the caller ends
-    "proto_mean",  # late-weighted mean of (positive − negative) example similarity per sentence
-    "proto_min",  # the sentence most like the negative examples (minus its positive similarity)
+    "proto_low3",  # the 3 sentences most like the negative examples (positive − negative margin)
+    "proto_high3",  # the 3 most like the positive ones
     "proto_last2",  # the same margin over the caller's last two sentences
     "resolved",  # thanks / it works now in the caller's last turns
-    "negative_share",  # share of caller turns VADER (+ cues) scores negative
+    "negative_turns",  # caller turns VADER (+ cues) scores negative, capped
 ]
 # Per caller sentence, its closeness to each class's example sentences (mean of the best three
 # similarities), then a margin per sentence: negative = neg − max(neutral, pos), positive alike.
 EXAMPLE_FEATURES = [
     "example_neg_max",  # the most negative-sounding sentence
-    "example_neg_late",  # late-weighted mean negative margin
+    "example_neg_top3",  # mean of the 3 most negative-sounding
     "example_neg_last2",
     "example_pos_max",
-    "example_pos_late",
+    "example_pos_top3",
     "example_pos_last2",
-    "example_neg_share",  # share of caller sentences nearer the negative examples than the others
-    "example_pos_share",
+    "example_neg_count",  # caller sentences nearer the negative examples than the others, capped
+    "example_pos_count",
 ]
 EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
 _TOP_EXAMPLES = 3
@@ -115,44 +123,75 @@ def sentiment_features(
     """
     if not vader_scores:
         return np.zeros(len(SENTIMENT_FEATURES), dtype=np.float32)
-    n = len(vader_scores)
-    margins = np.array(proto_margin or [0.0], dtype=np.float64)
-    late = np.array([1.0 + i / max(1, len(margins) - 1) for i in range(len(margins))])
+    margins = np.sort(np.array(proto_margin or [0.0], dtype=np.float64))
     return np.array(
         [
             rollup,
             min(vader_scores),
             float(np.mean(vader_scores[-2:])),
-            float((late * margins).sum() / late.sum()),
-            float(margins.min()),
-            float(margins[-2:].mean()),
+            float(margins[:_STRONGEST].mean()),
+            float(margins[-_STRONGEST:].mean()),
+            float(np.mean(proto_margin[-2:])) if proto_margin else 0.0,
             1.0 if resolved else 0.0,
-            sum(1 for s in vader_scores if s < -0.05) / n,
+            _capped(sum(1 for s in vader_scores if s < -0.05)),
         ],
         dtype=np.float32,
     )
+
+
+def _capped(count: int) -> float:
+    return min(count, _COUNT_CAP) / _COUNT_CAP
 
 
 def example_features(class_similarity: Array) -> Array:
     """``EXAMPLE_FEATURES`` from (caller sentences × [negative, neutral, positive]) similarities."""
     if class_similarity.shape[0] == 0:
         return np.zeros(len(EXAMPLE_FEATURES), dtype=np.float32)
-    neg = class_similarity[:, 0] - np.maximum(class_similarity[:, 1], class_similarity[:, 2])
-    pos = class_similarity[:, 2] - np.maximum(class_similarity[:, 0], class_similarity[:, 1])
-    late = np.linspace(1.0, 2.0, len(neg)) if len(neg) > 1 else np.ones(1)
+    neg, pos = example_margins(class_similarity)
     return np.array(
         [
             neg.max(),
-            float((late * neg).sum() / late.sum()),
+            float(np.sort(neg)[-_STRONGEST:].mean()),
             neg[-2:].mean(),
             pos.max(),
-            float((late * pos).sum() / late.sum()),
+            float(np.sort(pos)[-_STRONGEST:].mean()),
             pos[-2:].mean(),
-            float((neg > 0).mean()),
-            float((pos > 0).mean()),
+            _capped(int((neg > 0).sum())),
+            _capped(int((pos > 0).sum())),
         ],
         dtype=np.float32,
     )
+
+
+def example_margins(class_similarity: Array) -> tuple[Array, Array]:
+    """Per sentence: negative − max(neutral, positive) and positive − max(negative, neutral)."""
+    neg: Array = class_similarity[:, 0] - np.maximum(class_similarity[:, 1], class_similarity[:, 2])
+    pos: Array = class_similarity[:, 2] - np.maximum(class_similarity[:, 0], class_similarity[:, 1])
+    return neg, pos
+
+
+# Softmax temperature over "how much a sentence sounds like a mood" (the larger of the two example
+# margins). Compared on the 192 dev calls, cross-validated by batch, each call also scored with 20
+# procedural turns inserted (verification, holds): a plain mean over all sentences 95.3 % on the
+# calls but 75.5 % padded (26 % of labels moved); T = 0.1: 93.8 % and 93.8 % (5 % moved); T = 0.2:
+# 95.3 % / 88.5 %; the mean of the 4 most salient sentences: 93.2 % / 91.1 %.
+_SALIENCE_TEMPERATURE = 0.1
+
+
+def salient_mean(sentence_embeddings: Array, class_similarity: Array) -> Array:
+    """The caller's sentence embeddings averaged with weights that grow with how little a sentence
+    sounds neutral.
+
+    A plain mean drifts towards "neutral" as procedural turns pile up; the few sentences that carry
+    the caller's mood should dominate in a call of any length.
+    """
+    if sentence_embeddings.shape[0] == 0:
+        return np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    neg, pos = example_margins(class_similarity)
+    salience = np.maximum(neg, pos) / _SALIENCE_TEMPERATURE
+    weights = np.exp(salience - salience.max())
+    result: Array = ((weights[:, None] * sentence_embeddings).sum(axis=0) / weights.sum()).astype(np.float32)
+    return result
 
 
 def class_similarity(sentence_embeddings: Array, banks: list[Array]) -> Array:
