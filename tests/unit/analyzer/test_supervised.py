@@ -244,14 +244,10 @@ def _request(turns: list[tuple[Role, str]]) -> AnalysisRequest:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known miss: sarcasm with no complaint words ('Lovely.', 'Great. Thanks, I guess.') reads neutral",
-)
 def test_sarcastic_caller_is_negative(offline: OfflineAnalyzer) -> None:
-    # Written for this test; documents a limitation (strict: it fails loudly once it is fixed).
-    # offline-6 read it right; the length-robust one (features that do not fade
-    # with procedural turns) does not, and that model was kept: it is right more often overall.
+    # Written for this test. Sarcasm with no complaint words ('Lovely.', 'Great. Thanks, I guess.')
+    # read neutral up to offline-5. offline-6 read it right, offline-7 fitted on 192 dev calls did
+    # not, offline-7 fitted on 208 does. One call: the cross-validated figures are the measure.
     analysis = offline.analyze_sync(
         _request(
             [
