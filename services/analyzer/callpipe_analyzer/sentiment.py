@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from callpipe.models import SentimentLabel
 
-__all__ = ["AGENT_CUES", "SentimentScorer", "agent_cues", "label_for", "speaker_score"]
+__all__ = ["AGENT_CUES", "SentimentScorer", "agent_cues", "dismissive_phrases", "label_for", "speaker_score"]
 
 # Phrases that VADER's general-purpose lexicon misses or scores as neutral/positive in this domain.
 _NEGATIVE_CUES = re.compile(
@@ -103,6 +103,43 @@ _AGENT_CUE_PATTERNS = (
 def agent_cues(agent_texts: Sequence[str]) -> tuple[int, ...]:
     """Per ``AGENT_CUES`` entry, 1 when one of the agent's turns contains it, else 0."""
     return tuple(int(any(pattern.search(t) for t in agent_texts)) for pattern in _AGENT_CUE_PATTERNS)
+
+
+# What call-center quality teams flag as dismissive agent language: blaming the customer, refusing
+# without an alternative, talking down. Negative agents are rare in the labelled calls (6 of 208
+# dev calls), too few for the fitted model to learn, so the analyzer applies these as a rule: two
+# distinct phrases make the agent negative (on the dev calls: 5 of the 6 negative agents, none of
+# the other 202).
+_DISMISSIVE = tuple(
+    re.compile(r"\b" + pattern, re.IGNORECASE)
+    for pattern in (
+        r"customer'?s responsibility",
+        r"nothing (?:else )?(?:i|we) can do",
+        r"you should(?: have|'ve)",
+        r"like everyone else",
+        r"not my (?:problem|fault|department)",
+        r"calm down",
+        r"i can only go by",
+        r"that's what \w+ means",
+        r"it'?s (?:all )?in the (?:instructions|terms|contract|fine print)",
+        r"on (?:the phone's|your) (?:side|end)",
+        r"you didn't (?:hear|read|check|follow)",
+        r"(?:i|we) can't promise",
+        r"doesn't matter",
+        r"as i (?:said|told you|already said)",
+        r"i already told you",
+        r"you'll (?:just )?have to wait",
+        r"(?:i|we) can't override",
+        r"that's (?:just )?(?:the|our) policy",
+        r"there's nothing wrong (?:on|with) our",
+        r"read the",
+    )
+)
+
+
+def dismissive_phrases(agent_texts: Sequence[str]) -> int:
+    """How many distinct dismissive phrases the agent's turns contain."""
+    return sum(1 for pattern in _DISMISSIVE if any(pattern.search(t) for t in agent_texts))
 
 
 def speaker_score(scores: Sequence[float]) -> float:

@@ -31,7 +31,7 @@ from callpipe_analyzer.offline.supervised import (
 )
 from callpipe_analyzer.offline.train import batch_of
 from callpipe_analyzer.ports import AnalysisRequest
-from callpipe_analyzer.sentiment import AGENT_CUES, SentimentScorer, agent_cues
+from callpipe_analyzer.sentiment import AGENT_CUES, SentimentScorer, agent_cues, dismissive_phrases
 
 
 def test_fit_logreg_separates_classes_deterministically() -> None:
@@ -211,6 +211,10 @@ def test_shipped_model_matches_the_configuration() -> None:
     columns = models.sentiment.columns if models.sentiment.columns is not None else list(range(width))
     assert models.sentiment.weights.shape == (3, len(columns))
     assert set(columns) <= set(range(width))
+    agent_columns = models.agent_sentiment.columns
+    agent_columns = agent_columns if agent_columns is not None else list(range(width))
+    assert models.agent_sentiment.labels == ["negative", "neutral", "positive"]
+    assert models.agent_sentiment.weights.shape == (3, len(agent_columns))
     assert "split=dev" in models.trained_on
     raw = json.loads(DEFAULT_MODEL_PATH.read_text())
     assert raw["sentiment_features"] == {name: len(names) for name, names in SENTIMENT_GROUPS.items()}
@@ -341,3 +345,52 @@ def test_procedural_turns_do_not_change_the_callers_mood(offline: OfflineAnalyze
 
     assert caller_mood(turns) == "negative"
     assert caller_mood(long_turns) == "negative"
+
+
+def _agent_mood(offline: OfflineAnalyzer, call: list[tuple[Role, str]]) -> str:
+    analysis = offline.analyze_sync(_request(call))
+    return next(s for s in analysis.speaker_sentiment if s.role is Role.AGENT).sentiment.value
+
+
+def test_agent_sentiment_tells_warm_from_procedural(offline: OfflineAnalyzer) -> None:
+    # Written for this test: the same request, answered by a warm agent and by a flat one.
+    warm = [
+        (Role.AGENT, "Hi, thanks so much for calling Acme, this is Dana! How can I help today?"),
+        (Role.CALLER, "Hi, I'd like to add a line for my son."),
+        (Role.AGENT, "Oh, how exciting! I'd be glad to set that up for you."),
+        (Role.CALLER, "Great."),
+        (
+            Role.AGENT,
+            "All done, he's on your plan with the family discount. Enjoy, and have a wonderful evening!",
+        ),
+        (Role.CALLER, "Thanks."),
+    ]
+    flat = [
+        (Role.AGENT, "Acme. Account number."),
+        (Role.CALLER, "Hi, I'd like to add a line for my son."),
+        (Role.AGENT, "Name on the account."),
+        (Role.CALLER, "Maria Lopez."),
+        (Role.AGENT, "Line added. Twenty dollars a month. Anything else."),
+        (Role.CALLER, "No, thanks."),
+    ]
+    assert _agent_mood(offline, warm) == "positive"
+    assert _agent_mood(offline, flat) == "neutral"
+
+
+def test_a_dismissive_agent_is_negative(offline: OfflineAnalyzer) -> None:
+    # Written for this test: the agent blames the caller and refuses without an alternative.
+    call = [
+        (Role.AGENT, "Acme."),
+        (Role.CALLER, "Hi, my internet has been down since yesterday and I work from home."),
+        (Role.AGENT, "Did you restart the router? That's the first thing you should have done."),
+        (Role.CALLER, "Yes, twice."),
+        (
+            Role.AGENT,
+            "Well, there's nothing I can do about it today. You'll have to wait like everyone else.",
+        ),
+        (Role.CALLER, "Okay..."),
+    ]
+    assert dismissive_phrases([text for role, text in call if role is Role.AGENT]) == 4
+    assert _agent_mood(offline, call) == "negative"
+    # One phrase alone is no verdict: "as I said" is ordinary in a friendly call.
+    assert dismissive_phrases(["As I said, the credit shows on your next bill. Glad I could help!"]) == 1

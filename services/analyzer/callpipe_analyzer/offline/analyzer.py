@@ -6,9 +6,11 @@
   by a dev-fitted conditional logit (:mod:`callpipe_analyzer.offline.intent`); without a fitted
   model, the zero-shot vote plus a keyword bonus.
 - sentiment: per-utterance scores from :mod:`callpipe_analyzer.sentiment`, rolled up per party;
-  the caller's label comes from a dev-fitted logistic regression over that roll-up, the worst and
-  last turns, each caller sentence's similarity to the configured sentiment examples and how the
-  call ends; the call's overall sentiment is the caller's (the customer's experience is measured).
+  each party's label comes from a dev-fitted logistic regression over features that hold in long
+  calls (VADER roll-up, worst and last turns, closeness to the configured example sentences, the
+  agent's apology / empathy / gladness, a salience-weighted embedding); dismissive agent
+  phrases make the agent negative by rule; the call's overall sentiment is the caller's (the
+  customer's experience is measured).
 - competitors: the configured names and aliases (spaCy PhraseMatcher), never the own brand.
 - escalation: explicit escalation cues (supervisor, complaint, legal, cancel) and caller sentiment;
   a call whose intent is cancellation is high (churn).
@@ -42,6 +44,7 @@ from callpipe_analyzer.config import AnalysisConfig, QuestionKind
 from callpipe_analyzer.offline.encoder import MiniLMEncoder
 from callpipe_analyzer.offline.intent import INQUIRY_LABEL, INTENT_FEATURES, IntentEvidence
 from callpipe_analyzer.offline.supervised import (
+    LinearModel,
     SupervisedModels,
     caller_vector,
     class_similarity,
@@ -50,11 +53,11 @@ from callpipe_analyzer.offline.supervised import (
     sentiment_features,
 )
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
-from callpipe_analyzer.sentiment import agent_cues, label_for, speaker_score
+from callpipe_analyzer.sentiment import agent_cues, dismissive_phrases, label_for, speaker_score
 
 __all__ = ["CHURN_INTENT", "OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
 
-OFFLINE_RULES_VERSION = "offline-7"
+OFFLINE_RULES_VERSION = "offline-8"
 
 Array = npt.NDArray[np.float32]
 
@@ -68,10 +71,11 @@ _ESC_ALONE_P = 0.8  # no cue, but the caller is almost surely negative → mediu
 # batch, this rule takes escalation from 88.0 % to 89.6 %.
 CHURN_INTENT = "cancellation"
 MODEL_NAME = "all-MiniLM-L6-v2+en_core_web_sm+vader"
-# An agent in a support call is courteous by default: the caller-tuned thresholds (-0.12, 0.3)
-# called most agents neutral. Chosen on the 96 dev calls' agent labels (none negative): thresholds
-# (-0.12, 0.3) 46 %, these 69 % (always "positive" would be 65 %: the signal is weak).
+# Without a fitted model only: an agent in a support call is courteous by default, so the
+# caller-tuned thresholds (-0.12, 0.3) called most agents neutral. Chosen on the 96 dev calls'
+# agent labels: 46 % → 69 % (always "positive" would be 65 %: VADER alone reads agents poorly).
 _AGENT_THRESHOLDS = {"negative_below": -0.5, "positive_above": 0.05}
+_DISMISSIVE_NEGATIVE = 2  # distinct dismissive phrases that make the agent negative (sentiment.py)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _HIGH_ESCALATION = re.compile(
@@ -128,6 +132,7 @@ class CallFeatures:
     intent_evidence: Array  # (intents, INTENT_FEATURES), ``neighbours`` still 0
     caller_vector: Array  # position-weighted caller sentence embedding
     sentiment: Array  # caller sentiment features (all of supervised.SENTIMENT_GROUPS, in order)
+    agent_sentiment: Array  # the same features of the agent's side
     caller_rollup: float  # the VADER roll-up of the caller's turns
     resolved: bool
 
@@ -213,37 +218,57 @@ class OfflineAnalyzer:
     def features(
         self, request: AnalysisRequest, sentences: list[tuple[Role, str]], embeddings: Array
     ) -> CallFeatures:
-        utterances = request.utterances
-        caller_idx = [i for i, u in enumerate(utterances) if u.role is not Role.AGENT]
         caller_rows = [i for i, (role, _) in enumerate(sentences) if role is not Role.AGENT]
-        caller_scores = [request.sentiments[i] for i in caller_idx]
-        rollup = speaker_score(caller_scores)
-        resolved = bool(_RESOLVED.search(" ".join(utterances[i].text for i in caller_idx[-3:])))
         caller_emb = embeddings[caller_rows]
-        if len(caller_rows) and len(self._sent_pos) and len(self._sent_neg):
-            pos = (caller_emb @ self._sent_pos.T).max(axis=1)
-            margins = (pos - (caller_emb @ self._sent_neg.T).max(axis=1)).tolist()
-        else:
-            margins = [0.0] * len(caller_rows)
-        by_class = class_similarity(caller_emb, [self._sent_neg, self._sent_neu, self._sent_pos])
-        cues = agent_cues([u.text for u in utterances if u.role is Role.AGENT])
+        cues = agent_cues([u.text for u in request.utterances if u.role is Role.AGENT])
+        caller, rollup, resolved = self._party_sentiment(request, sentences, embeddings, cues, agent=False)
+        agent, _, _ = self._party_sentiment(request, sentences, embeddings, cues, agent=True)
         evidence = self._evidence.matrix(sentences, embeddings)
         keywords = evidence[:, INTENT_FEATURES.index("keywords_caller")]
         return CallFeatures(
             intent_scores=evidence[:, INTENT_FEATURES.index("vote")] + _KEYWORD_BONUS * keywords,
             intent_evidence=evidence,
             caller_vector=caller_vector([sentences[i][1] for i in caller_rows], caller_emb),
-            sentiment=np.concatenate(
-                [
-                    sentiment_features(caller_scores, rollup, margins or [0.0], resolved),
-                    example_features(by_class),
-                    np.asarray(cues, dtype=np.float32),
-                    salient_mean(caller_emb, by_class),
-                ]
-            ),
+            sentiment=caller,
+            agent_sentiment=agent,
             caller_rollup=rollup,
             resolved=resolved,
         )
+
+    def _party_sentiment(
+        self,
+        request: AnalysisRequest,
+        sentences: list[tuple[Role, str]],
+        embeddings: Array,
+        cues: tuple[int, ...],
+        *,
+        agent: bool,
+    ) -> tuple[Array, float, bool]:
+        """One party's sentiment features (all of ``SENTIMENT_GROUPS``), its VADER roll-up and, for
+        the caller, whether the call ends resolved. The agent cues are the agent's words in both:
+        they describe the agent and answer the caller."""
+        utterances = request.utterances
+        turns = [i for i, u in enumerate(utterances) if (u.role is Role.AGENT) == agent]
+        rows = [i for i, (role, _) in enumerate(sentences) if (role is Role.AGENT) == agent]
+        scores = [request.sentiments[i] for i in turns]
+        rollup = speaker_score(scores)
+        resolved = not agent and bool(_RESOLVED.search(" ".join(utterances[i].text for i in turns[-3:])))
+        emb = embeddings[rows]
+        if len(rows) and len(self._sent_pos) and len(self._sent_neg):
+            pos = (emb @ self._sent_pos.T).max(axis=1)
+            margins = (pos - (emb @ self._sent_neg.T).max(axis=1)).tolist()
+        else:
+            margins = [0.0] * len(rows)
+        by_class = class_similarity(emb, [self._sent_neg, self._sent_neu, self._sent_pos])
+        vector = np.concatenate(
+            [
+                sentiment_features(scores, rollup, margins or [0.0], resolved),
+                example_features(by_class),
+                np.asarray(cues, dtype=np.float32),
+                salient_mean(emb, by_class),
+            ]
+        )
+        return vector, rollup, resolved
 
     def analyze_sync(self, request: AnalysisRequest) -> CallAnalysis:
         utterances = request.utterances
@@ -263,16 +288,19 @@ class OfflineAnalyzer:
             intent_model = self._models.intent
             scores = intent_model.proba(intent_model.complete(feats.intent_evidence, feats.caller_vector))
         if self._models is not None and caller_idx:
-            p = self._models.sentiment.proba(feats.sentiment)
-            caller_label = SentimentLabel(self._models.sentiment.labels[int(np.argmax(p))])
-            labels = self._models.sentiment.labels
-            # The reported score: P(positive) − P(negative), consistent in sign with the label.
-            caller_score = float(p[labels.index("positive")] - p[labels.index("negative")])
-            p_negative = float(p[labels.index("negative")])
+            caller_label, caller_score, p_negative = _label_and_score(self._models.sentiment, feats.sentiment)
         intent = self._labels[int(np.argmax(scores))] if sentences else self._labels[-1]
         caller_scores = [request.sentiments[i] for i in caller_idx]
-        agent_scores = [request.sentiments[i] for i in agent_idx]
-        agent_score = speaker_score(agent_scores)
+        agent_rollup = speaker_score([request.sentiments[i] for i in agent_idx])
+        agent_label, agent_score = label_for(agent_rollup, **_AGENT_THRESHOLDS), agent_rollup
+        if self._models is not None and agent_idx:
+            agent_label, agent_score, _ = _label_and_score(
+                self._models.agent_sentiment, feats.agent_sentiment
+            )
+        dismissive = dismissive_phrases([utterances[i].text for i in agent_idx])
+        if dismissive >= _DISMISSIVE_NEGATIVE:
+            # The rule's own score: -2/3 for two phrases, nearer -1 with more.
+            agent_label, agent_score = SentimentLabel.NEGATIVE, -dismissive / (dismissive + 1)
         speaker_sentiment: list[SpeakerSentiment] = []
         if caller_idx:
             speaker_sentiment.append(
@@ -280,14 +308,10 @@ class OfflineAnalyzer:
             )
         if agent_idx:
             speaker_sentiment.append(
-                SpeakerSentiment(
-                    role=Role.AGENT,
-                    sentiment=label_for(agent_score, **_AGENT_THRESHOLDS),
-                    score=round(agent_score, 4),
-                )
+                SpeakerSentiment(role=Role.AGENT, sentiment=agent_label, score=round(agent_score, 4))
             )
-        overall_label = caller_label if caller_idx else label_for(agent_score)
-        overall = caller_score if caller_idx else agent_score
+        overall_label = caller_label if caller_idx else label_for(agent_rollup)
+        overall = caller_score if caller_idx else agent_rollup
         escalation = self._escalation(caller_text, feats.caller_rollup, p_negative)
         if intent == CHURN_INTENT and self._models is not None:
             escalation = EscalationRisk.HIGH
@@ -434,6 +458,19 @@ def _satisfaction(
     value = 5.5 + 3.0 * caller_score + 1.5 * end + (1.0 if resolved else 0.0)
     value -= {EscalationRisk.LOW: 0.0, EscalationRisk.MEDIUM: 1.0, EscalationRisk.HIGH: 2.5}[escalation]
     return int(min(10, max(1, round(value))))
+
+
+def _label_and_score(model: LinearModel, features: Array) -> tuple[SentimentLabel, float, float]:
+    """The model's label, the reported score P(positive) − P(negative) (consistent in sign with
+    the label) and P(negative)."""
+    p = model.proba(features)
+    labels = model.labels
+    p_negative = float(p[labels.index("negative")])
+    return (
+        SentimentLabel(labels[int(np.argmax(p))]),
+        float(p[labels.index("positive")]) - p_negative,
+        p_negative,
+    )
 
 
 def sentiment_of(score: float) -> SentimentLabel:

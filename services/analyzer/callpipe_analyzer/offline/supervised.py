@@ -313,10 +313,12 @@ def fit_logreg(
 
 @dataclass(frozen=True)
 class SupervisedModels:
-    """What ``model.json`` holds: both models and provenance."""
+    """What ``model.json`` holds: the intent model, the caller's and the agent's sentiment models,
+    and provenance."""
 
     intent: IntentModel
-    sentiment: LinearModel
+    sentiment: LinearModel  # the caller's
+    agent_sentiment: LinearModel
     trained_on: str  # dataset, split and call count, for the record
     fingerprint: str = ""  # short hash of the model file
 
@@ -331,6 +333,7 @@ class SupervisedModels:
             fingerprint=hashlib.sha256(text.encode()).hexdigest()[:8],
             intent=IntentModel.from_json(raw["intent"]),
             sentiment=LinearModel.from_json(raw["sentiment"]),
+            agent_sentiment=LinearModel.from_json(raw["agent_sentiment"]),
             trained_on=str(raw["trained_on"]),
         )
 
@@ -340,5 +343,6 @@ class SupervisedModels:
             "sentiment_features": {name: len(cols) for name, cols in SENTIMENT_GROUPS.items()},
             "intent": self.intent.to_json(),
             "sentiment": self.sentiment.to_json(),
+            "agent_sentiment": self.agent_sentiment.to_json(),
         }
         path.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")

@@ -33,6 +33,7 @@ from callpipe_analyzer.offline.procedural import CHECK_TURNS, FIT_TURNS, with_pr
 from callpipe_analyzer.offline.supervised import (
     DEFAULT_MODEL_PATH,
     Array,
+    LinearModel,
     SupervisedModels,
     fit_logreg,
     sentiment_columns,
@@ -193,8 +194,8 @@ def fit(dataset: Path) -> tuple[SupervisedModels, list[str]]:
         return analyzer.features(request, sentences, embeddings)
 
     feats = [features(call) for call in calls]
-    x_fit = np.stack([features(with_procedural_turns(c, FIT_TURNS)).sentiment for c in calls])
-    x_check = np.stack([features(with_procedural_turns(c, CHECK_TURNS)).sentiment for c in calls])
+    fit_feats = [features(with_procedural_turns(c, FIT_TURNS)) for c in calls]
+    check_feats = [features(with_procedural_turns(c, CHECK_TURNS)) for c in calls]
     labels = list(config.intents)
     y_intent = [labels.index(c["labels"]["intent"]) for c in calls]
     y_sent = [c["labels"]["caller_sentiment"] for c in calls]
@@ -237,33 +238,16 @@ def fit(dataset: Path) -> tuple[SupervisedModels, list[str]]:
         if p != y_intent[i]
     ]
     report.append("  cross-validated misses (dev): " + ("; ".join(missed) or "none"))
-    x_s = np.stack([f.sentiment for f in feats])
-    sent_cv = _sentiment_cv(x_s, x_fit, x_check, y_sent, batches)
+    sentiment_models: dict[str, LinearModel] = {}
+    for party in ("caller", "agent"):
 
-    def hits(pred: list[str]) -> npt.NDArray[np.bool_]:
-        return np.array([p == t for p, t in zip(pred, y_sent, strict=True)], dtype=np.bool_)
+        def vectors(fs: list[CallFeatures], party: str = party) -> Array:
+            return np.stack([f.sentiment if party == "caller" else f.agent_sentiment for f in fs])
 
-    # Chosen on the calls as written and with procedural turns, equally: a model right on short
-    # calls only would be wrong on real ones. Ties go to the smaller feature set, then to the
-    # stronger regularisation.
-    sent_acc = {k: (float(hits(v[0]).mean()), float(hits(v[1]).mean())) for k, v in sent_cv.items()}
-    order = list(_SENTIMENT_SETS)
-    set_s, l2_s = max(sent_acc, key=lambda k: (round(sum(sent_acc[k]), 6), -order.index(k[0]), k[1]))
-    best, best_check = sent_cv[(set_s, l2_s)]
-    moved = float(np.mean([a != b for a, b in zip(best, best_check, strict=True)]))
-    report.append(
-        f"caller sentiment, cross-validated by batch ({len(set(batches))} batches, each left out whole): "
-        f"best features={set_s} l2={l2_s} accuracy {sent_acc[(set_s, l2_s)][0]:.1%}; with "
-        f"{len(CHECK_TURNS)} procedural turns inserted {sent_acc[(set_s, l2_s)][1]:.1%} "
-        f"({moved:.1%} of labels moved)"
-    )
-    report.append("  per batch: " + _per_batch(hits(best), batches))
-    report.extend(
-        f"  features={k[0]} l2={k[1]}: {v[0]:.1%}, with procedural turns {v[1]:.1%}"
-        for k, v in sorted(sent_acc.items())
-    )
-    sent_missed = [f"{calls[i]['id']}: {y_sent[i]} -> {p}" for i, p in enumerate(best) if p != y_sent[i]]
-    report.append("  cross-validated misses (dev): " + ("; ".join(sent_missed) or "none"))
+        y = [str(c["labels"][f"{party}_sentiment"]) for c in calls]
+        sentiment_models[party] = _fit_sentiment(
+            party, vectors(feats), vectors(fit_feats), vectors(check_feats), y, calls, batches, report
+        )
 
     everyone = list(range(len(calls)))
     x_i = _evidence_with_neighbours(feats, y_intent, len(labels), everyone, [])
@@ -273,19 +257,60 @@ def fit(dataset: Path) -> tuple[SupervisedModels, list[str]]:
         "intent evidence weights: "
         + ", ".join(f"{n}={w:+.2f}" for n, w in zip(INTENT_FEATURES, intent_model.weights, strict=True))
     )
-    sent_model = fit_logreg(
-        np.concatenate([x_s, x_fit]),
-        y_sent * 2,
-        SENTIMENT_LABELS,
-        l2=l2_s,
-        columns=sentiment_columns(_SENTIMENT_SETS[set_s]),
-    )
     models = SupervisedModels(
         intent=intent_model,
-        sentiment=sent_model,
+        sentiment=sentiment_models["caller"],
+        agent_sentiment=sentiment_models["agent"],
         trained_on=f"{dataset.name} split=dev calls={len(calls)} config={config.version}",
     )
     return models, report
+
+
+def _fit_sentiment(
+    party: str,
+    x: Array,
+    x_fit: Array,
+    x_check: Array,
+    y: list[str],
+    calls: list[dict[str, Any]],
+    batches: list[str],
+    report: list[str],
+) -> LinearModel:
+    """Choose feature groups and l2 for one party's sentiment by batch cross-validation, report
+    it, and fit on every dev call (as written and with the fit set of procedural turns)."""
+    cv = _sentiment_cv(x, x_fit, x_check, y, batches)
+
+    def hits(pred: list[str]) -> npt.NDArray[np.bool_]:
+        return np.array([p == t for p, t in zip(pred, y, strict=True)], dtype=np.bool_)
+
+    # Chosen on the calls as written and with procedural turns, equally: a model right on short
+    # calls only would be wrong on real ones. Ties go to the smaller feature set, then to the
+    # stronger regularisation.
+    acc = {k: (float(hits(v[0]).mean()), float(hits(v[1]).mean())) for k, v in cv.items()}
+    order = list(_SENTIMENT_SETS)
+    chosen, l2 = max(acc, key=lambda k: (round(sum(acc[k]), 6), -order.index(k[0]), k[1]))
+    best, best_check = cv[(chosen, l2)]
+    moved = float(np.mean([a != b for a, b in zip(best, best_check, strict=True)]))
+    report.append(
+        f"{party} sentiment, cross-validated by batch ({len(set(batches))} batches, each left out whole): "
+        f"best features={chosen} l2={l2} accuracy {acc[(chosen, l2)][0]:.1%}; with "
+        f"{len(CHECK_TURNS)} procedural turns inserted {acc[(chosen, l2)][1]:.1%} "
+        f"({moved:.1%} of labels moved)"
+    )
+    report.append("  per batch: " + _per_batch(hits(best), batches))
+    report.extend(
+        f"  features={k[0]} l2={k[1]}: {v[0]:.1%}, with procedural turns {v[1]:.1%}"
+        for k, v in sorted(acc.items())
+    )
+    missed = [f"{calls[i]['id']}: {y[i]} -> {p}" for i, p in enumerate(best) if p != y[i]]
+    report.append("  cross-validated misses (dev): " + ("; ".join(missed) or "none"))
+    return fit_logreg(
+        np.concatenate([x, x_fit]),
+        y * 2,
+        SENTIMENT_LABELS,
+        l2=l2,
+        columns=sentiment_columns(_SENTIMENT_SETS[chosen]),
+    )
 
 
 def _rule_label(f: CallFeatures) -> str:
