@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from callpipe.models import Role
+from callpipe_analyzer.offline.optimize import descend, softmax_rows
 
 __all__ = [
     "INTENT_FEATURES",
@@ -262,22 +263,13 @@ def fit_intent_model(
     active = np.array([name not in (mask or []) for name in INTENT_FEATURES], dtype=np.float64)
     target = np.zeros((n, k))
     target[np.arange(n), y] = 1.0
-    w = np.zeros(f)
-    b = np.zeros(k)
-    vw, vb = np.zeros_like(w), np.zeros_like(b)
-    lr = 0.1
-    for _ in range(iters):
-        z = xs @ w + b
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        g = p - target  # (n, k)
-        gw = np.einsum("nk,nkf->f", g, xs) / n + l2 * w
-        gb = g.mean(axis=0) + l2 * b
-        vw = 0.9 * vw - lr * gw * active
-        vb = 0.9 * vb - lr * gb
-        w += vw
-        b += vb
+
+    def gradient(w: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> tuple[Any, Any]:
+        g = softmax_rows(xs @ w + b) - target  # (n, k)
+        # Masked evidence kinds get no gradient, so their weight stays 0.
+        return (np.einsum("nk,nkf->f", g, xs) / n + l2 * w) * active, g.mean(axis=0) + l2 * b
+
+    w, b = descend(gradient, np.zeros(f), np.zeros(k), step=0.1, iters=iters)
     return IntentModel(
         labels=list(labels),
         weights=w.astype(np.float32),
@@ -290,9 +282,7 @@ def fit_intent_model(
 
 
 def _softmax(logits: npt.NDArray[Any]) -> Array:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    result: Array = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    result: Array = softmax_rows(logits).astype(np.float32)
     return result
 
 

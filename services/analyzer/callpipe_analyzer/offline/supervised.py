@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from callpipe_analyzer.offline.intent import IntentModel
+from callpipe_analyzer.offline.optimize import descend, softmax_rows
 from callpipe_analyzer.sentiment import AGENT_CUES
 
 __all__ = [
@@ -233,9 +234,7 @@ class LinearModel:
         if self.columns is not None:
             x = x[..., self.columns]
         z = ((x - self.mean) / self.scale) @ self.weights.T + self.bias
-        z = z - z.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        result: Array = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+        result: Array = softmax_rows(z).astype(np.float32)
         return result
 
     def to_json(self) -> dict[str, Any]:
@@ -284,23 +283,16 @@ def fit_logreg(
     xs = ((x - mean) / scale).astype(np.float64)
     target = np.zeros((len(y), len(labels)))
     target[np.arange(len(y)), [labels.index(t) for t in y]] = 1.0
-    w = np.zeros((len(labels), x.shape[1]))
-    b = np.zeros(len(labels))
-    vw, vb = np.zeros_like(w), np.zeros_like(b)
+
+    def gradient(w: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> tuple[Any, Any]:
+        g = softmax_rows(xs @ w.T + b) - target
+        return g.T @ xs / len(y) + l2 * w, g.mean(axis=0)
+
     # Step size from the data's scale, so features of any magnitude converge alike.
-    lr = 1.0 / (1.0 + float(np.mean(np.sum(xs * xs, axis=1))) / 4.0 + l2)
-    for _ in range(iters):
-        z = xs @ w.T + b
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        g = p - target
-        gw = g.T @ xs / len(y) + l2 * w
-        gb = g.mean(axis=0)
-        vw = 0.9 * vw - lr * gw
-        vb = 0.9 * vb - lr * gb
-        w += vw
-        b += vb
+    step = 1.0 / (1.0 + float(np.mean(np.sum(xs * xs, axis=1))) / 4.0 + l2)
+    w, b = descend(
+        gradient, np.zeros((len(labels), x.shape[1])), np.zeros(len(labels)), step=step, iters=iters
+    )
     return LinearModel(
         labels=list(labels),
         weights=w.astype(np.float32),
