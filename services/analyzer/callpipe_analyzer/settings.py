@@ -50,5 +50,9 @@ class AnalyzerSettings(BaseSettings):
         description="Stage name: consumer group callpipe-NAME, metrics label, dead-letter topic PREFIX.NAME.",
     )
     config_path: Path | None = Field(default=None, description="analysis.yaml; None = the bundled one.")
+    offline_model_path: Path | None = Field(
+        default=None,
+        description="model.json from python -m callpipe_analyzer.offline.train; None = the bundled one.",
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from callpipe.errors import InvalidInputError
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.ports import Analyzer, AnalyzerPorts
 from callpipe_analyzer.redaction import Redactor, RedactorOptions
@@ -20,8 +21,16 @@ def build_analyzer(settings: AnalyzerSettings, *, http_client: httpx.AsyncClient
 
         return LLMAnalyzer(settings.llm, config, http_client=http_client)
     from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
+    from callpipe_analyzer.offline.supervised import SupervisedModels
 
-    return OfflineAnalyzer(config)
+    models = None
+    if settings.offline_model_path is not None:
+        models = SupervisedModels.load(settings.offline_model_path)
+        if models is None:
+            raise InvalidInputError(
+                f"ANALYZER_OFFLINE_MODEL_PATH: no such file {settings.offline_model_path}"
+            )
+    return OfflineAnalyzer(config, models=models)
 
 
 def build_ports(settings: AnalyzerSettings, *, http_client: httpx.AsyncClient | None = None) -> AnalyzerPorts:

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from callpipe_analyzer.offline.supervised import (
     caller_vector,
     class_similarity,
     example_features,
+    examples_fingerprint,
     salient_mean,
     sentiment_features,
 )
@@ -60,6 +62,7 @@ __all__ = ["CHURN_INTENT", "OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnal
 OFFLINE_RULES_VERSION = "offline-8"
 
 Array = npt.NDArray[np.float32]
+_log = logging.getLogger("callpipe.analyzer.offline")
 
 # Zero-shot intent without a fitted model (chosen on the dev split only).
 _KEYWORD_BONUS = 0.08  # per configured keyword in the caller's words, at most two
@@ -183,12 +186,31 @@ class OfflineAnalyzer:
             matcher = self._competitors_cased if comp.case_sensitive else self._competitors
             matcher.add(comp.name, [self.nlp.make_doc(_for_matching(form)) for form in comp.surface_forms])
         self._brand = {form.lower() for form in [config.own_brand.name, *config.own_brand.aliases]}
-        self._models = (models or SupervisedModels.load()) if supervised else None
-        if self._models is not None and self._models.intent.labels != self._labels:
-            raise ValueError("model.json was fitted on other intents: rerun callpipe_analyzer.offline.train")
-        if self._models is not None:
+        fitted = (models or SupervisedModels.load()) if supervised else None
+        # A model fitted for another taxonomy or other sentiment examples does not apply to this
+        # configuration: that part runs zero-shot and rules instead (a call center's own
+        # analysis.yaml works at once; `train --config` fits models for it).
+        self._intent_model = fitted.intent if fitted is not None else None
+        if self._intent_model is not None and self._intent_model.labels != self._labels:
+            _log.warning(
+                "offline model %s was fitted on other intents (or another order) than the "
+                "configuration's: intent runs zero-shot (fit one with "
+                "python -m callpipe_analyzer.offline.train --config ...)",
+                fitted.fingerprint if fitted else "",
+            )
+            self._intent_model = None
+        self._sentiment_models = fitted
+        if fitted is not None and fitted.examples_fingerprint != examples_fingerprint(config):
+            _log.warning(
+                "offline model %s was fitted with other sentiment_examples than the configuration's: "
+                "sentiment runs on rules (fit one with python -m callpipe_analyzer.offline.train "
+                "--config ...)",
+                fitted.fingerprint,
+            )
+            self._sentiment_models = None
+        if self._intent_model is not None or self._sentiment_models is not None:
             # Re-fitting the models changes results: the version says which fit produced them.
-            self.prompt_version += f"+sup.{self._models.fingerprint}"
+            self.prompt_version += f"+sup.{fitted.fingerprint if fitted else ''}"
         protos = config.sentiment_examples
         self._sent_pos = self.encoder.encode(protos.get("positive", []))
         self._sent_neg = self.encoder.encode(protos.get("negative", []))
@@ -284,18 +306,20 @@ class OfflineAnalyzer:
         caller_label = label_for(feats.caller_rollup)
         caller_score = feats.caller_rollup
         p_negative: float | None = None
-        if self._models is not None and sentences:
-            intent_model = self._models.intent
+        if self._intent_model is not None and sentences:
+            intent_model = self._intent_model
             scores = intent_model.proba(intent_model.complete(feats.intent_evidence, feats.caller_vector))
-        if self._models is not None and caller_idx:
-            caller_label, caller_score, p_negative = _label_and_score(self._models.sentiment, feats.sentiment)
+        if self._sentiment_models is not None and caller_idx:
+            caller_label, caller_score, p_negative = _label_and_score(
+                self._sentiment_models.sentiment, feats.sentiment
+            )
         intent = self._labels[int(np.argmax(scores))] if sentences else self._labels[-1]
         caller_scores = [request.sentiments[i] for i in caller_idx]
         agent_rollup = speaker_score([request.sentiments[i] for i in agent_idx])
         agent_label, agent_score = label_for(agent_rollup, **_AGENT_THRESHOLDS), agent_rollup
-        if self._models is not None and agent_idx:
+        if self._sentiment_models is not None and agent_idx:
             agent_label, agent_score, _ = _label_and_score(
-                self._models.agent_sentiment, feats.agent_sentiment
+                self._sentiment_models.agent_sentiment, feats.agent_sentiment
             )
         dismissive = dismissive_phrases([utterances[i].text for i in agent_idx])
         if dismissive >= _DISMISSIVE_NEGATIVE:
@@ -313,7 +337,7 @@ class OfflineAnalyzer:
         overall_label = caller_label if caller_idx else label_for(agent_rollup)
         overall = caller_score if caller_idx else agent_rollup
         escalation = self._escalation(caller_text, feats.caller_rollup, p_negative)
-        if intent == CHURN_INTENT and self._models is not None:
+        if intent == CHURN_INTENT:
             escalation = EscalationRisk.HIGH
         competitors = self._competitor_mentions([u.text for u in utterances])
         actions = self._action_items(request)

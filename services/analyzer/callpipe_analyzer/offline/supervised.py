@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from callpipe_analyzer.config import AnalysisConfig
 from callpipe_analyzer.offline.intent import IntentModel
 from callpipe_analyzer.offline.optimize import descend, softmax_rows
 from callpipe_analyzer.sentiment import AGENT_CUES
@@ -47,6 +48,7 @@ __all__ = [
     "class_similarity",
     "example_features",
     "example_margins",
+    "examples_fingerprint",
     "fit_logreg",
     "salient_mean",
     "sentiment_columns",
@@ -208,6 +210,12 @@ def class_similarity(sentence_embeddings: Array, banks: list[Array]) -> Array:
     return result
 
 
+def examples_fingerprint(config: AnalysisConfig) -> str:
+    """Short hash of the configured sentiment example sentences, which the features depend on."""
+    dumped = json.dumps(config.sentiment_examples, sort_keys=True)
+    return hashlib.sha256(dumped.encode()).hexdigest()[:12]
+
+
 def sentiment_columns(groups: list[str]) -> list[int]:
     """Indices, in the full sentiment feature vector, of the named ``SENTIMENT_GROUPS``."""
     out: list[int] = []
@@ -312,6 +320,7 @@ class SupervisedModels:
     sentiment: LinearModel  # the caller's
     agent_sentiment: LinearModel
     trained_on: str  # dataset, split and call count, for the record
+    examples_fingerprint: str  # of the sentiment_examples the features were computed with
     fingerprint: str = ""  # short hash of the model file
 
     @classmethod
@@ -327,11 +336,13 @@ class SupervisedModels:
             sentiment=LinearModel.from_json(raw["sentiment"]),
             agent_sentiment=LinearModel.from_json(raw["agent_sentiment"]),
             trained_on=str(raw["trained_on"]),
+            examples_fingerprint=str(raw["sentiment_examples_fingerprint"]),
         )
 
     def save(self, path: Path = DEFAULT_MODEL_PATH) -> None:
         raw = {
             "trained_on": self.trained_on,
+            "sentiment_examples_fingerprint": self.examples_fingerprint,
             "sentiment_features": {name: len(cols) for name, cols in SENTIMENT_GROUPS.items()},
             "intent": self.intent.to_json(),
             "sentiment": self.sentiment.to_json(),
