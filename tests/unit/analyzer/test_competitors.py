@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callpipe_analyzer.config import load_config
 from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
-
-
-@pytest.fixture(scope="module")
-def offline() -> OfflineAnalyzer:
-    return OfflineAnalyzer(load_config())
 
 
 @pytest.mark.parametrize(

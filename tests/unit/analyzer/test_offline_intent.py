@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from callpipe.models import Role, Utterance
+from callpipe.models import Role
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
-from callpipe_analyzer.ports import AnalysisRequest
-from callpipe_analyzer.sentiment import SentimentScorer
-
-
-@pytest.fixture(scope="module")
-def offline() -> OfflineAnalyzer:
-    return OfflineAnalyzer(load_config())
-
-
-def request(turns: list[tuple[Role, str]]) -> AnalysisRequest:
-    scorer = SentimentScorer()
-    utts = [
-        Utterance(role=r, speaker=r.value, start_s=4.0 * i, end_s=4.0 * i + 3.5, text=t)
-        for i, (r, t) in enumerate(turns)
-    ]
-    return AnalysisRequest(call_id="CA-t", utterances=utts, sentiments=[scorer.score(t) for _, t in turns])
+from tests.unit.analyzer.offline_calls import analysis_request
 
 
 @pytest.mark.parametrize(
@@ -61,10 +46,10 @@ def request(turns: list[tuple[Role, str]]) -> AnalysisRequest:
     ],
 )
 def test_intent_of_unseen_calls(offline: OfflineAnalyzer, intent: str, turns: list[tuple[Role, str]]) -> None:
-    analysis = offline.analyze_sync(request(turns))
+    analysis = offline.analyze_sync(analysis_request(turns))
     assert analysis.intent == intent
 
 
 def test_small_talk_only_still_gets_a_label(offline: OfflineAnalyzer) -> None:
-    analysis = offline.analyze_sync(request([(Role.CALLER, "Hello?"), (Role.AGENT, "Hi, Acme.")]))
+    analysis = offline.analyze_sync(analysis_request([(Role.CALLER, "Hello?"), (Role.AGENT, "Hi, Acme.")]))
     assert analysis.intent in load_config().intents

@@ -11,15 +11,15 @@ import pytest
 import yaml
 
 from callpipe.errors import InvalidInputError
-from callpipe.models import Role, Utterance
+from callpipe.models import Role
 from callpipe_analyzer.config import DEFAULT_CONFIG_PATH, load_config
 from callpipe_analyzer.offline import train
 from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
 from callpipe_analyzer.offline.supervised import SupervisedModels
 from callpipe_analyzer.ports import AnalysisRequest
-from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import AnalyzerSettings
 from callpipe_analyzer.wiring import build_analyzer
+from tests.unit.analyzer.offline_calls import analysis_request
 
 # Written for these tests: three intents of a smaller taxonomy.
 OWN_INTENTS: dict[str, Any] = {
@@ -82,11 +82,10 @@ CALLS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def shared() -> dict[str, Any]:
-    # One encoder and spaCy pipeline for every analyzer of this module (loading takes seconds).
-    first = OfflineAnalyzer(load_config())
-    return {"encoder": first.encoder, "nlp": first.nlp}
+@pytest.fixture
+def shared(offline: OfflineAnalyzer) -> dict[str, Any]:
+    # The session analyzer's encoder and spaCy pipeline for every analyzer here (loading takes seconds).
+    return {"encoder": offline.encoder, "nlp": offline.nlp}
 
 
 def _write_config(path: Path, **changes: Any) -> Path:
@@ -97,20 +96,14 @@ def _write_config(path: Path, **changes: Any) -> Path:
 
 
 def _request(caller_first: str, caller_last: str) -> AnalysisRequest:
-    turns = [
-        (Role.AGENT, "Thanks for calling Acme, this is Sam."),
-        (Role.CALLER, caller_first),
-        (Role.AGENT, "Let me look into that for you."),
-        (Role.CALLER, caller_last),
-    ]
-    scorer = SentimentScorer()
-    return AnalysisRequest(
-        call_id="CA-own",
-        utterances=[
-            Utterance(role=r, speaker=r.value, start_s=4.0 * i, end_s=4.0 * i + 3.5, text=t)
-            for i, (r, t) in enumerate(turns)
+    return analysis_request(
+        [
+            (Role.AGENT, "Thanks for calling Acme, this is Sam."),
+            (Role.CALLER, caller_first),
+            (Role.AGENT, "Let me look into that for you."),
+            (Role.CALLER, caller_last),
         ],
-        sentiments=[scorer.score(t, strip_courtesy=r is not Role.AGENT) for r, t in turns],
+        call_id="CA-own",
     )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from callpipe.errors import InvalidInputError
-from callpipe.models import Role, Utterance
+from callpipe.models import Role
 from callpipe_analyzer.config import DEFAULT_CONFIG_PATH, load_config
 from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
 from callpipe_analyzer.offline.intent import INTENT_FEATURES
@@ -30,8 +30,8 @@ from callpipe_analyzer.offline.supervised import (
     sentiment_features,
 )
 from callpipe_analyzer.offline.train import batch_of
-from callpipe_analyzer.ports import AnalysisRequest
-from callpipe_analyzer.sentiment import AGENT_CUES, SentimentScorer, agent_cues, dismissive_phrases
+from callpipe_analyzer.sentiment import AGENT_CUES, agent_cues, dismissive_phrases
+from tests.unit.analyzer.offline_calls import analysis_request
 
 
 def test_fit_logreg_separates_classes_deterministically() -> None:
@@ -230,30 +230,12 @@ def test_sentiment_examples_need_the_three_labels(tmp_path: object) -> None:
         load_config(path)
 
 
-@pytest.fixture(scope="module")
-def offline() -> OfflineAnalyzer:
-    return OfflineAnalyzer(load_config())
-
-
-def _request(turns: list[tuple[Role, str]]) -> AnalysisRequest:
-    scorer = SentimentScorer()
-    utts = [
-        Utterance(role=r, speaker=r.value, start_s=4.0 * i, end_s=4.0 * i + 3.5, text=t)
-        for i, (r, t) in enumerate(turns)
-    ]
-    return AnalysisRequest(
-        call_id="CA-s",
-        utterances=utts,
-        sentiments=[scorer.score(t, strip_courtesy=r is not Role.AGENT) for r, t in turns],
-    )
-
-
 def test_sarcastic_caller_is_negative(offline: OfflineAnalyzer) -> None:
     # Written for this test. Sarcasm with no complaint words ('Lovely.', 'Great. Thanks, I guess.')
     # read neutral up to offline-5. offline-6 read it right, offline-7 fitted on 192 dev calls did
     # not, offline-7 fitted on 208 does. One call: the cross-validated figures are the measure.
     analysis = offline.analyze_sync(
-        _request(
+        analysis_request(
             [
                 (Role.AGENT, "Acme, this is Pat, how can I help?"),
                 (Role.CALLER, "Hi Pat. The router you sent me is the third one this year that died. Lovely."),
@@ -271,7 +253,7 @@ def test_sarcastic_caller_is_negative(offline: OfflineAnalyzer) -> None:
 def test_polite_but_angry_caller_is_negative(offline: OfflineAnalyzer) -> None:
     # Written for this test: courteous words throughout, an unhappy caller at the end.
     analysis = offline.analyze_sync(
-        _request(
+        analysis_request(
             [
                 (Role.AGENT, "Acme billing, this is Sam."),
                 (Role.CALLER, "Hello Sam. I'd like to understand why my bill doubled, if you don't mind."),
@@ -294,7 +276,7 @@ def test_polite_but_angry_caller_is_negative(offline: OfflineAnalyzer) -> None:
 
 def test_delighted_caller_is_positive(offline: OfflineAnalyzer) -> None:
     analysis = offline.analyze_sync(
-        _request(
+        analysis_request(
             [
                 (Role.AGENT, "Acme, this is Lee."),
                 (Role.CALLER, "Hi Lee, my voicemail stopped working after I changed phones."),
@@ -310,7 +292,7 @@ def test_delighted_caller_is_positive(offline: OfflineAnalyzer) -> None:
 def test_a_calm_caller_who_calls_to_leave_is_high_escalation_risk(offline: OfflineAnalyzer) -> None:
     # Written for this test: no anger, no threat words, but the caller is leaving (churn).
     analysis = offline.analyze_sync(
-        _request(
+        analysis_request(
             [
                 (Role.AGENT, "Thank you for calling Acme, this is Sam."),
                 (Role.CALLER, "Hi Sam. We're moving overseas next month, so I need to close my account."),
@@ -340,7 +322,7 @@ def test_procedural_turns_do_not_change_the_callers_mood(offline: OfflineAnalyze
     long_turns = [*turns[:2], *middle, *turns[2:]]
 
     def caller_mood(call: list[tuple[Role, str]]) -> str:
-        analysis = offline.analyze_sync(_request(call))
+        analysis = offline.analyze_sync(analysis_request(call))
         return next(s for s in analysis.speaker_sentiment if s.role is Role.CALLER).sentiment.value
 
     assert caller_mood(turns) == "negative"
@@ -348,7 +330,7 @@ def test_procedural_turns_do_not_change_the_callers_mood(offline: OfflineAnalyze
 
 
 def _agent_mood(offline: OfflineAnalyzer, call: list[tuple[Role, str]]) -> str:
-    analysis = offline.analyze_sync(_request(call))
+    analysis = offline.analyze_sync(analysis_request(call))
     return next(s for s in analysis.speaker_sentiment if s.role is Role.AGENT).sentiment.value
 
 
