@@ -48,11 +48,11 @@ from callpipe_analyzer.offline.supervised import (
     LinearModel,
     SupervisedModels,
     caller_vector,
-    class_similarity,
     example_features,
     examples_fingerprint,
     salient_mean,
     sentiment_features,
+    top_similarity,
 )
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
 from callpipe_analyzer.sentiment import agent_cues, dismissive_phrases, label_for, speaker_score
@@ -276,12 +276,14 @@ class OfflineAnalyzer:
         rollup = speaker_score(scores)
         resolved = not agent and bool(_RESOLVED.search(" ".join(utterances[i].text for i in turns[-3:])))
         emb = embeddings[rows]
-        if len(rows) and len(self._sent_pos) and len(self._sent_neg):
-            pos = (emb @ self._sent_pos.T).max(axis=1)
-            margins = (pos - (emb @ self._sent_neg.T).max(axis=1)).tolist()
+        # Each sentence against each bank once: the best match gives the margin, the best three
+        # the closeness per class.
+        neg, neu, pos = (emb @ bank.T for bank in (self._sent_neg, self._sent_neu, self._sent_pos))
+        if len(rows) and pos.shape[1] and neg.shape[1]:
+            margins = (pos.max(axis=1) - neg.max(axis=1)).tolist()
         else:
             margins = [0.0] * len(rows)
-        by_class = class_similarity(emb, [self._sent_neg, self._sent_neu, self._sent_pos])
+        by_class = top_similarity([neg, neu, pos])
         vector = np.concatenate(
             [
                 sentiment_features(scores, rollup, margins or [0.0], resolved),

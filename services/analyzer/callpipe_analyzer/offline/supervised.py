@@ -53,6 +53,7 @@ __all__ = [
     "salient_mean",
     "sentiment_columns",
     "sentiment_features",
+    "top_similarity",
 ]
 
 Array = npt.NDArray[np.float32]
@@ -199,11 +200,17 @@ def salient_mean(sentence_embeddings: Array, class_similarity: Array) -> Array:
 
 def class_similarity(sentence_embeddings: Array, banks: list[Array]) -> Array:
     """Per sentence and bank, the mean of its ``_TOP_EXAMPLES`` best similarities to the bank."""
-    if sentence_embeddings.shape[0] == 0 or any(len(b) == 0 for b in banks):
-        return np.zeros((sentence_embeddings.shape[0], len(banks)), dtype=np.float32)
+    return top_similarity([sentence_embeddings @ bank.T for bank in banks])
+
+
+def top_similarity(similarities: list[Array]) -> Array:
+    """``class_similarity`` from the (sentences × examples) similarity matrix of each bank, for
+    callers that need the raw matrices too; a bank without examples scores 0."""
+    rows = similarities[0].shape[0] if similarities else 0
+    if rows == 0 or any(sims.shape[1] == 0 for sims in similarities):
+        return np.zeros((rows, len(similarities)), dtype=np.float32)
     cols = []
-    for bank in banks:
-        sims = sentence_embeddings @ bank.T
+    for sims in similarities:
         k = min(_TOP_EXAMPLES, sims.shape[1])
         cols.append(np.sort(sims, axis=1)[:, -k:].mean(axis=1))
     result: Array = np.stack(cols, axis=1).astype(np.float32)
