@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from callpipe.avro import AvroSerde
 from callpipe.runner import StageRunner
 from callpipe.testing.faults import FaultInjector
 from tests.integration.faults.conftest import Until, header, read_all
 
-__all__ = ["DeadLetter", "dead_letters", "run_until_settled"]
+__all__ = ["DeadLetter", "assert_replayable", "dead_letters", "run_until_settled"]
 
 
 async def run_until_settled(
@@ -66,3 +68,11 @@ def dead_letters(bootstrap: str, topic: str, expected: int, timeout: float = 30.
             value=message.value() or b"",
         )
     return out
+
+
+def assert_replayable(dead: dict[str, DeadLetter], serde: AvroSerde[Any], attempts: int) -> None:
+    """Each dead letter keeps the original bytes (so the call can be replayed once fixed) and says
+    it used the whole budget of ``attempts``."""
+    for key, letter in dead.items():
+        assert serde.deserialize(letter.value).call_id == key
+        assert letter.attempts == str(attempts)

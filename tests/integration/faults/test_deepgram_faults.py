@@ -42,7 +42,7 @@ from callpipe_transcriber.__main__ import build_ports, build_stage
 from callpipe_transcriber.engines.deepgram import DeepgramEngine, DeepgramOptions
 from callpipe_transcriber.settings import TranscriberSettings
 from tests.integration.faults.conftest import Until, produce, read_all
-from tests.integration.faults.fault_support import dead_letters, run_until_settled
+from tests.integration.faults.fault_support import assert_replayable, dead_letters, run_until_settled
 from tests.unit.transcriber.deepgram_bodies import MULTICHANNEL, error_body
 
 # deepgram-sdk imports websockets' legacy module, which warns on import (filterwarnings=error).
@@ -185,9 +185,7 @@ async def test_deepgram_faults_end_in_a_transcript_or_a_reasoned_dead_letter(
     assert "timed out" in (dead["call-always-timeout"].message or "")
     assert dead["call-always-truncated"].error_class == "TransientError"
     assert "not valid JSON" in (dead["call-always-truncated"].message or "")
-    for key, letter in dead.items():  # the original bytes are kept, so the call can be replayed once fixed
-        assert recordings.deserialize(letter.value).call_id == key
-        assert letter.attempts == str(RUNNER.max_attempts)
+    assert_replayable(dead, recordings, RUNNER.max_attempts)
     # The harness really injected what the plan says (a test that cannot fail proves nothing).
     assert injector.attempts("ok") == 1
     assert injector.attempts("mixed") == 3

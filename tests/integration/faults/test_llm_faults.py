@@ -29,7 +29,7 @@ from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import LLMSettings
 from callpipe_analyzer.stage import analyze
 from tests.integration.faults.conftest import Until, produce, read_all
-from tests.integration.faults.fault_support import dead_letters, run_until_settled
+from tests.integration.faults.fault_support import assert_replayable, dead_letters, run_until_settled
 from tests.unit.analyzer.openai_bodies import completion
 
 RUNNER = RunnerSettings(
@@ -144,9 +144,7 @@ async def test_llm_faults_end_in_an_analysis_or_a_reasoned_dead_letter(
     assert dead["call-always-429"].error_class == "RateLimitedError"
     assert dead["call-always-timeout"].error_class == "TransientError"
     assert "timed out" in (dead["call-always-timeout"].message or "")
-    for key, letter in dead.items():  # the original bytes are kept, so the call can be replayed once fixed
-        assert transcripts.deserialize(letter.value).call_id == key
-        assert letter.attempts == str(RUNNER.max_attempts)
+    assert_replayable(dead, transcripts, RUNNER.max_attempts)
     # The harness really injected what the plan says (a test that cannot fail proves nothing).
     assert injector.attempts("mixed") == 5
     assert injector.attempts("ok") == 1
