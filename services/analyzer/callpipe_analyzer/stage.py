@@ -8,6 +8,7 @@ are computed for every call, whatever the engine and even when there is nothing 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from callpipe.models import (
     AnalysisStatus,
@@ -19,21 +20,34 @@ from callpipe.models import (
     TokenUsage,
     TranscriptReady,
     TranscriptStatus,
+    Utterance,
 )
 from callpipe_analyzer.metrics import compute_metrics
 from callpipe_analyzer.ports import AnalysisRequest, AnalyzerPorts
+from callpipe_analyzer.redaction import RedactionResult, Redactor
+from callpipe_analyzer.sentiment import SentimentScorer
 
-__all__ = ["ANALYZER_VERSION", "analyze"]
+__all__ = ["ANALYZER_VERSION", "analyze", "prepare"]
 
 ANALYZER_VERSION = "0.1.0"
 
 
+def prepare(
+    utterances: Sequence[Utterance], redactor: Redactor, scorer: SentimentScorer
+) -> tuple[RedactionResult, list[float]]:
+    """What every engine sees, and what the offline models are fitted on: the spoken turns in
+    time order, redacted, each with its sentiment (agents keep their courtesy)."""
+    spoken = sorted((u for u in utterances if u.text.strip()), key=lambda u: u.start_s)
+    redaction = redactor.redact(spoken)
+    return redaction, [
+        scorer.score(u.text, strip_courtesy=u.role is not Role.AGENT) for u in redaction.utterances
+    ]
+
+
 async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
     started = time.perf_counter()
-    spoken = sorted((u for u in event.utterances if u.text.strip()), key=lambda u: u.start_s)
-    redaction = ports.redactor.redact(spoken)
+    redaction, sentiments = prepare(event.utterances, ports.redactor, ports.sentiment)
     utterances = redaction.utterances
-    sentiments = [ports.sentiment.score(u.text, strip_courtesy=u.role is not Role.AGENT) for u in utterances]
     metrics = compute_metrics(utterances, event.audio_duration_s, sentiments)
     flags: list[str] = []
     if event.roles_low_confidence:

@@ -47,6 +47,7 @@ from callpipe_analyzer.offline.supervised import (
 from callpipe_analyzer.ports import AnalysisRequest
 from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer, label_for
+from callpipe_analyzer.stage import prepare
 
 __all__ = ["main"]
 
@@ -85,9 +86,10 @@ def _request(call: dict[str, Any], redactor: Redactor, scorer: SentimentScorer) 
         Utterance(role=Role(role), speaker=role, start_s=4.0 * i, end_s=4.0 * i + 3.5, text=text)
         for i, (role, text) in enumerate(call["turns"])
     ]
-    redacted = redactor.redact(utterances).utterances
-    sentiments = [scorer.score(u.text, strip_courtesy=u.role is not Role.AGENT) for u in redacted]
-    return AnalysisRequest(call_id=call["id"], utterances=redacted, sentiments=sentiments, language="en")
+    redaction, sentiments = prepare(utterances, redactor, scorer)
+    return AnalysisRequest(
+        call_id=call["id"], utterances=redaction.utterances, sentiments=sentiments, language="en"
+    )
 
 
 def _evidence_with_neighbours(
