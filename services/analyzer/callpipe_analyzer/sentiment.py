@@ -1,7 +1,7 @@
 """Utterance sentiment (VADER plus call-center cues) and how it is rolled up per speaker.
 
 VADER alone scores "I'll just switch to another carrier, thanks" as positive and averages hide an
-angry caller who is polite at the end (shared NOTES). So: per utterance, VADER's compound score is
+angry caller who is polite at the end. So: per utterance, VADER's compound score is
 shifted by phrase cues that mean frustration or churn in a support call; per speaker, negative and
 late turns weigh more than positive and early ones.
 """

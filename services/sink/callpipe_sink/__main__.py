@@ -4,7 +4,7 @@
     python -m callpipe_sink insights   # insights API only (a ClickHouse server: CLICKHOUSE_URL)
     python -m callpipe_sink migrate    # apply the migrations and exit
 
-chdb lets one process open a data directory (NOTES), so in embedded mode the insights API runs
+chdb lets one process open a data directory (a second one cannot lock it), so in embedded mode the insights API runs
 inside the sink process, on the same client. With a server it runs there too by default
 (INSIGHTS_ENABLED=false turns it off) or on its own with the ``insights`` mode.
 """

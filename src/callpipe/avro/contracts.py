@@ -1,6 +1,6 @@
 """The three event contracts, their schema files, and ``python -m callpipe.avro.contracts``.
 
-Running the module (``./dev schemas``) writes schemas/<full name>.avsc from the models and adds a
+Running the module (``callpipe schemas``) writes schemas/<full name>.avsc from the models and adds a
 registry.json entry with the next stable id when a contract changed; older versions stay listed
 (with their frozen files) so data written with them can still be read.
 """

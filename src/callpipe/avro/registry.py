@@ -75,8 +75,10 @@ class LocalSchemaRegistry:
         try:
             return self._by_fingerprint[schema_fingerprint(schema)]
         except KeyError:
-            raise LookupError(
-                f"schema for {subject!r} is not in schemas/registry.json; run './dev schemas' "
+            # A deployment whose code and schemas/ disagree: pause and say so (like a wrong API
+            # key), rather than dead-letter every call it would have produced.
+            raise DependencyUnavailableError(
+                f"schema for {subject!r} is not in schemas/registry.json; run 'callpipe schemas' "
                 "to write the current contracts"
             ) from None
 
@@ -142,17 +144,22 @@ class ConfluentSchemaRegistry:
         with self._lock:
             if schema_id in self._schemas:
                 return self._schemas[schema_id]
+        # Only the network call sits in the try: a missing or unparsable schema text is the
+        # message's problem (dead-letter), and must not be mistaken for an unreachable registry.
         try:
             text = self._client.get_schema(schema_id).schema_str
-            if text is None:
-                raise PoisonMessageError(f"schema id {schema_id} has no schema text")
-            schema: dict[str, Any] = json.loads(text)
         except SchemaRegistryError as exc:
             if exc.http_status_code == 404:
                 raise PoisonMessageError(f"unknown schema id {schema_id}: {exc}") from exc
             raise DependencyUnavailableError(f"schema registry error for id {schema_id}: {exc}") from exc
         except Exception as exc:
             raise DependencyUnavailableError(f"schema registry unreachable: {exc}") from exc
+        if text is None:
+            raise PoisonMessageError(f"schema id {schema_id} has no schema text")
+        try:
+            schema: dict[str, Any] = json.loads(text)
+        except ValueError as exc:
+            raise PoisonMessageError(f"schema id {schema_id} is not valid JSON: {exc}") from exc
         with self._lock:
             self._schemas[schema_id] = schema
         return schema

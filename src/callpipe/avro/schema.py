@@ -1,6 +1,6 @@
 """Derive Avro schemas from the pydantic contracts, so the models and schemas/*.avsc cannot drift.
 
-The generated schema is what ``./dev schemas`` writes to schemas/; a unit test fails when the
+The generated schema is what ``callpipe schemas`` writes to schemas/; a unit test fails when the
 committed file differs from what the model generates. Mapping:
 
 ==========================  ==========================================================
