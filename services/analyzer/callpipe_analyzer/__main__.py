@@ -45,7 +45,7 @@ async def run() -> None:
     async with httpx.AsyncClient(limits=limits, timeout=settings.llm.timeout_s) as http:
         ports = build_ports(settings, http_client=http)
         log.info(
-            "analyzer ready", extra={"engine": settings.engine, "model": getattr(ports.analyzer, "model", "")}
+            "analyzer ready", extra={"engine": settings.engine, "model": ports.analyzer.model}
         )
 
         async def handler(event: TranscriptReady) -> CallAnalyzed:

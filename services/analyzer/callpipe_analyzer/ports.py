@@ -37,6 +37,10 @@ class Analyzer(Protocol):
     """An analysis engine: the offline one or an LLM. Raises callpipe.errors classes only."""
 
     kind: str
+    # Stored with every analysis, so a row says which model and prompt/rules version made it
+    # (re-analysis after a model change can tell old rows from new).
+    model: str
+    prompt_version: str
 
     def supports_language(self, language: str | None) -> bool: ...
 

@@ -55,8 +55,8 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
 
     analyzer = ports.analyzer
     analysis = None
-    model = analyzer_model = getattr(analyzer, "model", analyzer.kind)
-    prompt_version = getattr(analyzer, "prompt_version", "")
+    model = analyzer_model = analyzer.model
+    prompt_version = analyzer.prompt_version
     usage = TokenUsage()
     if event.status is TranscriptStatus.NO_SPEECH or not utterances:
         # Nothing was said: no engine call (and no LLM bill) for a silent recording.
