@@ -28,9 +28,8 @@ class WarehouseSettings(BaseSettings):
     query_timeout_s: float = Field(default=30.0, gt=0)
     cluster: str | None = Field(
         default=None,
-        description="Cluster name from the servers' remote_servers: migrations run ON CLUSTER with "
-        "replicated local tables and Distributed tables sharded by call_id; None = one node "
-        "(also ClickHouse Cloud).",
+        description="Cluster (remote_servers) to shard and replicate on: migrations run ON CLUSTER, "
+        "Distributed tables by call_id (docs/clickhouse-cluster.md); None = one node, ClickHouse Cloud.",
     )
 
     @field_validator("database", "cluster")
