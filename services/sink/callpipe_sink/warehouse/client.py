@@ -40,7 +40,14 @@ _SCHEMA_MISSING_CODES = frozenset({60, 81})
 # return only once every shard stored its rows (the default queues them on the receiving node,
 # which would let the sink commit offsets for rows not yet stored); in_order sends a shard's rows
 # to the same replica each time, so that replica's per-node version lookup sees every version.
-_CLUSTER_SESSION: dict[str, Any] = {"distributed_foreground_insert": 1, "load_balancing": "in_order"}
+# The insights queries join and filter calls and utterances by call_id; both are sharded by it,
+# so a subquery on a Distributed table may run on each shard's local table ("local") instead of
+# being refused (the default "deny") or broadcast to every shard ("global").
+_CLUSTER_SESSION: dict[str, Any] = {
+    "distributed_foreground_insert": 1,
+    "load_balancing": "in_order",
+    "distributed_product_mode": "local",
+}
 
 
 class SchemaMissingError(DependencyUnavailableError):
