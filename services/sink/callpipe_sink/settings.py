@@ -26,14 +26,26 @@ class WarehouseSettings(BaseSettings):
     chdb_path: str = Field(default="var/chdb", description="Embedded mode: chdb data directory.")
     connect_timeout_s: float = Field(default=10.0, gt=0)
     query_timeout_s: float = Field(default=30.0, gt=0)
+    cluster: str | None = Field(
+        default=None,
+        description="Cluster (remote_servers) to shard and replicate on: migrations run ON CLUSTER, "
+        "Distributed tables by call_id (docs/clickhouse-cluster.md); None = one node, ClickHouse Cloud.",
+    )
 
-    @field_validator("database")
+    @field_validator("database", "cluster")
     @classmethod
-    def _identifier(cls, value: str) -> str:
-        # The database name is spliced into DDL (identifiers cannot be bound as parameters).
-        if not _IDENTIFIER.match(value):
-            raise ValueError(f"database {value!r} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)")
+    def _identifier(cls, value: str | None) -> str | None:
+        # Database and cluster names are spliced into DDL (identifiers cannot be bound as
+        # parameters in every position, e.g. Distributed's engine arguments).
+        if value is not None and not _IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_server(self) -> WarehouseSettings:
+        if self.cluster is not None and self.url is None:
+            raise ValueError("CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded engine is one node")
+        return self
 
     @property
     def embedded(self) -> bool:

@@ -36,6 +36,20 @@ _UNAVAILABLE_CODES = frozenset({159, 202, 209, 210, 241, 242, 252, 425, 439})
 _SCHEMA_MISSING_CODES = frozenset({60, 81})
 
 
+# On a cluster the sink inserts through Distributed tables. Foreground inserts make the insert
+# return only once every shard stored its rows (the default queues them on the receiving node,
+# which would let the sink commit offsets for rows not yet stored); in_order sends a shard's rows
+# to the same replica each time, so that replica's per-node version lookup sees every version.
+# The insights queries join and filter calls and utterances by call_id; both are sharded by it,
+# so a subquery on a Distributed table may run on each shard's local table ("local") instead of
+# being refused (the default "deny") or broadcast to every shard ("global").
+_CLUSTER_SESSION: dict[str, Any] = {
+    "distributed_foreground_insert": 1,
+    "load_balancing": "in_order",
+    "distributed_product_mode": "local",
+}
+
+
 class SchemaMissingError(DependencyUnavailableError):
     """ClickHouse answers but lacks callpipe's database or tables (re-apply the migrations)."""
 
@@ -67,10 +81,12 @@ def translate_error(exc: Exception, what: str) -> CallpipeError:
 class Warehouse:
     """A clickhouse-connect client bound to callpipe's database, raising only callpipe errors."""
 
-    def __init__(self, client: Client, database: str, *, embedded: bool) -> None:
+    def __init__(self, client: Client, database: str, *, embedded: bool, cluster: str | None = None) -> None:
         self.client = client
         self.database = database
         self.embedded = embedded
+        # Set: the migrations run in their cluster form (warehouse/cluster.py).
+        self.cluster = cluster
 
     def table(self, name: str) -> str:
         return f"{self.database}.{name}"
@@ -141,9 +157,10 @@ def open_warehouse(settings: WarehouseSettings) -> Warehouse:
                 connect_timeout=settings.connect_timeout_s,
                 send_receive_timeout=settings.query_timeout_s,
                 autogenerate_session_id=False,
+                settings=_CLUSTER_SESSION if settings.cluster else None,
             )
     except Exception as exc:
         raise translate_error(exc, "connect") from exc
     where = settings.chdb_path if settings.url is None else settings.url.split("@")[-1]
     log.info("warehouse opened", extra={"backend": "chdb" if settings.url is None else "server", "at": where})
-    return Warehouse(client, settings.database, embedded=settings.url is None)
+    return Warehouse(client, settings.database, embedded=settings.url is None, cluster=settings.cluster)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from callpipe.errors import InvalidInputError
 from callpipe_sink.warehouse.client import Warehouse
+from callpipe_sink.warehouse.cluster import ClusterDDL
 
-__all__ = ["MIGRATIONS_DIR", "Migration", "apply_migrations", "load_migrations"]
+__all__ = ["MIGRATIONS_DIR", "Migration", "apply_migrations", "cluster_statements", "load_migrations"]
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +54,49 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+_MIGRATIONS_COLUMNS = (
+    "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))"
+)
+# On a cluster every node is a replica of one schema_migrations (no {shard} in the path), so a
+# sink connected to any node sees what another sink applied.
+_CLUSTER_MIGRATIONS_ENGINE = (
+    "ReplicatedReplacingMergeTree('/clickhouse/tables/{database}/schema_migrations', '{shard}-{replica}')"
+)
+
+
+def cluster_statements(migrations: list[Migration], cluster: str, database: str) -> dict[int, list[str]]:
+    """Every migration's statements rewritten for ``cluster`` (see ``cluster.py``).
+
+    All migrations are rewritten, applied ones too, before anything runs: a later statement
+    needs to know which tables earlier ones split, and one that cannot be rewritten stops the
+    sink at start with the migration's name instead of half-way through.
+    """
+    ddl = ClusterDDL(cluster=cluster, database=database)
+    return {m.version: ddl.statements(f"{m.version:04d}_{m.name}", m.statements()) for m in migrations}
+
+
 def apply_migrations(warehouse: Warehouse, migrations: list[Migration] | None = None) -> list[int]:
-    """Apply pending migrations in order; return the versions applied now."""
-    warehouse.command("CREATE DATABASE IF NOT EXISTS {db:Identifier}")
+    """Apply pending migrations in order; return the versions applied now.
+
+    With ``warehouse.cluster`` set the statements run in their cluster form (``ON CLUSTER``,
+    replicated local tables, Distributed tables); otherwise exactly as written.
+    """
+    migrations = migrations if migrations is not None else load_migrations()
+    cluster = warehouse.cluster
+    rewritten = cluster_statements(migrations, cluster, warehouse.database) if cluster else {}
+    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+    warehouse.command("CREATE DATABASE IF NOT EXISTS {db:Identifier}" + on_cluster)
+    engine = _CLUSTER_MIGRATIONS_ENGINE if cluster else "ReplacingMergeTree"
     warehouse.command(
-        "CREATE TABLE IF NOT EXISTS {db:Identifier}.schema_migrations "
-        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = ReplacingMergeTree ORDER BY version"
+        f"CREATE TABLE IF NOT EXISTS {{db:Identifier}}.schema_migrations{on_cluster} "
+        f"{_MIGRATIONS_COLUMNS} ENGINE = {engine} ORDER BY version"
     )
     done = {
         int(v): c
         for v, c in warehouse.rows("SELECT version, checksum FROM {db:Identifier}.schema_migrations FINAL")
     }
     applied: list[int] = []
-    for migration in migrations if migrations is not None else load_migrations():
+    for migration in migrations:
         if migration.version in done:
             if done[migration.version] != migration.checksum:
                 raise InvalidInputError(
@@ -74,7 +104,7 @@ def apply_migrations(warehouse: Warehouse, migrations: list[Migration] | None = 
                     "add a new migration instead of editing an applied one"
                 )
             continue
-        for statement in migration.statements():
+        for statement in rewritten.get(migration.version) or migration.statements():
             warehouse.command(statement)
         warehouse.command(
             "INSERT INTO {db:Identifier}.schema_migrations (version, name, checksum) "
