@@ -2,6 +2,7 @@
 
     python -m callpipe_bench.transcriber_eval [--scripts sample|heldout|all] [--calls DIR]
                                                [--model tiny.en] [--beam-size 5]
+    python -m callpipe_bench.transcriber_eval --real [...]   (real speech: transcriber_real_eval)
 
 Generates the built-in scripts (espeak-ng, 8 kHz; ``--scripts``: the five sample calls, the five
 held-out calls with other words and voices, or both) unless ``--calls`` points at a folder of
@@ -36,6 +37,7 @@ import argparse
 import asyncio
 import importlib
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -194,6 +196,11 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--real" in argv:  # real human speech from ../shared/realdata: its own module
+        from callpipe_bench import transcriber_real_eval
+
+        return transcriber_real_eval.main([a for a in argv if a != "--real"])
     parser = argparse.ArgumentParser(prog="python -m callpipe_bench.transcriber_eval", description=__doc__)
     parser.add_argument("--calls", type=Path, default=None, help="folder of generated calls (*.json)")
     parser.add_argument("--model", default=None, help="override TRANSCRIBER_WHISPER_MODEL")

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
+
+import numpy as np
 
 from callpipe.models import (
     RecordingReady,
@@ -28,6 +30,13 @@ from callpipe.models import (
 )
 from callpipe.store import RecordingStore
 from callpipe_transcriber.audio import DecodedAudio, decode_audio, is_silent
+from callpipe_transcriber.channels import (
+    ChannelLayout,
+    ChannelOptions,
+    ChannelPlan,
+    drop_bleed,
+    plan_channels,
+)
 from callpipe_transcriber.diarize import diarize
 from callpipe_transcriber.engines.base import EngineRequest, EngineResult, EngineSegment, SpeechEngine
 from callpipe_transcriber.fetch import AudioFetcher, archive_key
@@ -50,6 +59,7 @@ class TranscriberPorts:
     keyterms: tuple[str, ...] = ()
     # Separation below which mono diarization is considered unreliable (scales role confidence).
     min_separation: float = 1.0
+    channel_options: ChannelOptions = field(default_factory=ChannelOptions)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -106,18 +116,26 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
 
     if is_silent(audio):
         return result(TranscriptStatus.NO_SPEECH, [], None, None, "")
-    multichannel = audio.channel_count >= 2
+    plan = await asyncio.to_thread(plan_channels, audio, ports.channel_options)
+    engine_audio = _engine_audio(audio, plan)
+    multichannel = plan.layout in (ChannelLayout.SEPARATE, ChannelLayout.SINGLE_PARTY)
     engine_result = await ports.engine.transcribe(
         EngineRequest(
             data=data,
             content_type=content_type,
-            audio=audio,
+            audio=engine_audio,
             multichannel=multichannel,
             language=ports.language,
             keyterms=ports.keyterms,
+            channels=plan.active if multichannel else (),
         )
     )
     t = timer.lap("stt", t)
+    if multichannel:
+        segments = [seg for seg in engine_result.segments if seg.channel in plan.active]
+        if plan.layout is ChannelLayout.SEPARATE:
+            segments = drop_bleed(segments, audio, ports.channel_options)
+        engine_result = replace(engine_result, segments=segments)
     if not any(seg.text.strip() for seg in engine_result.segments):
         return result(TranscriptStatus.NO_SPEECH, [], engine_result.language, None, engine_result.model)
     if multichannel:
@@ -125,12 +143,21 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
     elif engine_result.diarized:
         utterances, roles = _speaker_utterances(engine_result.segments, ports.cues, 1.0)
     else:
-        diarization = await asyncio.to_thread(diarize, audio.mono(), audio.sample_rate)
+        mono = engine_audio.mono()
+        diarization = await asyncio.to_thread(diarize, mono, engine_audio.sample_rate)
         quality = min(1.0, diarization.separation / ports.min_separation) if ports.min_separation > 0 else 1.0
         segments = _split_by_speaker(engine_result.segments, diarization.speaker_at)
         utterances, roles = _speaker_utterances(segments, ports.cues, quality)
         t = timer.lap("diarize", t)
     return result(TranscriptStatus.OK, utterances, engine_result.language, roles, engine_result.model)
+
+
+def _engine_audio(audio: DecodedAudio, plan: ChannelPlan) -> DecodedAudio:
+    """The audio the engine gets: one mix for duplicated channels, else the recording."""
+    if plan.layout is ChannelLayout.DUPLICATE:
+        samples = audio.samples.mean(axis=0, keepdims=True).astype(np.float32)
+        return replace(audio, samples=samples)
+    return audio
 
 
 def _utterance(seg: EngineSegment, role: Role, speaker: str) -> Utterance:

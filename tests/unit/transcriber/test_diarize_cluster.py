@@ -1,52 +1,75 @@
-"""Two-speaker clustering of window features: odd outlier windows must not become a "speaker"."""
+"""Speaker clustering (count found, never forced) and the CAM++ diarizer on the committed sample call."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
-from callpipe_transcriber.diarize import cluster_two
+from callpipe.errors import DependencyUnavailableError
+from callpipe_transcriber.diarize import cluster_speakers, diarize
+from callpipe_transcriber.speaker_embedding import load_campplus
 
-
-def _voices(rng: np.random.Generator, n_a: int, n_b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Standardized-like features of two voices 3 units apart on the pitch axis (last column)."""
-    a = rng.normal(0, 0.4, size=(n_a, 5))
-    b = rng.normal(0, 0.4, size=(n_b, 5))
-    a[:, -1] -= 1.5
-    b[:, -1] += 1.5
-    truth = np.array([0] * n_a + [1] * n_b)
-    return np.vstack([a, b]), truth
+from .transcriber_unit_support import Clip
 
 
-def _agreement(labels: np.ndarray, truth: np.ndarray) -> float:
-    same = float((labels == truth).mean())
-    return max(same, 1 - same)  # label numbers are arbitrary
+def _voices(rng: np.random.Generator, counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-length embeddings around one random direction per voice."""
+    dim = 32
+    centres = rng.normal(size=(len(counts), dim))
+    rows, truth = [], []
+    for k, n in enumerate(counts):
+        rows.append(centres[k] + rng.normal(0, 0.3, size=(n, dim)))
+        truth += [k] * n
+    x = np.vstack(rows)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), np.array(truth)
 
 
-def test_two_clean_voices_are_split_without_resplit() -> None:
-    z, truth = _voices(np.random.default_rng(1), 10, 9)
-    labels, resplit = cluster_two(z)
-    assert _agreement(labels, truth) == 1.0
-    assert not resplit
+def _same_partition(labels: np.ndarray, truth: np.ndarray) -> bool:
+    pairs = {(int(a), int(b)) for a, b in zip(labels, truth, strict=True)}
+    return len(pairs) == len(set(labels.tolist())) == len(set(truth.tolist()))
 
 
-def test_two_octave_error_windows_do_not_swallow_a_voice() -> None:
-    rng = np.random.default_rng(2)
-    z, truth = _voices(rng, 10, 9)
-    # Two windows of voice B whose pitch came out an octave high: far beyond both voices.
-    odd = z[[10, 11]].copy()
-    odd[:, -1] += 9.0
-    z[[10, 11]] = odd
-    labels, resplit = cluster_two(z)
-    assert resplit  # flagged: the caller halves the separation, roles become low-confidence
-    assert _agreement(labels[:10], truth[:10]) == 1.0
-    assert len(set(labels[:10].tolist())) == 1
-    # Voice B's ordinary windows are kept apart from voice A.
-    assert set(labels[12:].tolist()).isdisjoint(set(labels[:10].tolist()))
+@pytest.mark.parametrize("counts", [[12], [10, 9], [8, 7, 9]])
+def test_the_number_of_speakers_is_found(counts: list[int]) -> None:
+    x, truth = _voices(np.random.default_rng(len(counts)), counts)
+    labels = cluster_speakers(x, np.full(len(x), 1.5), threshold=0.35, min_speaker_s=3.0)
+    assert _same_partition(labels, truth)
 
 
-def test_a_genuinely_quiet_party_with_few_windows_is_kept() -> None:
-    # Below the re-split rule's minimum (fewer than 8 windows): the small cluster stands.
-    z, truth = _voices(np.random.default_rng(3), 5, 2)
-    labels, resplit = cluster_two(z)
-    assert not resplit
-    assert _agreement(labels, truth) == 1.0
+def test_a_voice_with_too_little_speech_is_not_a_party() -> None:
+    x, truth = _voices(np.random.default_rng(7), [10, 9, 1])
+    labels = cluster_speakers(x, np.full(len(x), 1.5), threshold=0.35, min_speaker_s=3.0)
+    assert len(set(labels.tolist())) == 2
+    assert _same_partition(labels[:-1], truth[:-1])
+
+
+def _resampled(samples: np.ndarray, rate: int) -> np.ndarray:
+    """8 kHz int16 → 16 kHz float32 (linear interpolation is enough for a speaker check)."""
+    x = samples.astype(np.float32) / 32768.0
+    t = np.arange(0, len(x), rate / 16000)
+    return np.interp(t, np.arange(len(x)), x).astype(np.float32)
+
+
+def test_two_voices_of_the_sample_call_are_two_speakers(clip: Clip) -> None:
+    result = diarize(_resampled(clip.mono, clip.rate), 16000)
+    assert result.speakers == 2
+    for turn in clip.turns:  # agent, caller, agent: the first and last share a label
+        mid = (turn.start_s + turn.end_s) / 2
+        expected = 0 if turn.role.value == clip.turns[0].role.value else 1
+        assert result.speaker_at(mid) == expected
+
+
+def test_one_voice_is_one_speaker(clip: Clip) -> None:
+    agent_only = clip.stereo[:, 1]
+    result = diarize(_resampled(agent_only, clip.rate), 16000)
+    assert result.speakers == 1
+    assert result.separation == 0.0
+
+
+def test_a_checkpoint_with_the_wrong_hash_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "campplus.pt"
+    fake.write_bytes(b"not the weights")
+    with pytest.raises(DependencyUnavailableError, match="SHA-256"):
+        load_campplus(fake)

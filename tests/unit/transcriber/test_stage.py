@@ -262,8 +262,10 @@ async def test_channel_roles_from_event_or_twilio_convention(
     store: LocalRecordingStore,
     tmp_path: Path,
 ) -> None:
+    # Word times where each channel's party really speaks in the clip (agent ch1 0.6-5.6 s,
+    # caller ch0 6.1-11.0 s): a word where the other channel is louder is bleed and dropped.
     engine = FakeEngine(
-        segments=[_channel_segment(0, (1.0, "hello there")), _channel_segment(1, (4.0, "hi"))]
+        segments=[_channel_segment(0, (6.2, "hello there")), _channel_segment(1, (1.0, "hi"))]
     )
     uri = await store.put("CA/RE.wav", clip.wav(tmp=tmp_path), "audio/wav")
     transcript = await transcribe(make_event(uri, roles=roles, direction=direction), make_ports(engine))
@@ -277,15 +279,15 @@ async def test_unmapped_channels_get_roles_from_cues_and_flag_when_unsure(
     uri = await store.put("CA/RE.wav", clip.wav(tmp=tmp_path), "audio/wav")
     cued = FakeEngine(
         segments=[
-            _channel_segment(0, (0.5, "hello I want to cancel my contract")),
-            _channel_segment(1, (4.0, "thank you for calling my name is Sam how can I help")),
+            _channel_segment(0, (6.2, "hello I want to cancel my contract")),
+            _channel_segment(1, (0.7, "thank you for calling my name is Sam how can I help")),
         ]
     )
     transcript = await transcribe(make_event(uri, direction=Direction.UNKNOWN), make_ports(cued))
     assert {u.channel: u.role for u in transcript.utterances} == {0: Role.CALLER, 1: Role.AGENT}
     assert not transcript.roles_low_confidence
 
-    bare = FakeEngine(segments=[_channel_segment(0, (0.5, "yes")), _channel_segment(1, (4.0, "okay"))])
+    bare = FakeEngine(segments=[_channel_segment(0, (6.2, "yes")), _channel_segment(1, (1.0, "okay"))])
     unsure = await transcribe(make_event(uri, direction=Direction.UNKNOWN), make_ports(bare))
     assert unsure.roles_low_confidence  # never silently guessed
     assert unsure.role_confidence is not None and unsure.role_confidence < 0.7

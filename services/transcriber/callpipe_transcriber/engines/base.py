@@ -49,6 +49,9 @@ class EngineRequest:
     multichannel: bool
     language: str | None = None
     keyterms: tuple[str, ...] = field(default=())
+    # Multichannel: the channels holding a party (channel analysis); empty = all. Engines that
+    # decode the audio themselves may return every channel: the stage keeps only these.
+    channels: tuple[int, ...] = field(default=())
 
 
 class SpeechEngine(Protocol):

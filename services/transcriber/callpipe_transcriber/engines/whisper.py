@@ -193,7 +193,7 @@ class WhisperEngine:
                         self._transcribe_array, audio.channel(ch), ch, request.language, request.keyterms
                     ),
                 )
-                for ch in range(audio.channel_count)
+                for ch in (request.channels or range(audio.channel_count))
             ]
             results = await asyncio.gather(*jobs)
             segments = [seg for segs, _ in results for seg in segs]
