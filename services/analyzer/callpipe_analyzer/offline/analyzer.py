@@ -16,7 +16,7 @@
   a call whose intent is cancellation is high (churn).
 - action items: commitments ("I'll send", "we will credit", "you'll receive") in the agent's turns.
 - topics: configured topic keywords (lemmatised matching with spaCy's tokenizer).
-- summary: extractive, the caller's reason sentence, the resolution and the action items.
+- summary: the customer's request and the agent's answer in the third person (offline/summary.py).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from callpipe.models import (
 from callpipe_analyzer.config import AnalysisConfig, QuestionKind
 from callpipe_analyzer.offline.encoder import MiniLMEncoder
 from callpipe_analyzer.offline.intent import INQUIRY_LABEL, INTENT_FEATURES, IntentEvidence
+from callpipe_analyzer.offline.summary import summarize
 from callpipe_analyzer.offline.supervised import (
     LinearModel,
     SupervisedModels,
@@ -301,7 +302,6 @@ class OfflineAnalyzer:
         caller_text = " ".join(utterances[i].text for i in caller_idx)
         all_text = " ".join(u.text for u in utterances)
         sentences, embeddings = self.embed(request)
-        caller_sentences = [s for role, s in sentences if role is not Role.AGENT]
         feats = self.features(request, sentences, embeddings)
 
         scores = feats.intent_scores
@@ -346,7 +346,7 @@ class OfflineAnalyzer:
         resolved = feats.resolved
         satisfaction = _satisfaction(feats.caller_rollup, caller_scores, escalation, resolved)
         return CallAnalysis(
-            summary=self._summary(caller_sentences, intent, actions, resolved),
+            summary=self._summary(request),
             sentiment=overall_label,
             sentiment_score=round(overall, 4),
             speaker_sentiment=speaker_sentiment,
@@ -454,26 +454,8 @@ class OfflineAnalyzer:
                 )
         return answers
 
-    def _summary(
-        self, caller_sentences: list[str], intent: str, actions: list[ActionItem], resolved: bool
-    ) -> str:
-        parts: list[str] = []
-        reason = next(
-            (s for s in caller_sentences if len(s.split()) >= 5),
-            caller_sentences[0] if caller_sentences else "",
-        )
-        label = intent.replace("_", " ")
-        parts.append(
-            f'Caller intent: {label}. Caller said: "{reason.strip()}"'
-            if reason
-            else f"Caller intent: {label}."
-        )
-        if actions:
-            parts.append("Agent committed: " + "; ".join(a.text for a in actions[:2]))
-        parts.append(
-            "The caller ended satisfied." if resolved else "No clear resolution was confirmed by the caller."
-        )
-        return " ".join(parts)
+    def _summary(self, request: AnalysisRequest) -> str:
+        return summarize([(u.role, u.text) for u in request.utterances])
 
 
 def _satisfaction(
