@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.competitor_eval",
         "open-set competitor precision / recall, dev and held-out",
     ),
+    "competitors": ("callpipe_bench.competitor_eval", "competitor precision / recall, dev and held-out"),
     "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }
