@@ -11,12 +11,13 @@
   agent's apology / empathy / gladness, a salience-weighted embedding); dismissive agent
   phrases make the agent negative by rule; the call's overall sentiment is the caller's (the
   customer's experience is measured).
-- competitors: the configured names and aliases (spaCy PhraseMatcher), never the own brand.
+- competitors: the configured names anywhere, and companies the caller names in a competitive
+  context (open set, offline/competitors.py), never the own brand.
 - escalation: explicit escalation cues (supervisor, complaint, legal, cancel) and caller sentiment;
   a call whose intent is cancellation is high (churn).
 - action items: commitments ("I'll send", "we will credit", "you'll receive") in the agent's turns.
 - topics: configured topic keywords (lemmatised matching with spaCy's tokenizer).
-- summary: extractive, the caller's reason sentence, the resolution and the action items.
+- summary: the customer's request and the agent's answer in the third person (offline/summary.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +42,10 @@ from callpipe.models import (
     SpeakerSentiment,
 )
 from callpipe_analyzer.config import AnalysisConfig, QuestionKind
+from callpipe_analyzer.offline.competitors import CompetitorDetector
 from callpipe_analyzer.offline.encoder import MiniLMEncoder
 from callpipe_analyzer.offline.intent import INQUIRY_LABEL, INTENT_FEATURES, IntentEvidence
+from callpipe_analyzer.offline.summary import summarize
 from callpipe_analyzer.offline.supervised import (
     LinearModel,
     SupervisedModels,
@@ -117,16 +119,6 @@ _RESOLVED = re.compile(
 )
 
 
-_DASHES = re.compile("[\u2010-\u2015\u2212\ufe63\uff0d]")
-# spaCy keeps a full stop on a token with "&" or inner dots ("AT&T." is one token at a sentence end).
-_TRAILING_PUNCT = re.compile(r"(?<=[^\W_])([.,;:!?]+)(?=\s|$)")
-
-
-def _for_matching(text: str) -> str:
-    """The text the competitor matcher sees: ASCII hyphens, trailing punctuation split off."""
-    return _TRAILING_PUNCT.sub(r" \1", _DASHES.sub("-", text).replace("\uff06", "&"))
-
-
 @dataclass(frozen=True)
 class CallFeatures:
     """What the supervised models see of one call (also what ``train`` fits them on)."""
@@ -159,7 +151,6 @@ class OfflineAnalyzer:
         supervised: bool = True,
     ) -> None:
         import spacy
-        from spacy.matcher import PhraseMatcher
 
         self.config = config
         self.encoder = encoder or MiniLMEncoder()
@@ -180,12 +171,7 @@ class OfflineAnalyzer:
             [[k.lower() for k in spec.keywords] for spec in config.intents.values()],
             self._labels.index(INQUIRY_LABEL) if INQUIRY_LABEL in self._labels else None,
         )
-        self._competitors = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self._competitors_cased = PhraseMatcher(self.nlp.vocab, attr="ORTH")
-        for comp in config.competitors:
-            matcher = self._competitors_cased if comp.case_sensitive else self._competitors
-            matcher.add(comp.name, [self.nlp.make_doc(_for_matching(form)) for form in comp.surface_forms])
-        self._brand = {form.lower() for form in [config.own_brand.name, *config.own_brand.aliases]}
+        self._competitors = CompetitorDetector(config, self.nlp)
         fitted = (models or SupervisedModels.load()) if supervised else None
         # A model fitted for another taxonomy or other sentiment examples does not apply to this
         # configuration: that part runs zero-shot and rules instead (a call center's own
@@ -301,7 +287,6 @@ class OfflineAnalyzer:
         caller_text = " ".join(utterances[i].text for i in caller_idx)
         all_text = " ".join(u.text for u in utterances)
         sentences, embeddings = self.embed(request)
-        caller_sentences = [s for role, s in sentences if role is not Role.AGENT]
         feats = self.features(request, sentences, embeddings)
 
         scores = feats.intent_scores
@@ -341,12 +326,12 @@ class OfflineAnalyzer:
         escalation = self._escalation(caller_text, feats.caller_rollup, p_negative)
         if intent == CHURN_INTENT:
             escalation = EscalationRisk.HIGH
-        competitors = self._competitor_mentions([u.text for u in utterances])
+        competitors = self._competitor_mentions([u.text for u in utterances], [u.role for u in utterances])
         actions = self._action_items(request)
         resolved = feats.resolved
         satisfaction = _satisfaction(feats.caller_rollup, caller_scores, escalation, resolved)
         return CallAnalysis(
-            summary=self._summary(caller_sentences, intent, actions, resolved),
+            summary=self._summary(request),
             sentiment=overall_label,
             sentiment_score=round(overall, 4),
             speaker_sentiment=speaker_sentiment,
@@ -359,19 +344,10 @@ class OfflineAnalyzer:
             custom_answers=self._custom_answers(sentences, embeddings),
         )
 
-    def _competitor_mentions(self, texts: list[str]) -> list[CompetitorMention]:
-        counts: Counter[str] = Counter()
-        context: dict[str, str] = {}
-        for text in texts:
-            doc = self.nlp.make_doc(_for_matching(text))
-            for matcher in (self._competitors, self._competitors_cased):
-                for match_id, start, end in matcher(doc):
-                    if doc[start:end].text.lower() in self._brand:
-                        continue
-                    name = self.nlp.vocab.strings[match_id]
-                    counts[name] += 1
-                    context.setdefault(name, text[:300])
-        return [CompetitorMention(name=n, count=c, context=context[n]) for n, c in counts.most_common()]
+    def _competitor_mentions(
+        self, texts: list[str], roles: list[Role] | None = None
+    ) -> list[CompetitorMention]:
+        return self._competitors.mentions(list(zip(roles or [Role.CALLER] * len(texts), texts, strict=True)))
 
     def _escalation(self, caller_text: str, caller_score: float, p_negative: float | None) -> EscalationRisk:
         high = len(_HIGH_ESCALATION.findall(caller_text))
@@ -454,26 +430,8 @@ class OfflineAnalyzer:
                 )
         return answers
 
-    def _summary(
-        self, caller_sentences: list[str], intent: str, actions: list[ActionItem], resolved: bool
-    ) -> str:
-        parts: list[str] = []
-        reason = next(
-            (s for s in caller_sentences if len(s.split()) >= 5),
-            caller_sentences[0] if caller_sentences else "",
-        )
-        label = intent.replace("_", " ")
-        parts.append(
-            f'Caller intent: {label}. Caller said: "{reason.strip()}"'
-            if reason
-            else f"Caller intent: {label}."
-        )
-        if actions:
-            parts.append("Agent committed: " + "; ".join(a.text for a in actions[:2]))
-        parts.append(
-            "The caller ended satisfied." if resolved else "No clear resolution was confirmed by the caller."
-        )
-        return " ".join(parts)
+    def _summary(self, request: AnalysisRequest) -> str:
+        return summarize([(u.role, u.text) for u in request.utterances])
 
 
 def _satisfaction(

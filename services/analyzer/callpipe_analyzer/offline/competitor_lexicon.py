@@ -1,0 +1,221 @@
+"""The competitive contexts the open-set competitor detector looks for
+(:mod:`callpipe_analyzer.offline.competitors`).
+
+A company the caller names counts as a competitor when the sentence puts it in a competitive
+context: the caller is switching to it, was with it before, got a cheaper offer from it, compares
+it with us. Each pattern holds a ``{name}`` slot where a capitalised name (or a spaCy ORG entity)
+must stand; a configured competitor (``analysis.yaml``) counts wherever it is named.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "COMPANY_ENTITIES",
+    "CONTEXT_PATTERNS",
+    "NAME",
+    "NOT_A_COMPANY",
+    "NOT_COMPANY_ENTITIES",
+    "PLACE_ENTITIES",
+    "PLACE_PREPOSITION",
+    "compiled_contexts",
+]
+
+# A brand as it is written: capitalised words, CamelCase, ALL CAPS, "AT&T", "8x8", up to three words.
+NAME = r"(?P<name>(?:[A-Z][\w&'.+-]*|\d+x\d+)(?:\s+(?:[A-Z][\w&.+-]*|by|of)){0,3})"
+_VERB_TO = (
+    r"(?:switch(?:ing|ed)?|mov(?:e|ing|ed)|port(?:ing|ed)?|"
+    r"jump(?:ing|ed)?|transfer(?:ring|red)?|head(?:ing)?)"
+    r"(?:\s+(?:over|back|my (?:number|service|account|line)s?))?\s+(?:to|for)"
+)
+_PREVIOUS = (
+    r"(?:my|our)\s+(?:old|previous|former|last|current|other|new)\s+"
+    r"(?:provider|carrier|company|airline|bank|service|vendor|plan|isp)"
+)
+_BETTER = r"(?:cheaper|better|faster|less|more reliable|nicer|lower|half the price)"
+CONTEXT_PATTERNS: list[str] = [
+    _VERB_TO.join([r"\b", r"\s+{name}"]),
+    r"\b(?:go|going|went|signed up|sign up|signing up|stay(?:ed|ing)?|be|been|is|was|were|am|are)"
+    r"\s+with\s+{name}",
+    r"\bleav(?:e|ing)\s+(?:you\s+)?for\s+{name}",
+    r"\b(?:join(?:ing|ed)?|choose|chose|choosing|pick(?:ed|ing)?|book(?:ed|ing)?(?: with)?|"
+    r"fly(?:ing)?|flew|fly with|use|using|used|used to use)\s+{name}",
+    _PREVIOUS.join([r"\b", r"\s*(?:,|is|was|were|with|at|-)?\s*{name}"]),
+    r"{name}\s+(?:is|was|are|were|'s|’s|has|have|had|gives?|gave|offers?|offered|charges?|charged)\s+"
+    r"(?:\w+\s+){0,3}" + _BETTER,
+    r"{name}\s+(?:offered|offers|is offering|was offering|quoted|will give|would give|gave|matched|"
+    r"has a deal|has an offer|has a promo|is advertising|advertises|sent me an offer|called me)",
+    r"\b(?:offer|quote|deal|price|promo(?:tion)?|plan|rate)s?\s+(?:at|from|with|by)\s+{name}",
+    r"\b(?:cheaper|better|faster|more reliable|less)\s+(?:at|with|from|over at)\s+{name}",
+    r"\b(?:than|like)\s+{name}",
+    r"\b(?:offered|quoted)\s+by\s+{name}",
+    r"\b(?:with|at|from)\s+{name}\s+(?:before|previously|last year|for years|until)",
+]
+
+# What spaCy's NER must NOT call the slot (a date, an amount is not a company); a place only after
+# a place preposition ("moving to Denver"), since NER calls many brands places ("HughesNet").
+PLACE_ENTITIES = frozenset({"GPE", "LOC", "FAC"})
+PLACE_PREPOSITION = re.compile(r"\b(?:to|in|from|at|near|into|around)\s+$", re.IGNORECASE)
+NOT_COMPANY_ENTITIES = frozenset(
+    {
+        "DATE",
+        "TIME",
+        "MONEY",
+        "PERCENT",
+        "QUANTITY",
+        "CARDINAL",
+        "ORDINAL",
+        "EVENT",
+        "LANGUAGE",
+        "LAW",
+    }
+)
+# What spaCy's NER must call a sentence-initial slot (where every word is capitalised anyway).
+COMPANY_ENTITIES = frozenset({"ORG", "PRODUCT", "PERSON", "WORK_OF_ART", "NORP"})
+# Capitalised words that stand in a trigger's slot but are not companies (lower-cased).
+NOT_A_COMPANY = frozenset(
+    [
+        "i",
+        "i'm",
+        "i've",
+        "i'll",
+        "i'd",
+        "you",
+        "we",
+        "they",
+        "he",
+        "she",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "the",
+        "a",
+        "an",
+        "my",
+        "our",
+        "your",
+        "their",
+        "his",
+        "her",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "tonight",
+        "christmas",
+        "thanksgiving",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "sir",
+        "madam",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "please",
+        "thanks",
+        "thank",
+        "hi",
+        "hello",
+        "hey",
+        "dear",
+        "internet",
+        "tv",
+        "cable",
+        "wifi",
+        "phone",
+        "mobile",
+        "wireless",
+        "fiber",
+        "broadband",
+        "landline",
+        "unlimited",
+        "plan",
+        "service",
+        "customer",
+        "support",
+        "help",
+        "team",
+        "agent",
+        "manager",
+        "supervisor",
+        "company",
+        "provider",
+        "carrier",
+        "airline",
+        "bank",
+        "another",
+        "other",
+        "someone",
+        "somebody",
+        "anyone",
+        "everyone",
+        "nobody",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "first",
+        "last",
+        "next",
+        "us",
+        "usa",
+        "america",
+        "american",
+        "europe",
+        "canada",
+        "uk",
+        "england",
+        "london",
+        "new",
+        "york",
+        "california",
+        "texas",
+        "florida",
+        "god",
+        "lol",
+        "omg",
+        "wtf",
+        "dm",
+        "rt",
+    ]
+)
+
+
+def compiled_contexts() -> list[re.Pattern[str]]:
+    """The patterns with the name slot filled; the trigger words match any case, the name is cased."""
+    compiled = []
+    for pattern in CONTEXT_PATTERNS:
+        # (?i:…) around the trigger parts; the name slot stays case-sensitive (a brand is capitalised).
+        parts = pattern.split("{name}")
+        compiled.append(re.compile(NAME.join(f"(?i:{p})" if p else "" for p in parts)))
+    return compiled

