@@ -23,8 +23,13 @@ def detector() -> ChurnDetector:
         ("billing_dispute", ["Fix this bill or I\u2019m cancelling."], False, ChurnRisk.HIGH),
         # Weighing it.
         ("billing_dispute", ["Honestly I'm thinking about switching."], False, ChurnRisk.MEDIUM),
-        # A competitor named, nothing else.
-        ("tech_support", ["My neighbour has Verizon and it works."], True, ChurnRisk.MEDIUM),
+        # A competitor named, nothing else: no churn by itself.
+        (
+            "upgrade_purchase",
+            ["My son is on Google Fi, I'd rather have him on my account."],
+            True,
+            ChurnRisk.LOW,
+        ),
         # Weighing it with a concrete competitor offer.
         ("billing_dispute", ["Verizon offered me fifty a month."], True, ChurnRisk.HIGH),
         # Negated or unrelated: no cue.

@@ -10,8 +10,9 @@ own taxonomy says which of its intents are a departure:
 
 - *high*: the call's intent is one of ``churn.intents``, or the caller announces leaving
   (a ``churn.high`` phrase), or weighs leaving while naming a competitor;
-- *medium*: the caller weighs leaving (a ``churn.medium`` phrase) or names a competitor;
-- *low*: otherwise.
+- *medium*: the caller weighs leaving (a ``churn.medium`` phrase);
+- *low*: otherwise. A competitor named without a leaving cue is no churn by itself ("my son is on
+  Google Fi, I want him on my account" is the opposite); it only makes weighing concrete.
 """
 
 from __future__ import annotations
@@ -56,6 +57,6 @@ class ChurnDetector:
         high, medium = self.cues(caller_texts)
         if high or (medium and caller_named_competitor):
             return ChurnRisk.HIGH
-        if medium or caller_named_competitor:
+        if medium:
             return ChurnRisk.MEDIUM
         return ChurnRisk.LOW
