@@ -107,6 +107,13 @@ class _Scores:
         return f"{self.hits[name] / n:6.1%} ({self.hits[name]}/{n})" if n else "   n/a"
 
 
+_RISK_ORDER = ("low", "medium", "high")
+
+
+def _worse(first: str, second: str) -> str:
+    return max(first, second, key=_RISK_ORDER.index)
+
+
 def _score(
     scores: _Scores, labels: dict[str, Any], result: CallAnalyzed, errors: list[str], cid: str
 ) -> None:
@@ -120,7 +127,12 @@ def _score(
         "sentiment": (labels["sentiment"], analysis.sentiment.value),
         "caller_sentiment": (labels["caller_sentiment"], by_role.get("caller")),
         "agent_sentiment": (labels["agent_sentiment"], by_role.get("agent")),
-        "escalation": (labels["escalation"], analysis.escalation_risk.value),
+        # The labelling guide's `escalation` is "escalates, churns or complains" (one label written
+        # before churn_risk existed): the worse of the two risks is what it labels.
+        "escalation": (
+            labels["escalation"],
+            _worse(analysis.escalation_risk.value, analysis.churn_risk.value),
+        ),
         "has_action_items": (bool(labels["action_items"]), bool(analysis.action_items)),
         "action_item_count": (len(labels["action_items"]), len(analysis.action_items)),
     }

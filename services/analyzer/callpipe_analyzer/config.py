@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "AnalysisConfig",
     "Brand",
+    "ChurnCues",
     "Competitor",
     "CustomQuestion",
     "IntentSpec",
@@ -81,6 +82,19 @@ class CustomQuestion(_Frozen):
         return self
 
 
+class ChurnCues(_Frozen):
+    """What says the caller may leave (offline analyzer; the LLM reads the definition in its prompt).
+
+    Phrases are matched case-insensitively on word boundaries in the caller's turns. ``intents``
+    names the taxonomy labels that are themselves a departure (a call to cancel is churn, calm or
+    not); a user's own taxonomy names its own, or none.
+    """
+
+    intents: list[str] = Field(default_factory=list)
+    high: list[str] = Field(default_factory=list, description="The caller announces leaving.")
+    medium: list[str] = Field(default_factory=list, description="The caller weighs leaving.")
+
+
 class AnalysisConfig(_Frozen):
     version: str
     own_brand: Brand
@@ -91,6 +105,7 @@ class AnalysisConfig(_Frozen):
     # Caller sentences that typify each sentiment in a support call (the offline analyzer embeds
     # them as a second signal beside VADER; sarcasm and polite anger are what VADER misreads).
     sentiment_examples: dict[str, list[str]] = Field(default_factory=dict)
+    churn: ChurnCues = Field(default_factory=ChurnCues)
 
     @field_validator("sentiment_examples")
     @classmethod
@@ -104,6 +119,9 @@ class AnalysisConfig(_Frozen):
         ids = [q.id for q in self.custom_questions]
         if len(ids) != len(set(ids)):
             raise ValueError("custom question ids must be unique")
+        unknown = sorted(set(self.churn.intents) - set(self.intents))
+        if unknown:
+            raise ValueError(f"churn.intents names intents the taxonomy lacks: {unknown}")
         return self
 
     @property

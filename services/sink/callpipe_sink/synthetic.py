@@ -64,6 +64,9 @@ def synthetic_analyses(
     id_prefix: str = "CA",
 ) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
+    # churn_risk draws from its own generator, so the calls of a seed stay what they were before
+    # the field existed (tests and benchmarks compare against those).
+    churn_rng = random.Random(seed ^ 0x5EED)
     span = days * 86400.0
     for n in range(count):
         started = end - timedelta(seconds=rng.random() * span)
@@ -102,6 +105,9 @@ def synthetic_analyses(
                 else [],
                 "satisfaction_score": rng.randint(1, 10),
                 "escalation_risk": rng.choices(_RISKS, (70, 22, 8))[0],
+                "churn_risk": churn_rng.choices(
+                    _RISKS, (10, 30, 60) if intent == "cancel_service" else (80, 15, 5)
+                )[0],
                 "competitor_mentions": (
                     [{"name": competitor, "count": rng.randint(1, 3), "context": None}] if competitor else []
                 ),

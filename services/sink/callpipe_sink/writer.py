@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
 from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations
+from callpipe_sink.writer_schemas import WriterSchemaUpgrade
 
 __all__ = ["INSERT_SETTINGS", "SINK_CONSUMER_OVERRIDES", "BatchResult", "SinkWriter", "split_rounds"]
 
@@ -72,9 +73,12 @@ class BatchResult:
 class SinkWriter:
     """``BatchStage.process_batch`` for the sink; safe to call again with the same batch."""
 
-    def __init__(self, warehouse: Warehouse, schemas: SchemaResolver) -> None:
+    def __init__(
+        self, warehouse: Warehouse, schemas: SchemaResolver, upgrade: WriterSchemaUpgrade | None = None
+    ) -> None:
         self._wh = warehouse
         self._schemas = schemas
+        self._upgrade = upgrade or WriterSchemaUpgrade()
 
     async def process_batch(self, payloads: list[AnalysisPayload]) -> None:
         result = await asyncio.to_thread(self.write, payloads)
@@ -98,7 +102,8 @@ class SinkWriter:
             for payload in round_:
                 by_schema[payload.schema_id].append(payload.body)
             for schema_id, bodies in sorted(by_schema.items()):
-                self._insert(container_file(schemas[schema_id], bodies))
+                # Another writer schema's nested records do not load as-is (writer_schemas.py).
+                self._insert(container_file(*self._upgrade(schemas[schema_id], bodies)))
                 inserts += 1
         return BatchResult(len(payloads), inserts, time.perf_counter() - started)
 

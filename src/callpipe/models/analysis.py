@@ -32,7 +32,15 @@ class SentimentLabel(StrEnum):
 
 
 class EscalationRisk(StrEnum):
-    """Risk that the caller escalates (supervisor, complaint, churn, legal)."""
+    """Risk that the caller escalates (supervisor, formal complaint, legal, regulator, social media)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class ChurnRisk(StrEnum):
+    """Risk that the caller leaves (cancels, switches provider, takes a competitor's offer)."""
 
     LOW = "low"
     MEDIUM = "medium"
@@ -83,7 +91,13 @@ class CallAnalysis(Contract):
     key_topics: list[str] = Field(default_factory=list, description="Topics discussed (configured list).")
     action_items: list[ActionItem] = Field(default_factory=list, description="Follow-ups committed to.")
     satisfaction_score: int = Field(ge=1, le=10, description="Estimated caller satisfaction, 1–10.")
-    escalation_risk: EscalationRisk = Field(description="Risk that the caller escalates.")
+    escalation_risk: EscalationRisk = Field(
+        description="Risk that the caller escalates: supervisor, complaint, legal, social media."
+    )
+    churn_risk: ChurnRisk = Field(
+        default=ChurnRisk.LOW,
+        description="Risk that the caller leaves: cancels, switches, takes a competitor's offer.",
+    )
     competitor_mentions: list[CompetitorMention] = Field(
         default_factory=list, description="Competitors named in the call."
     )

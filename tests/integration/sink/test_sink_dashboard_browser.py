@@ -105,6 +105,8 @@ def test_dashboard_renders_every_chart_with_data(page_url: str, tmp_path: Path) 
     assert rendered["volume"] > 6 * 24
     assert int(attrs["data-transcript"]) > 0
     assert "<polyline" in dumped.stdout and "<rect" in dumped.stdout
+    # Churn is drawn and listed apart from escalation (a line of its own, a KPI, a table column).
+    assert dumped.stdout.count("churn risk rate") >= 2 and "<th>churn</th>" in dumped.stdout
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "sink-dashboard.png"

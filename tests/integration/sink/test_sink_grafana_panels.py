@@ -122,7 +122,7 @@ def test_every_panel_query_runs_and_returns_data(seeded: Warehouse, path: Path) 
     for wanted in (
         "Volume by intent",
         "Satisfaction trend",
-        "Escalation rate over time",
+        "Escalation and churn rate over time",
         "Top topics",
         "Competitor mentions by competitor",
         "Sentiment by role",

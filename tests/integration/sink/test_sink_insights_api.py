@@ -58,6 +58,8 @@ def test_insights_match_the_seeded_calls(api: TestClient, seeded: list[dict[str,
     billing = [e for e in window if e["analysis"]["intent"] == "billing_dispute"]
     row = next(i for i in body["intents"] if i["intent"] == "billing_dispute")
     assert row["escalations"] == sum(e["analysis"]["escalation_risk"] == "high" for e in billing)
+    assert row["churn_risks"] == sum(e["analysis"]["churn_risk"] == "high" for e in billing)
+    assert row["churn_risks"] > 0  # the seed has churn risks to count
     assert row["avg_satisfaction"] == pytest.approx(
         sum(e["analysis"]["satisfaction_score"] for e in billing) / len(billing), abs=0.01
     )
@@ -95,6 +97,25 @@ def test_calls_filters_and_paging(api: TestClient, seeded: list[dict[str, Any]])
     assert len(set(ids)) == 14
     newest = sorted(expected, key=lambda e: e["metadata"]["started_at"], reverse=True)[:14]
     assert ids == [e["call_id"] for e in newest]
+
+
+def test_calls_filter_by_churn_risk_apart_from_escalation(
+    api: TestClient, seeded: list[dict[str, Any]]
+) -> None:
+    params: dict[str, str | int] = {"churn_risk": "high", "escalation_risk": "low", "limit": 100}
+    body = api.get("/calls", params=params, headers=AUTH).json()
+    expected = {
+        e["call_id"]
+        for e in seeded
+        if e["analysis"]["churn_risk"] == "high" and e["analysis"]["escalation_risk"] == "low"
+    }
+    assert body["total"] == len(expected) > 0
+    assert len(body["items"]) == min(100, len(expected))
+    assert {c["call_id"] for c in body["items"]} <= expected
+    assert {(c["churn_risk"], c["escalation_risk"]) for c in body["items"]} == {("high", "low")}
+    detail = api.get(f"/calls/{body['items'][0]['call_id']}", headers=AUTH).json()
+    assert detail["call"]["churn_risk"] == "high"
+    assert api.get("/calls", params={"churn_risk": "certain"}, headers=AUTH).status_code == 422
 
 
 def test_call_detail_has_analysis_and_transcript(api: TestClient, seeded: list[dict[str, Any]]) -> None:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import re
+import struct
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastavro import parse_schema, schemaless_writer
 
-from callpipe.avro import AvroSerde
+from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.errors import InvalidInputError, PermanentError
 from callpipe.examples import example_analysis
-from callpipe.models import AnalysisStatus, CallAnalyzed
-from callpipe_sink.avro_batch import AnalysisPayload, decode_analysis
+from callpipe.models import AnalysisStatus, CallAnalyzed, ChurnRisk
+from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.synthetic import synthetic_analyses
-from callpipe_sink.warehouse import Warehouse
+from callpipe_sink.warehouse import Warehouse, apply_migrations, load_migrations
 from callpipe_sink.writer import SinkWriter
+from callpipe_sink.writer_schemas import WriterSchemaUpgrade
 from tests.integration.sink.sink_it_support import SEED_END
 
 
@@ -44,6 +49,7 @@ def test_every_field_lands_in_its_column(warehouse: Warehouse, writer: SinkWrite
     assert row["key_topics"] == event.analysis.key_topics
     assert row["satisfaction_score"] == event.analysis.satisfaction_score
     assert row["escalation_risk"] == "medium"
+    assert row["churn_risk"] == "medium"
     assert row["caller_sentiment"] == "negative"
     assert row["agent_sentiment_score"] == pytest.approx(0.5)
     assert row["competitors"] == ["Globex"] and row["competitor_counts"] == [1]
@@ -192,3 +198,52 @@ def test_a_warehouse_that_lost_its_tables_is_migrated_again_not_dead_lettered(
     assert counts["calls_final"] == counts["calls"] == counts["rollup_calls"] == 10
     stored = {row[0] for row in warehouse.rows("SELECT call_id FROM {db:Identifier}.calls")}
     assert stored == {e["call_id"] for e in events[10:]}
+
+
+def _v1_message(registry: LocalSchemaRegistry, event: CallAnalyzed) -> bytes:
+    """The event as an analyzer from before churn_risk wrote it (CallAnalyzed v1, schema id 3)."""
+    v1_id = 3
+    schema = registry.schema_for(v1_id)
+    record = event.model_dump(mode="python")
+    assert record["analysis"] is not None
+    del record["analysis"]["churn_risk"]
+    buf = io.BytesIO()
+    buf.write(struct.pack(">bI", 0, v1_id))
+    schemaless_writer(buf, parse_schema(schema), record)
+    return buf.getvalue()
+
+
+def test_churn_risk_migration_keeps_old_calls_and_reads_both_writers(
+    chdb_client: Any, registry: LocalSchemaRegistry, serde: AvroSerde[CallAnalyzed]
+) -> None:
+    """A warehouse created before 0005 with a call in it: after 0005 the stored call reads churn ''
+    (never assessed), a v1 writer's message still lands (with the contract's default, low), and a
+    v2 one stores churn_risk and rolls it up."""
+    wh = Warehouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}", embedded=True)
+    try:
+        migrations = load_migrations()
+        churn = next(m for m in migrations if m.name == "churn_risk")
+        apply_migrations(wh, [m for m in migrations if m.version < churn.version])
+        writer = SinkWriter(wh, SchemaResolver(registry))
+        high = example_analysis("CA-v2")
+        assert high.analysis is not None
+        high = high.model_copy(
+            update={"analysis": high.analysis.model_copy(update={"churn_risk": ChurnRisk.HIGH})}
+        )
+        # The sink as it was before churn_risk: its tables and schema were v1.
+        old_sink = SinkWriter(wh, SchemaResolver(registry), WriterSchemaUpgrade(registry.schema_for(3)))
+        old_sink.write([decode_analysis(_v1_message(registry, example_analysis("CA-before")))])
+        assert apply_migrations(wh) == [churn.version]
+        writer.write([decode_analysis(_v1_message(registry, example_analysis("CA-v1")))])
+        writer.write([decode_analysis(serde.serialize(high))])
+        rows = wh.rows(
+            "SELECT call_id, churn_risk, escalation_risk FROM {db:Identifier}.calls FINAL ORDER BY call_id"
+        )
+        assert rows == [("CA-before", "", "medium"), ("CA-v1", "low", "medium"), ("CA-v2", "high", "medium")]
+        churns = wh.rows("SELECT countIfMerge(churns), countMerge(calls) FROM {db:Identifier}.calls_hourly")
+        assert churns == [(1, 3)]
+        by_agent = wh.rows("SELECT countIfMerge(churns) FROM {db:Identifier}.agents_hourly")
+        assert by_agent == [(1,)]
+        assert apply_migrations(wh) == []  # applied once
+    finally:
+        wh.command("DROP DATABASE IF EXISTS {db:Identifier} SYNC")

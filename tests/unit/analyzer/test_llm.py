@@ -30,6 +30,7 @@ GOOD = {
     "action_items": [{"text": "Refund the duplicate charge", "owner": "agent"}],
     "satisfaction_score": 5,
     "escalation_risk": "medium",
+    "churn_risk": "medium",
     "competitor_mentions": [{"name": "Verizon", "count": 1, "context": "Verizon is cheaper."}],
     "custom_answers": [{"question_id": "offered_upgrade", "answer": "no", "evidence": None}],
 }
@@ -83,7 +84,7 @@ async def test_structured_output_request_and_usage() -> None:
     assert result.analysis.intent == "billing_dispute"
     assert result.analysis.competitor_mentions[0].name == "Verizon"
     assert result.token_usage.total_tokens == TOTAL_TOKENS
-    assert result.prompt_version.startswith("llm-1+cfg.")
+    assert result.prompt_version.startswith("llm-2+cfg.")
     sent = rec.requests[0]
     fmt = sent["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
@@ -92,6 +93,12 @@ async def test_structured_output_request_and_usage() -> None:
     assert set(schema["required"]) == set(schema["properties"])
     assert "billing_dispute" in schema["properties"]["intent"]["enum"]
     assert "Turn 1" in sent["messages"][1]["content"]
+    assert result.analysis.churn_risk.value == "medium"
+    # The model is asked for churn as a risk of its own, defined apart from escalation.
+    assert "churn_risk" in schema["required"]
+    churn_ref = schema["properties"]["churn_risk"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["$defs"][churn_ref]["enum"] == ["low", "medium", "high"]
+    assert "churn_risk (the caller may leave)" in sent["messages"][0]["content"]
 
 
 def test_schema_closes_every_object() -> None:
@@ -209,11 +216,12 @@ async def test_bad_key_pauses_instead_of_dead_lettering() -> None:
 
 
 async def test_long_transcript_is_chunked_and_merged() -> None:
-    first = dict(GOOD, escalation_risk="low", satisfaction_score=7)
+    first = dict(GOOD, escalation_risk="low", churn_risk="high", satisfaction_score=7)
     second = dict(
         GOOD,
         intent="cancellation",
         escalation_risk="high",
+        churn_risk="low",
         satisfaction_score=2,
         competitor_mentions=[{"name": "Verizon", "count": 2, "context": None}],
     )
@@ -225,6 +233,7 @@ async def test_long_transcript_is_chunked_and_merged() -> None:
     assert "chunked" in result.flags
     assert result.analysis.intent == "billing_dispute"  # the reason is stated early
     assert result.analysis.escalation_risk.value == "high"  # worst part wins
+    assert result.analysis.churn_risk.value == "high"  # for churn too, even when it came first
     assert result.analysis.satisfaction_score == 2  # how it ended
     assert result.analysis.competitor_mentions[0].count == 1 + 2 * (len(rec.requests) - 1)
     assert result.token_usage.total_tokens == TOTAL_TOKENS * len(rec.requests)

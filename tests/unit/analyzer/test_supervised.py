@@ -289,8 +289,9 @@ def test_delighted_caller_is_positive(offline: OfflineAnalyzer) -> None:
     assert caller.sentiment.value == "positive" and caller.score > 0
 
 
-def test_a_calm_caller_who_calls_to_leave_is_high_escalation_risk(offline: OfflineAnalyzer) -> None:
-    # Written for this test: no anger, no threat words, but the caller is leaving (churn).
+def test_a_calm_caller_who_calls_to_leave_is_churn_not_escalation(offline: OfflineAnalyzer) -> None:
+    # Written for this test: no anger, no threat words, but the caller is leaving. Leaving is churn;
+    # escalation (supervisor, complaint, legal, social media) is a different risk.
     analysis = offline.analyze_sync(
         analysis_request(
             [
@@ -304,7 +305,28 @@ def test_a_calm_caller_who_calls_to_leave_is_high_escalation_risk(offline: Offli
         )
     )
     assert analysis.intent == "cancellation"
+    assert analysis.churn_risk.value == "high"
+    assert analysis.escalation_risk.value == "low"
+
+
+def test_an_angry_caller_who_wants_a_supervisor_escalates_without_churn(offline: OfflineAnalyzer) -> None:
+    # Written for this test: the opposite case, escalation high and no sign of leaving.
+    analysis = offline.analyze_sync(
+        analysis_request(
+            [
+                (Role.AGENT, "Acme support, this is Kim."),
+                (
+                    Role.CALLER,
+                    "My technician didn't show up again, that's the third time. This is ridiculous.",
+                ),
+                (Role.AGENT, "I'm sorry, let me check the appointment."),
+                (Role.CALLER, "No. I want to speak to your supervisor and I'm filing a formal complaint."),
+                (Role.AGENT, "I'll transfer you to my supervisor now."),
+            ]
+        )
+    )
     assert analysis.escalation_risk.value == "high"
+    assert analysis.churn_risk.value == "low"
 
 
 def test_procedural_turns_do_not_change_the_callers_mood(offline: OfflineAnalyzer) -> None:

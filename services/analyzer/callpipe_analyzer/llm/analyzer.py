@@ -34,6 +34,7 @@ from callpipe.errors import (
 from callpipe.models import (
     ActionItem,
     CallAnalysis,
+    ChurnRisk,
     CompetitorMention,
     CustomAnswer,
     EscalationRisk,
@@ -241,6 +242,7 @@ def _merge(parts: list[CallAnalysis], weights: list[int]) -> CallAnalysis:
     total = float(sum(weights)) or 1.0
     score = sum(p.sentiment_score * w for p, w in zip(parts, weights, strict=True)) / total
     risks = [EscalationRisk.LOW, EscalationRisk.MEDIUM, EscalationRisk.HIGH]
+    churn_order = [ChurnRisk.LOW, ChurnRisk.MEDIUM, ChurnRisk.HIGH]
     competitors: Counter[str] = Counter()
     context: dict[str, str | None] = {}
     for p in parts:
@@ -280,6 +282,7 @@ def _merge(parts: list[CallAnalysis], weights: list[int]) -> CallAnalysis:
         action_items=actions,
         satisfaction_score=parts[-1].satisfaction_score,
         escalation_risk=max((p.escalation_risk for p in parts), key=risks.index),
+        churn_risk=max((p.churn_risk for p in parts), key=churn_order.index),
         competitor_mentions=[
             CompetitorMention(name=n, count=c, context=context[n]) for n, c in competitors.items()
         ],

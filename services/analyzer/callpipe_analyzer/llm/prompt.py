@@ -25,7 +25,7 @@ __all__ = [
     "render_transcript",
 ]
 
-PROMPT_VERSION = "llm-1"
+PROMPT_VERSION = "llm-2"
 
 _SYSTEM = """You analyze one recorded customer-service phone call for {brand}.
 Return only JSON matching the schema. Rules:
@@ -35,8 +35,12 @@ Return only JSON matching the schema. Rules:
   Never list {brand} itself.
 - sentiment / sentiment_score: the caller's experience over the call (-1 to 1); speaker_sentiment: one
   entry for the caller and one for the agent.
-- escalation_risk: high if the caller asks for a supervisor, threatens to cancel, complain or take legal
-  action; medium if clearly frustrated; else low.
+- escalation_risk (the caller may escalate): high if the caller asks for a supervisor or manager,
+  threatens a formal complaint, legal action, a regulator or social media; medium if clearly
+  frustrated about a repeated or unresolved problem; else low. Wanting to leave is churn, not escalation.
+- churn_risk (the caller may leave): high if the caller cancels, closes the account, announces switching
+  provider or accepts a competitor's offer, calm or not; medium if the caller weighs leaving, compares
+  prices with a competitor or mentions a competitor's offer; else low.
 - action_items: only follow-ups someone explicitly committed to; owner is who committed.
 - satisfaction_score: 1 (furious) to 10 (delighted).
 - custom_answers: one per question below, 'yes'/'no' for yes-no questions, a short quote otherwise

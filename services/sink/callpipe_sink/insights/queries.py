@@ -33,6 +33,7 @@ class CallFilters:
     agent_id: str | None = None
     sentiment: str | None = None
     escalation_risk: str | None = None
+    churn_risk: str | None = None
     min_satisfaction: int | None = None
     max_satisfaction: int | None = None
     topic: str | None = None
@@ -46,7 +47,7 @@ class CallFilters:
         if self.until is not None:
             clauses.append("started_at < {until:DateTime64(3, 'UTC')}")
             params["until"] = self.until
-        for column in ("intent", "queue", "agent_id", "sentiment", "escalation_risk"):
+        for column in ("intent", "queue", "agent_id", "sentiment", "escalation_risk", "churn_risk"):
             value = getattr(self, column)
             if value is not None:
                 clauses.append(f"{column} = {{{column}:String}}")
@@ -65,7 +66,7 @@ class CallFilters:
 
 _CALL_LIST_COLUMNS = (
     "call_id, started_at, agent_id, queue, direction, status, intent, sentiment, satisfaction_score, "
-    "escalation_risk, key_topics, duration_s, summary"
+    "escalation_risk, churn_risk, key_topics, duration_s, summary"
 )
 
 
@@ -84,25 +85,32 @@ class InsightsQueries:
         rows = self._wh.rows(
             "SELECT 'intent' AS kind, intent AS label, countMerge(calls) AS n, "
             "round(avgMerge(avg_satisfaction), 2) AS sat, countIfMerge(escalations) AS esc, "
-            "toUInt64(0) AS mentions "
+            "countIfMerge(churns) AS churn, toUInt64(0) AS mentions "
             f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY intent "
             "UNION ALL SELECT * FROM ("
             "SELECT 'topic' AS kind, topic AS label, countMerge(calls) AS n, "
             "CAST(NULL, 'Nullable(Float64)') AS sat, "
-            "toUInt64(0) AS esc, toUInt64(0) AS mentions "
+            "toUInt64(0) AS esc, toUInt64(0) AS churn, toUInt64(0) AS mentions "
             f"FROM {{db:Identifier}}.topics_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY topic "
             "ORDER BY n DESC, label LIMIT {top:UInt32}) "
             "UNION ALL SELECT * FROM ("
             "SELECT 'competitor' AS kind, competitor AS label, countMerge(calls) AS n, "
-            "CAST(NULL, 'Nullable(Float64)') AS sat, toUInt64(0) AS esc, sumMerge(mentions) AS mentions "
+            "CAST(NULL, 'Nullable(Float64)') AS sat, toUInt64(0) AS esc, toUInt64(0) AS churn, "
+            "sumMerge(mentions) AS mentions "
             f"FROM {{db:Identifier}}.competitors_hourly WHERE {_WINDOW} AND {_SCOPE} GROUP BY competitor "
             "ORDER BY mentions DESC, label LIMIT {top:UInt32})",
             {**self.window(since, until, queue), "top": top},
         )
         intents = sorted(
             (
-                {"intent": label, "calls": int(n), "avg_satisfaction": sat, "escalations": int(esc)}
-                for kind, label, n, sat, esc, _ in rows
+                {
+                    "intent": label,
+                    "calls": int(n),
+                    "avg_satisfaction": sat,
+                    "escalations": int(esc),
+                    "churn_risks": int(churn),
+                }
+                for kind, label, n, sat, esc, churn, _ in rows
                 if kind == "intent"
             ),
             key=lambda r: (-r["calls"], r["intent"]),
@@ -114,7 +122,7 @@ class InsightsQueries:
         competitors = sorted(
             (
                 {"competitor": label, "calls": int(n), "mentions": int(m)}
-                for kind, label, n, _, _, m in rows
+                for kind, label, n, _, _, _, m in rows
                 if kind == "competitor"
             ),
             key=lambda r: (-r["mentions"], r["competitor"]),
@@ -127,7 +135,8 @@ class InsightsQueries:
         return self._wh.dicts(
             "SELECT toStartOfInterval(hour, toIntervalSecond({bucket:UInt32})) AS t, intent, "
             "countMerge(calls) AS calls, avgMerge(avg_satisfaction) AS avg_satisfaction, "
-            "countIfMerge(escalations) AS escalations, countIfMerge(positive) AS positive, "
+            "countIfMerge(escalations) AS escalations, countIfMerge(churns) AS churn_risks, "
+            "countIfMerge(positive) AS positive, "
             "countIfMerge(negative) AS negative, countIfMerge(neutral) AS neutral, "
             "countIfMerge(mixed) AS mixed "
             f"FROM {{db:Identifier}}.calls_hourly WHERE {_WINDOW} AND {_SCOPE} "
@@ -168,7 +177,8 @@ class InsightsQueries:
         return self._wh.dicts(
             "SELECT agent_id, countMerge(calls) AS calls, "
             "round(avgMerge(avg_satisfaction), 2) AS avg_satisfaction, "
-            "countIfMerge(escalations) AS escalations, countIfMerge(negative) AS negative, "
+            "countIfMerge(escalations) AS escalations, countIfMerge(churns) AS churn_risks, "
+            "countIfMerge(negative) AS negative, "
             "round(avgMerge(avg_caller_sentiment), 3) AS avg_caller_sentiment, "
             "round(avgMerge(avg_agent_talk_share), 3) AS avg_agent_talk_share, "
             "round(sumMerge(duration_s) / 3600, 2) AS hours "

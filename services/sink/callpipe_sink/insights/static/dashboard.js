@@ -132,9 +132,11 @@ async function loadCharts() {
   kpis.innerHTML = "";
   const total = insights.total_calls;
   const escalations = insights.intents.reduce((s, i) => s + i.escalations, 0);
+  const churnRisks = insights.intents.reduce((s, i) => s + i.churn_risks, 0);
   const sat = insights.intents.reduce((s, i) => s + (i.avg_satisfaction || 0) * i.calls, 0) / Math.max(total, 1);
   for (const [label, value] of [["calls", total], ["avg satisfaction", sat.toFixed(2)],
-    ["escalation rate", pct(escalations / Math.max(total, 1))], ["rising labels", trends.rising.length]]) {
+    ["escalation rate", pct(escalations / Math.max(total, 1))], ["churn risk rate", pct(churnRisks / Math.max(total, 1))],
+    ["rising labels", trends.rising.length]]) {
     const d = document.createElement("div");
     d.className = "kpi";
     d.innerHTML = `<b></b>${label}`;
@@ -154,10 +156,14 @@ async function loadCharts() {
     const n = ps.reduce((s, p) => s + (p.avg_satisfaction === null ? 0 : p.calls), 0);
     return n ? ps.reduce((s, p) => s + (p.avg_satisfaction || 0) * p.calls, 0) / n : null;
   }) }], { yMin: 1, yMax: 10 });
-  rendered.escalation = lineChart($("chart-escalation"), [{ name: "escalation rate", points: perBucket(series.points, (ps) => {
+  const rateOf = (key) => perBucket(series.points, (ps) => {
     const n = ps.reduce((s, p) => s + p.calls, 0);
-    return n ? ps.reduce((s, p) => s + p.escalations, 0) / n : null;
-  }) }], { yMin: 0, fmt: pct });
+    return n ? ps.reduce((s, p) => s + p[key], 0) / n : null;
+  });
+  rendered.escalation = lineChart($("chart-escalation"), [
+    { name: "escalation rate", points: rateOf("escalations") },
+    { name: "churn risk rate", points: rateOf("churn_risks") },
+  ], { yMin: 0, fmt: pct });
   rendered.topics = barChart($("chart-topics"), insights.topics.map((t) => ({ label: t.topic, value: t.calls })));
   rendered.competitors = barChart($("chart-competitors"), insights.competitors.map((c) => ({ label: c.competitor, value: c.mentions })));
   const r = breakdown.roles || {};
@@ -185,7 +191,7 @@ async function loadCalls() {
   let rows;
   if (state.q) {
     const found = await api("search", new URLSearchParams({ q: state.q, limit: 50 }));
-    rows = found.hits.map((h) => ({ call_id: h.call_id, started_at: h.started_at, agent_id: "", queue: "", intent: h.text, sentiment: "", satisfaction_score: "", escalation_risk: "" }));
+    rows = found.hits.map((h) => ({ call_id: h.call_id, started_at: h.started_at, agent_id: "", queue: "", intent: h.text, sentiment: "", satisfaction_score: "", escalation_risk: "", churn_risk: "" }));
     state.total = rows.length;
   } else {
     const page = await api("calls", new URLSearchParams({ limit: state.limit, offset: state.offset }));
@@ -196,7 +202,7 @@ async function loadCalls() {
   for (const c of rows) {
     const tr = document.createElement("tr");
     tr.className = "call";
-    for (const v of [c.started_at.slice(0, 16).replace("T", " "), c.agent_id, c.queue, c.intent, c.sentiment, c.satisfaction_score ?? "", c.escalation_risk]) {
+    for (const v of [c.started_at.slice(0, 16).replace("T", " "), c.agent_id, c.queue, c.intent, c.sentiment, c.satisfaction_score ?? "", c.escalation_risk, c.churn_risk]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);
