@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callpipe.avro import AvroSerde, SchemaRegistry, registry_from_settings
 from callpipe.models import RecordingReady
+from callpipe.netguard import guarded_transport
 from callpipe.store import RecordingStore
 from callpipe_ingest import twilio_routes, upload
 from callpipe_ingest.context import IngestContext, IngestMetrics, ReadinessCheck
@@ -22,6 +23,13 @@ from callpipe_ingest.settings import IngestSettings
 from callpipe_ingest.signature import TwilioSignatureVerifier
 
 __all__ = ["create_app"]
+
+
+def _guarded_client(settings: IngestSettings) -> httpx.AsyncClient:
+    """audio_url downloads: connections only to public addresses unless private ones are allowed."""
+    if settings.allow_private_urls:
+        return httpx.AsyncClient(transport=guarded_transport(policy=lambda _a, _p: True))
+    return httpx.AsyncClient(transport=guarded_transport())
 
 
 def create_app(
@@ -48,7 +56,7 @@ def create_app(
         publisher=publisher,
         store=store,
         verifier=TwilioSignatureVerifier(settings.twilio_auth_token, settings.public_base_url),
-        http=http_client or httpx.AsyncClient(follow_redirects=True),
+        http=http_client or _guarded_client(settings),
         metrics=IngestMetrics(),
         ready=readiness,
     )

@@ -9,7 +9,6 @@ store is down, nothing half-kept: the ledger marks only acknowledged events).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
 from callpipe.models import RecordingSource
+from callpipe.netguard import check_url
 from callpipe_ingest.audio import UnsupportedAudioError
 from callpipe_ingest.context import IngestContext, get_context, unavailable
 from callpipe_ingest.intake import RecordingMetadata, ingest_bytes
@@ -109,38 +109,49 @@ def _authorize(request: Request, ctx: IngestContext) -> None:
         raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _check_url(url: str, ctx: IngestContext) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HTTPException(422, "audio_url must be an http(s) URL")
-    try:
-        address = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return  # a host name; see the SSRF note in the report (names are not resolved here)
-    if not ctx.settings.allow_private_urls and not address.is_global:
-        raise HTTPException(422, "audio_url points to a private or loopback address")
+_FETCH_FAILED = "audio_url could not be fetched"  # one answer for every failure: no port scanning
+_MAX_REDIRECTS = 3
+
+
+def _fetch_failed(url: str, reason: str) -> HTTPException:
+    safe = urlsplit(url)._replace(query="", fragment="").geturl()
+    _log.warning("audio_url refused or failed", extra={"url": safe, "reason": reason})
+    return HTTPException(422, _FETCH_FAILED)
 
 
 async def _download(url: str, ctx: IngestContext) -> bytes:
-    _check_url(url, ctx)
-    limit = ctx.settings.max_upload_bytes
+    """GET ``url`` with redirects followed by hand, each hop re-checked (netguard); the client's
+    transport re-checks every resolved address at connect time."""
+    settings = ctx.settings
+    limit = settings.max_upload_bytes
+    hop = url
     try:
-        async with ctx.http.stream("GET", url, timeout=ctx.settings.url_fetch_timeout_s) as response:
-            if response.status_code != 200:
-                raise HTTPException(422, f"audio_url answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise HTTPException(413, f"audio at audio_url exceeds {limit} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"audio at audio_url exceeds {limit} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
+        for _ in range(_MAX_REDIRECTS + 1):
+            check_url(hop, allow_private=settings.allow_private_urls, allowed_hosts=settings.audio_url_hosts)
+            request = ctx.http.build_request("GET", hop, timeout=settings.url_fetch_timeout_s)
+            response = await ctx.http.send(request, stream=True, follow_redirects=False)
+            try:
+                if response.is_redirect and "location" in response.headers:
+                    hop = str(response.url.join(response.headers["location"]))
+                    continue
+                if response.status_code != 200:
+                    raise _fetch_failed(url, f"HTTP {response.status_code}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise _fetch_failed(url, f"declared {declared} bytes > {limit}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _fetch_failed(url, f"more than {limit} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+            finally:
+                await response.aclose()
+        raise _fetch_failed(url, f"more than {_MAX_REDIRECTS} redirects")
     except httpx.HTTPError as exc:
-        raise HTTPException(422, f"audio_url could not be fetched: {type(exc).__name__}: {exc}") from None
+        raise _fetch_failed(url, f"{type(exc).__name__}: {exc}") from None
 
 
 async def _read_form(form: FormData, ctx: IngestContext) -> tuple[bytes, RecordingMetadata]:
