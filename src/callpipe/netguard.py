@@ -132,7 +132,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self._resolve = resolve
         self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(  # noqa: ASYNC109 - httpcore's interface
+    async def connect_tcp(
         self,
         host: str,
         port: int,
@@ -161,7 +161,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             socket_options=socket_options,
         )
 
-    async def connect_unix_socket(  # noqa: ASYNC109 - httpcore's interface
+    async def connect_unix_socket(
         self,
         path: str,
         timeout: float | None = None,
