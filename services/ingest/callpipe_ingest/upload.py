@@ -1,9 +1,10 @@
 """Upload API: ``POST /recordings`` with a multipart audio file or an ``audio_url``, plus metadata.
 
 Order of checks, cheapest first, so bad requests cost nothing: bearer token (401) → declared size
-(413, before the body is read) → streamed size (413) → metadata (422) → content sniffing (415) →
-store + publish (201; 200 when the same bytes were already published; 503 when the broker or the
-store is down, nothing half-kept: the ledger marks only acknowledged events).
+(413, before the body is read) → streamed size (413) → metadata (422) → content sniffing (415)
+→ decode check (422) → call id conflict (409) → store + publish (201; 200 when the same bytes
+were already published; 503 when the broker or the store is down, nothing half-kept: the ledger
+marks only acknowledged events).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from callpipe.models import RecordingSource
 from callpipe.netguard import check_url
 from callpipe_ingest.audio import UnsupportedAudioError
 from callpipe_ingest.context import IngestContext, get_context, unavailable
-from callpipe_ingest.intake import RecordingMetadata, ingest_bytes
+from callpipe_ingest.intake import CallConflictError, RecordingMetadata, ingest_bytes
 
 __all__ = ["BodySizeLimit", "router"]
 
@@ -154,11 +155,20 @@ async def _download(url: str, ctx: IngestContext) -> bytes:
         raise _fetch_failed(url, f"{type(exc).__name__}: {exc}") from None
 
 
+def _replace_flag(form: FormData) -> bool:
+    value = form.get("replace") or "false"
+    if not isinstance(value, str) or value.lower() not in ("true", "false", "1", "0"):
+        raise HTTPException(400, "'replace' must be true or false")
+    return value.lower() in ("true", "1")
+
+
 async def _read_form(form: FormData, ctx: IngestContext) -> tuple[bytes, RecordingMetadata]:
     file = form.get("file")
     audio_url = form.get("audio_url")
     if (file is None) == (audio_url is None) or isinstance(audio_url, UploadFile):
         raise HTTPException(400, "send exactly one of 'file' (multipart) or 'audio_url'")
+    if file is not None and not isinstance(file, UploadFile):
+        raise HTTPException(400, "'file' must be a file part (multipart with a filename), not a text field")
     raw_meta = form.get("metadata") or "{}"
     if not isinstance(raw_meta, str):
         raise HTTPException(400, "'metadata' must be a JSON string field")
@@ -171,9 +181,10 @@ async def _read_form(form: FormData, ctx: IngestContext) -> tuple[bytes, Recordi
         data = await file.read()
         if len(data) > ctx.settings.max_upload_bytes:
             raise HTTPException(413, f"audio exceeds {ctx.settings.max_upload_bytes} bytes")
-    else:
-        assert isinstance(audio_url, str)
+    elif isinstance(audio_url, str):
         data = await _download(audio_url, ctx)
+    else:  # unreachable after the checks above; a 400, never an assertion's 500
+        raise HTTPException(400, "send exactly one of 'file' (multipart) or 'audio_url'")
     return data, meta
 
 
@@ -190,6 +201,10 @@ _UPLOAD_BODY = {
                         "metadata": {
                             "type": "string",
                             "description": "JSON object: " + ", ".join(RecordingMetadata.model_fields),
+                        },
+                        "replace": {
+                            "type": "boolean",
+                            "description": "Replace the recording already published under metadata.call_id.",
                         },
                     },
                 }
@@ -211,7 +226,11 @@ _UPLOAD_BODY = {
         401: {"description": "Missing or wrong bearer token."},
         413: {"description": "Audio larger than INGEST_MAX_UPLOAD_BYTES."},
         415: {"description": "Not WAV (PCM/µ-law/A-law), MP3, FLAC or Ogg Opus/Vorbis audio."},
-        422: {"description": "Invalid metadata, or audio_url unusable."},
+        409: {"description": "call_id already holds a different recording (send replace=true)."},
+        422: {
+            "description": "Invalid metadata, audio that does not decode / is truncated / is off-limits, "
+            "or audio_url could not be fetched (one generic reason)."
+        },
         503: {"description": "Broker or store unavailable (Retry-After), or no API token configured."},
     },
 )
@@ -229,10 +248,16 @@ async def upload_recording(request: Request, response: Response) -> dict[str, An
         raise HTTPException(400, f"malformed form: {exc}") from None
     try:
         data, meta = await _read_form(form, ctx)
+        replace = _replace_flag(form)
     finally:
         await form.close()  # the spooled upload's temp file
     try:
-        outcome = await ingest_bytes(ctx.publisher, ctx.store, data, meta, RecordingSource.UPLOAD)
+        outcome = await ingest_bytes(
+            ctx.publisher, ctx.store, data, meta, RecordingSource.UPLOAD, replace=replace
+        )
+    except CallConflictError as exc:
+        ctx.metrics.requests.labels("upload", "conflict").inc()
+        raise HTTPException(409, exc.message) from None
     except UnsupportedAudioError as exc:
         ctx.metrics.requests.labels("upload", "unsupported").inc()
         raise HTTPException(415, exc.message) from None
@@ -250,9 +275,5 @@ async def upload_recording(request: Request, response: Response) -> dict[str, An
     status = "published" if outcome.published else "duplicate"
     ctx.metrics.requests.labels("upload", status).inc()
     entry = outcome.entry
-    return {
-        "status": status,
-        "call_id": entry.call_id,
-        "recording_id": entry.recording_id,
-        "audio_uri": entry.audio_uri,
-    }
+    # No audio_uri: for the local store it is the server's absolute path (an information leak).
+    return {"status": status, "call_id": entry.call_id, "recording_id": entry.recording_id}
