@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from callpipe.avro import AvroSerde, SchemaRegistry, registry_from_settings
 from callpipe.models import RecordingReady
 from callpipe.netguard import guarded_transport
+from callpipe.security_headers import SecurityHeaders
 from callpipe.store import RecordingStore
 from callpipe_ingest import twilio_routes, upload
 from callpipe_ingest.context import IngestContext, IngestMetrics, ReadinessCheck
@@ -67,8 +68,12 @@ def create_app(
         if http_client is None:  # ours to close; an injected client belongs to the caller
             await ctx.http.aclose()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="callpipe ingest",
         version="1",
         description=(
@@ -85,6 +90,7 @@ def create_app(
         path="/recordings",
         limit=settings.max_upload_bytes + (1 << 20),
     )
+    app.add_middleware(SecurityHeaders)  # added last = outermost: also on the 413 answers
 
     @app.get("/healthz", tags=["ops"], summary="Process is alive")
     async def healthz() -> dict[str, str]:

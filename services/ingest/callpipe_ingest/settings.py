@@ -49,6 +49,9 @@ class IngestSettings(BaseSettings):
         default_factory=list,
         description="If set, audio_url may only name these hosts (or their subdomains).",
     )
+    docs_enabled: bool = Field(
+        default=False, description="Serve /docs and /openapi.json (off: no API map for strangers)."
+    )
     publish_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest wait for the broker's ack before answering 503."
     )
