@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -138,20 +139,53 @@ def main(argv: list[str]) -> int:
         return 2
     work_dir: Path = args.work_dir.resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
+    # SIGTERM and SIGHUP become KeyboardInterrupt, so the finally clauses below stop Kafka and the
+    # four services. Without this Python dies at once and the children, each in its own session,
+    # are orphaned under PID 1 (issue 16).
+    previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     broker = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
-        from callpipe.local.kafka import LocalKafka
+    try:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            from callpipe.local.kafka import LocalKafka
 
-        print("Starting a local Kafka broker (Apache Kafka from Maven Central) …")
-        broker = LocalKafka(data_dir=work_dir / "kafka").start()
-        bootstrap = broker.bootstrap_servers
-    print(f"Kafka at {bootstrap}")
+            print("Starting a local Kafka broker (Apache Kafka from Maven Central) …", flush=True)
+            broker = LocalKafka(data_dir=work_dir / "kafka")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+        return _run_pipeline(args, samples, work_dir, bootstrap)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        _ignore_signals()  # a second Ctrl-C must not cut the clean-up short
+        if broker is not None:
+            broker.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _ignore_signals() -> None:
+    for signum in _SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _run_pipeline(args: argparse.Namespace, samples: list[Path], work_dir: Path, bootstrap: str) -> int:
+    print(f"Kafka at {bootstrap}", flush=True)
     # A fixed group prefix: a re-run continues from the committed offsets instead of redoing the calls.
     pipeline = LocalPipeline(bootstrap, work_dir, group_prefix="callpipe-demo")
     try:
         print("Starting ingest, transcriber, analyzer and sink as separate processes (models load) …")
         pipeline.start()
+        print("  services started", flush=True)
         print(f"  ingest   {pipeline.ingest_url}   (docs at /docs)")
         print(f"  insights {pipeline.insights_url}  (dashboard at /)")
         print(f"  token for this run: {pipeline.api_token}")
@@ -178,7 +212,6 @@ def main(argv: list[str]) -> int:
                 pass
         return 0
     finally:
-        print("\nStopping the services …")
+        _ignore_signals()
+        print("\nStopping the services …", flush=True)
         pipeline.stop()
-        if broker is not None:
-            broker.close()

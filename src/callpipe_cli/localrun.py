@@ -23,6 +23,8 @@ from typing import IO, Any
 
 import httpx
 
+from callpipe.offline import OFFLINE_ENV
+
 # Runs in a fresh interpreter: chdb lets one process open a single data directory, and the caller
 # (a test process, say) may already have opened another one.
 _QUERY_SCRIPT = """
@@ -203,11 +205,10 @@ class LocalPipeline:
         # The caller's environment passes through (ANALYZER_ENGINE=llm, DEEPGRAM_API_KEY, … work
         # in the demo); what wires the local processes together is set here and wins.
         env = dict(os.environ)
+        env.update(OFFLINE_ENV)  # no telemetry from any dependency (callpipe.offline)
         env.update(
             {
                 "PYTHONUNBUFFERED": "1",
-                "TOKENIZERS_PARALLELISM": "false",
-                "HF_HUB_OFFLINE": "1",
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
                 "RECORDING_STORE_URL": f"file://{(self.work_dir / 'recordings').resolve()}",
                 "RUNNER_METRICS_PORT": str(metrics_port),

@@ -13,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callpipe.avro import AvroSerde, SchemaRegistry, registry_from_settings
 from callpipe.models import RecordingReady
+from callpipe.netguard import guarded_transport
+from callpipe.security_headers import SecurityHeaders
 from callpipe.store import RecordingStore
 from callpipe_ingest import twilio_routes, upload
 from callpipe_ingest.context import IngestContext, IngestMetrics, ReadinessCheck
@@ -22,6 +24,13 @@ from callpipe_ingest.settings import IngestSettings
 from callpipe_ingest.signature import TwilioSignatureVerifier
 
 __all__ = ["create_app"]
+
+
+def _guarded_client(settings: IngestSettings) -> httpx.AsyncClient:
+    """audio_url downloads: connections only to public addresses unless private ones are allowed."""
+    if settings.allow_private_urls:
+        return httpx.AsyncClient(transport=guarded_transport(policy=lambda _a, _p: True))
+    return httpx.AsyncClient(transport=guarded_transport())
 
 
 def create_app(
@@ -48,7 +57,7 @@ def create_app(
         publisher=publisher,
         store=store,
         verifier=TwilioSignatureVerifier(settings.twilio_auth_token, settings.public_base_url),
-        http=http_client or httpx.AsyncClient(follow_redirects=True),
+        http=http_client or _guarded_client(settings),
         metrics=IngestMetrics(),
         ready=readiness,
     )
@@ -59,8 +68,12 @@ def create_app(
         if http_client is None:  # ours to close; an injected client belongs to the caller
             await ctx.http.aclose()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="callpipe ingest",
         version="1",
         description=(
@@ -77,6 +90,7 @@ def create_app(
         path="/recordings",
         limit=settings.max_upload_bytes + (1 << 20),
     )
+    app.add_middleware(SecurityHeaders)  # added last = outermost: also on the 413 answers
 
     @app.get("/healthz", tags=["ops"], summary="Process is alive")
     async def healthz() -> dict[str, str]:

@@ -42,7 +42,15 @@ class IngestSettings(BaseSettings):
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1, description="Largest accepted audio.")
     url_fetch_timeout_s: float = Field(default=60.0, gt=0, description="Download timeout for audio_url.")
     allow_private_urls: bool = Field(
-        default=False, description="Allow audio_url on loopback/private IP literals (SSRF guard)."
+        default=False,
+        description="Allow audio_url to reach loopback/private/link-local addresses (SSRF guard off).",
+    )
+    audio_url_hosts: list[str] = Field(
+        default_factory=list,
+        description="If set, audio_url may only name these hosts (or their subdomains).",
+    )
+    docs_enabled: bool = Field(
+        default=False, description="Serve /docs and /openapi.json (off: no API map for strangers)."
     )
     publish_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest wait for the broker's ack before answering 503."

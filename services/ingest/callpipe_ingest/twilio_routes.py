@@ -95,7 +95,8 @@ async def _verified(
     except SignatureError as exc:
         ctx.metrics.requests.labels(endpoint, "forbidden").inc()
         _log.warning("rejected Twilio webhook", extra={"endpoint": endpoint, "reason": exc.reason})
-        raise HTTPException(status_code=403, detail=exc.reason) from None
+        # The reason (it names the internal URL the signature was checked against) goes to the log only.
+        raise HTTPException(status_code=403, detail="invalid or missing X-Twilio-Signature") from None
     return dict(items), dict(parse_qsl(request.url.query))
 
 

@@ -1,15 +1,15 @@
 """Upload API: ``POST /recordings`` with a multipart audio file or an ``audio_url``, plus metadata.
 
 Order of checks, cheapest first, so bad requests cost nothing: bearer token (401) → declared size
-(413, before the body is read) → streamed size (413) → metadata (422) → content sniffing (415) →
-store + publish (201; 200 when the same bytes were already published; 503 when the broker or the
-store is down, nothing half-kept: the ledger marks only acknowledged events).
+(413, before the body is read) → streamed size (413) → metadata (422) → content sniffing (415)
+→ decode check (422) → call id conflict (409) → store + publish (201; 200 when the same bytes
+were already published; 503 when the broker or the store is down, nothing half-kept: the ledger
+marks only acknowledged events).
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -24,9 +24,10 @@ from starlette.datastructures import FormData, UploadFile
 
 from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
 from callpipe.models import RecordingSource
+from callpipe.netguard import check_url
 from callpipe_ingest.audio import UnsupportedAudioError
 from callpipe_ingest.context import IngestContext, get_context, unavailable
-from callpipe_ingest.intake import RecordingMetadata, ingest_bytes
+from callpipe_ingest.intake import CallConflictError, RecordingMetadata, ingest_bytes
 
 __all__ = ["BodySizeLimit", "router"]
 
@@ -109,38 +110,56 @@ def _authorize(request: Request, ctx: IngestContext) -> None:
         raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _check_url(url: str, ctx: IngestContext) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HTTPException(422, "audio_url must be an http(s) URL")
-    try:
-        address = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return  # a host name; see the SSRF note in the report (names are not resolved here)
-    if not ctx.settings.allow_private_urls and not address.is_global:
-        raise HTTPException(422, "audio_url points to a private or loopback address")
+_FETCH_FAILED = "audio_url could not be fetched"  # one answer for every failure: no port scanning
+_MAX_REDIRECTS = 3
+
+
+def _fetch_failed(url: str, reason: str) -> HTTPException:
+    safe = urlsplit(url)._replace(query="", fragment="").geturl()
+    _log.warning("audio_url refused or failed", extra={"url": safe, "reason": reason})
+    return HTTPException(422, _FETCH_FAILED)
 
 
 async def _download(url: str, ctx: IngestContext) -> bytes:
-    _check_url(url, ctx)
-    limit = ctx.settings.max_upload_bytes
+    """GET ``url`` with redirects followed by hand, each hop re-checked (netguard); the client's
+    transport re-checks every resolved address at connect time."""
+    settings = ctx.settings
+    limit = settings.max_upload_bytes
+    hop = url
     try:
-        async with ctx.http.stream("GET", url, timeout=ctx.settings.url_fetch_timeout_s) as response:
-            if response.status_code != 200:
-                raise HTTPException(422, f"audio_url answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise HTTPException(413, f"audio at audio_url exceeds {limit} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"audio at audio_url exceeds {limit} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
+        for _ in range(_MAX_REDIRECTS + 1):
+            check_url(hop, allow_private=settings.allow_private_urls, allowed_hosts=settings.audio_url_hosts)
+            request = ctx.http.build_request("GET", hop, timeout=settings.url_fetch_timeout_s)
+            response = await ctx.http.send(request, stream=True, follow_redirects=False)
+            try:
+                if response.is_redirect and "location" in response.headers:
+                    hop = str(response.url.join(response.headers["location"]))
+                    continue
+                if response.status_code != 200:
+                    raise _fetch_failed(url, f"HTTP {response.status_code}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise _fetch_failed(url, f"declared {declared} bytes > {limit}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _fetch_failed(url, f"more than {limit} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+            finally:
+                await response.aclose()
+        raise _fetch_failed(url, f"more than {_MAX_REDIRECTS} redirects")
     except httpx.HTTPError as exc:
-        raise HTTPException(422, f"audio_url could not be fetched: {type(exc).__name__}: {exc}") from None
+        raise _fetch_failed(url, f"{type(exc).__name__}: {exc}") from None
+
+
+def _replace_flag(form: FormData) -> bool:
+    value = form.get("replace") or "false"
+    if not isinstance(value, str) or value.lower() not in ("true", "false", "1", "0"):
+        raise HTTPException(400, "'replace' must be true or false")
+    return value.lower() in ("true", "1")
 
 
 async def _read_form(form: FormData, ctx: IngestContext) -> tuple[bytes, RecordingMetadata]:
@@ -148,6 +167,8 @@ async def _read_form(form: FormData, ctx: IngestContext) -> tuple[bytes, Recordi
     audio_url = form.get("audio_url")
     if (file is None) == (audio_url is None) or isinstance(audio_url, UploadFile):
         raise HTTPException(400, "send exactly one of 'file' (multipart) or 'audio_url'")
+    if file is not None and not isinstance(file, UploadFile):
+        raise HTTPException(400, "'file' must be a file part (multipart with a filename), not a text field")
     raw_meta = form.get("metadata") or "{}"
     if not isinstance(raw_meta, str):
         raise HTTPException(400, "'metadata' must be a JSON string field")
@@ -160,9 +181,10 @@ async def _read_form(form: FormData, ctx: IngestContext) -> tuple[bytes, Recordi
         data = await file.read()
         if len(data) > ctx.settings.max_upload_bytes:
             raise HTTPException(413, f"audio exceeds {ctx.settings.max_upload_bytes} bytes")
-    else:
-        assert isinstance(audio_url, str)
+    elif isinstance(audio_url, str):
         data = await _download(audio_url, ctx)
+    else:  # unreachable after the checks above; a 400, never an assertion's 500
+        raise HTTPException(400, "send exactly one of 'file' (multipart) or 'audio_url'")
     return data, meta
 
 
@@ -179,6 +201,10 @@ _UPLOAD_BODY = {
                         "metadata": {
                             "type": "string",
                             "description": "JSON object: " + ", ".join(RecordingMetadata.model_fields),
+                        },
+                        "replace": {
+                            "type": "boolean",
+                            "description": "Replace the recording already published under metadata.call_id.",
                         },
                     },
                 }
@@ -200,7 +226,11 @@ _UPLOAD_BODY = {
         401: {"description": "Missing or wrong bearer token."},
         413: {"description": "Audio larger than INGEST_MAX_UPLOAD_BYTES."},
         415: {"description": "Not WAV (PCM/µ-law/A-law), MP3, FLAC or Ogg Opus/Vorbis audio."},
-        422: {"description": "Invalid metadata, or audio_url unusable."},
+        409: {"description": "call_id already holds a different recording (send replace=true)."},
+        422: {
+            "description": "Invalid metadata, audio that does not decode / is truncated / is off-limits, "
+            "or audio_url could not be fetched (one generic reason)."
+        },
         503: {"description": "Broker or store unavailable (Retry-After), or no API token configured."},
     },
 )
@@ -218,10 +248,16 @@ async def upload_recording(request: Request, response: Response) -> dict[str, An
         raise HTTPException(400, f"malformed form: {exc}") from None
     try:
         data, meta = await _read_form(form, ctx)
+        replace = _replace_flag(form)
     finally:
         await form.close()  # the spooled upload's temp file
     try:
-        outcome = await ingest_bytes(ctx.publisher, ctx.store, data, meta, RecordingSource.UPLOAD)
+        outcome = await ingest_bytes(
+            ctx.publisher, ctx.store, data, meta, RecordingSource.UPLOAD, replace=replace
+        )
+    except CallConflictError as exc:
+        ctx.metrics.requests.labels("upload", "conflict").inc()
+        raise HTTPException(409, exc.message) from None
     except UnsupportedAudioError as exc:
         ctx.metrics.requests.labels("upload", "unsupported").inc()
         raise HTTPException(415, exc.message) from None
@@ -239,9 +275,5 @@ async def upload_recording(request: Request, response: Response) -> dict[str, An
     status = "published" if outcome.published else "duplicate"
     ctx.metrics.requests.labels("upload", status).inc()
     entry = outcome.entry
-    return {
-        "status": status,
-        "call_id": entry.call_id,
-        "recording_id": entry.recording_id,
-        "audio_uri": entry.audio_uri,
-    }
+    # No audio_uri: for the local store it is the server's absolute path (an information leak).
+    return {"status": status, "call_id": entry.call_id, "recording_id": entry.recording_id}

@@ -62,6 +62,7 @@ class InsightsSettings(BaseSettings):
     port: int = Field(default=8081, ge=1, le=65535)
     token: SecretStr | None = Field(default=None, description="Bearer token required by every data endpoint.")
     max_page_size: int = Field(default=500, ge=1)
+    docs_enabled: bool = Field(default=False, description="Serve /docs and /openapi.json.")
     allow_no_token: bool = Field(
         default=False, description="Only for local demos: serve without a token (refused unless set)."
     )

@@ -6,6 +6,11 @@ to the runner, because a half-second blip should not cost a whole redelivery. St
 to the error tree: 404/410 → InvalidInputError (the recording is gone: dead-letter), 401/403 →
 DependencyUnavailableError (our credentials are wrong for every call: pause, do not dead-letter
 the whole backlog), 429 → RateLimitedError(retry_after), 5xx → TransientError.
+
+SSRF: an ``audio_uri`` comes from outside (an uploader's audio_url, a webhook). Redirects are
+followed here by hand, and every hop passes ``callpipe.netguard.check_url`` (http(s), optional
+host allow-list, IP literals in any spelling refused unless public); ``guarded_client`` builds the
+client whose connections go only to public addresses, resolved and checked at connect time.
 """
 
 from __future__ import annotations
@@ -24,9 +29,17 @@ from callpipe.errors import (
     RateLimitedError,
     TransientError,
 )
+from callpipe.netguard import FetchRefusedError, check_url, guarded_transport, is_refusal
 from callpipe.store import RecordingStore
 
-__all__ = ["AudioFetcher", "FetchOptions", "archive_key", "parse_retry_after", "twilio_media_url"]
+__all__ = [
+    "AudioFetcher",
+    "FetchOptions",
+    "archive_key",
+    "guarded_client",
+    "parse_retry_after",
+    "twilio_media_url",
+]
 
 _TWILIO_HOST = "api.twilio.com"
 _EXTENSIONS = {
@@ -49,6 +62,14 @@ class FetchOptions:
     backoff_max_s: float = 8.0
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
+    allow_private_urls: bool = False  # SSRF guard off: only for pipelines that fetch from a LAN
+    allowed_hosts: tuple[str, ...] = ()  # non-empty: only these hosts (and subdomains) are fetched
+    max_redirects: int = 3
+
+
+def guarded_client(timeout: httpx.Timeout | float = 60.0) -> httpx.AsyncClient:
+    """An httpx client that connects only to public addresses (each resolved address checked)."""
+    return httpx.AsyncClient(timeout=timeout, transport=guarded_transport())
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -124,40 +145,59 @@ class AudioFetcher:
 
     async def _download(self, url: str) -> tuple[bytes, str | None]:
         safe_url = urlsplit(url)._replace(query="", fragment="").geturl()  # no signed tokens in logs
-        auth = self._auth(url)
+        opts = self._options
+        hop = url
         try:
-            async with self._client.stream("GET", url, auth=auth or httpx.USE_CLIENT_DEFAULT) as response:
-                status = response.status_code
-                if status in (404, 410):
-                    raise InvalidInputError(f"recording not found ({status}) at {safe_url}")
-                if status in (401, 403):
-                    raise DependencyUnavailableError(
-                        f"recording download refused ({status}): check credentials"
-                    )
-                if status == 429:
-                    raise RateLimitedError(
-                        f"recording download throttled at {safe_url}",
-                        retry_after=parse_retry_after(response.headers.get("retry-after")),
-                    )
-                if status >= 500:
-                    raise TransientError(f"recording download failed ({status}) at {safe_url}")
-                if status >= 400:
-                    raise InvalidInputError(f"recording download rejected ({status}) at {safe_url}")
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > self._options.max_bytes:
-                    raise InvalidInputError(
-                        f"recording is {declared} bytes, over the {self._options.max_bytes} limit"
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self._options.max_bytes:
-                        raise InvalidInputError(f"recording exceeds the {self._options.max_bytes}-byte limit")
-                    chunks.append(chunk)
-                content_type = response.headers.get("content-type")
-                return b"".join(chunks), content_type
+            for _ in range(opts.max_redirects + 1):
+                check_url(hop, allow_private=opts.allow_private_urls, allowed_hosts=opts.allowed_hosts)
+                auth = self._auth(hop)  # per hop: Twilio credentials never follow a redirect elsewhere
+                request = self._client.build_request("GET", hop)
+                response = await self._client.send(
+                    request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True, follow_redirects=False
+                )
+                try:
+                    if response.is_redirect and "location" in response.headers:
+                        hop = str(response.url.join(response.headers["location"]))
+                        continue
+                    return await self._read(response, safe_url)
+                finally:
+                    await response.aclose()
+            raise InvalidInputError(f"more than {opts.max_redirects} redirects from {safe_url}")
+        except FetchRefusedError as exc:
+            raise InvalidInputError(f"recording URL refused by the SSRF guard: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise TransientError(f"timeout downloading {safe_url}: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
+            if is_refusal(exc):  # the guarded transport refused a non-public address
+                raise InvalidInputError(f"recording URL refused by the SSRF guard: {exc}") from exc
             raise TransientError(f"network error downloading {safe_url}: {type(exc).__name__}") from exc
+
+    async def _read(self, response: httpx.Response, safe_url: str) -> tuple[bytes, str | None]:
+        status = response.status_code
+        if status in (404, 410):
+            raise InvalidInputError(f"recording not found ({status}) at {safe_url}")
+        if status in (401, 403):
+            raise DependencyUnavailableError(f"recording download refused ({status}): check credentials")
+        if status == 429:
+            raise RateLimitedError(
+                f"recording download throttled at {safe_url}",
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status >= 500:
+            raise TransientError(f"recording download failed ({status}) at {safe_url}")
+        if status >= 400:
+            raise InvalidInputError(f"recording download rejected ({status}) at {safe_url}")
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._options.max_bytes:
+            raise InvalidInputError(
+                f"recording is {declared} bytes, over the {self._options.max_bytes} limit"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._options.max_bytes:
+                raise InvalidInputError(f"recording exceeds the {self._options.max_bytes}-byte limit")
+            chunks.append(chunk)
+        content_type = response.headers.get("content-type")
+        return b"".join(chunks), content_type

@@ -7,8 +7,8 @@ While the pipeline runs, garbage goes onto every topic a stage consumes:
   (sink): each must land on that stage's dead-letter topic, original bytes kept, with the
   ``x-callpipe-*`` reason headers;
 - uploads through the ingest API: random bytes (refused 415 by the content sniffer: nothing
-  stored, no event), a WAV cut off mid-upload (accepted by the sniffer, which reads only the
-  head; the transcriber refuses it as truncated → its dead-letter topic), and a silent call
+  stored, no event), a WAV cut off mid-upload (refused 422 "truncated" by ingest's decode check),
+  and a silent call
   (stored with status ``no_speech``, no engine run).
 
 Afterwards a good call still goes all the way to ClickHouse, every service is still alive and
@@ -183,9 +183,10 @@ def test_garbage_on_every_topic_and_bad_audio_are_dead_lettered_and_the_pipeline
     assert refused.status_code == 415, refused.text
     assert "not a supported audio format" in refused.text
 
+    # Truncation is caught at ingest now (decode check, issue 16): 422 before anything is kept.
     truncated = _upload(local, _truncated(good_call, tmp_path / "cut.wav"), "cut.wav")
-    assert truncated.status_code == 201, truncated.text
-    truncated_id = str(truncated.json()["call_id"])
+    assert truncated.status_code == 422, truncated.text
+    assert "truncated" in truncated.json()["detail"]
     silent = _upload(local, _silent_wav(tmp_path / "silent.wav"), "silent.wav")
     assert silent.status_code == 201, silent.text
     silent_id = str(silent.json()["call_id"])
@@ -209,8 +210,6 @@ def test_garbage_on_every_topic_and_bad_audio_are_dead_lettered_and_the_pipeline
     # Every bad record is on its stage's dead-letter topic, bytes untouched, with the reason.
     for name, stage in STAGE_OF_TOPIC.items():
         expected = dict(sent[name])
-        if name == "recordings":
-            expected[truncated_id.encode()] = b""  # value checked below (the event ingest wrote)
         records = _read_all(kafka_bootstrap, f"{topics['dlq']}.{stage}", len(expected), 60.0)
         by_key = {r.key(): r for r in records}  # type: ignore[attr-defined]
         assert len(records) == len(expected) and set(by_key) == set(expected), (
@@ -230,11 +229,8 @@ def test_garbage_on_every_topic_and_bad_audio_are_dead_lettered_and_the_pipeline
                 wrong = "CallAnalyzed" if name == "recordings" else "RecordingReady"
                 assert headers["x-callpipe-error-class"] == "PoisonMessageError", headers
                 assert wrong in headers["x-callpipe-error-message"], headers
-            if key == truncated_id.encode():
-                assert headers["x-callpipe-error-class"] == "InvalidInputError", headers
-                assert "truncated" in headers["x-callpipe-error-message"], headers
     # Nothing from the garbage reached the downstream topics: the only transcripts/analyses are
-    # the good and the silent call (the truncated one stopped at the transcriber).
+    # the good and the silent call.
     for name in ("transcripts", "analyses"):
         keys = {r.key() for r in _read_all(kafka_bootstrap, topics[name], 4, 10.0)}  # type: ignore[attr-defined]
         assert keys == {good_id.encode(), silent_id.encode()} | set(sent[name]), (name, keys)

@@ -77,13 +77,14 @@ async def test_upload_api_refuses_bad_requests_and_publishes_a_valid_file_once(
     again = await upload(client, audio, meta)
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
-    assert again.json()["audio_uri"] == body["audio_uri"]
+    assert again.json()["recording_id"] == body["recording_id"]
+    assert "audio_uri" not in body  # the store's absolute path stays on the server
 
     [record] = read_topic(kafka_bootstrap, topics.recordings, expect=1)
     assert record.key() == b"crm-9001"
     event = serde.deserialize(record.value() or b"")
     assert event.source is RecordingSource.UPLOAD
-    assert event.audio_uri == body["audio_uri"]
+    assert event.recording_id == body["recording_id"]
     assert event.audio_sha256 is not None
     assert event.recording_id == f"sha256:{event.audio_sha256}"
     assert event.channel_count == 2

@@ -134,14 +134,15 @@ async def test_upload_api_accepts_real_files_and_stores_them_unchanged(
         headers={"Authorization": f"Bearer {API_TOKEN}"},
     )
     assert response.status_code == 201, response.text
-    uri = response.json()["audio_uri"]
-    assert uri.endswith(extension)
-    assert await store.get(uri) == audio
+    assert "audio_uri" not in response.json()  # the store's absolute path stays on the server
     assert response.json()["status"] == "published"
     [(_, _, value)] = sender.records
     event = AvroSerde(
         RecordingReady, LocalSchemaRegistry.from_directory(), "callpipe.recordings-value"
     ).deserialize(value)
+    uri = event.audio_uri
+    assert uri.endswith(extension)
+    assert await store.get(uri) == audio
     assert event.content_type == content_type
     assert event.channel_count == 2
 

@@ -9,6 +9,7 @@ Bad parameters answer 422 with a reason (FastAPI's validation, or our own checks
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from callpipe.errors import CallpipeError, DependencyUnavailableError
+from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
+from callpipe.security_headers import SecurityHeaders
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
 from callpipe_sink.settings import InsightsSettings
@@ -27,9 +30,10 @@ from callpipe_sink.warehouse import Warehouse
 
 __all__ = ["create_app"]
 
+_log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TOKEN = re.compile(r"[0-9a-z]+")
-_LABEL = r"^[\w .:@/+-]{1,128}$"
+_LABEL = LABEL_PATTERN  # the same pattern ingest enforces on agent_id/queue
 Label = Annotated[str | None, Query(pattern=_LABEL, description="Exact value of the column.")]
 
 
@@ -60,7 +64,15 @@ def _json(value: dict[str, Any]) -> dict[str, Any]:
 
 def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now) -> FastAPI:
     """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data."""
-    app = FastAPI(title="callpipe insights", version="1")
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="callpipe insights",
+        version="1",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.add_middleware(SecurityHeaders, static_prefix="/static/")
     queries = InsightsQueries(warehouse)
     expected = settings.token.get_secret_value().encode() if settings.token is not None else None
 
@@ -75,8 +87,9 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
     auth = [Depends(require_token)]
 
     @app.exception_handler(CallpipeError)
-    def _warehouse_error(_: Request, exc: CallpipeError) -> JSONResponse:
+    def _warehouse_error(request: Request, exc: CallpipeError) -> JSONResponse:
         status = 503 if isinstance(exc, DependencyUnavailableError) else 500
+        _log.error("warehouse error on %s: %s", request.url.path, exc, exc_info=exc)
         return JSONResponse({"detail": f"warehouse error: {type(exc).__name__}"}, status_code=status)
 
     def window(days: int) -> tuple[datetime, datetime]:
@@ -203,6 +216,9 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
     ) -> dict[str, Any]:
         if limit > settings.max_page_size:
             raise HTTPException(422, f"limit must be at most {settings.max_page_size}")
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and not date_in_window(_utc(value), _utc(clock())):
+                raise HTTPException(422, f"{name} must lie between {EARLIEST_CALL.date()} and now + 1 day")
         if since is not None and until is not None and _utc(since) >= _utc(until):
             raise HTTPException(422, "since must be before until")
         if (

@@ -1,6 +1,7 @@
 // callpipe built-in dashboard: plain JS and hand-drawn SVG, no libraries and no network access
-// beyond this API. The token comes from the form, the URL fragment (#token=…) or localStorage;
-// it is sent as a bearer header only. When every chart is drawn, <body data-rendered> holds the
+// beyond this API. The token comes from the form or the URL fragment (#token=…) and is kept in
+// sessionStorage only (gone with the tab; never in localStorage, which any later script on this
+// origin could read for good); it is sent as a bearer header only. When every chart is drawn, <body data-rendered> holds the
 // number of points per chart (read back by the headless-browser test).
 "use strict";
 
@@ -148,7 +149,9 @@ async function loadCharts() {
   $("legend-volume").innerHTML = "";
   volume.forEach((s, i) => {
     const span = document.createElement("span");
-    span.innerHTML = `<i style="background:${COLORS[i % COLORS.length]}"></i>`;
+    const swatch = document.createElement("i");
+    swatch.style.background = COLORS[i % COLORS.length];  // CSSOM, allowed by the CSP (no inline style=)
+    span.appendChild(swatch);
     span.appendChild(document.createTextNode(s.name));
     $("legend-volume").appendChild(span);
   });
@@ -255,14 +258,15 @@ async function loadAll() {
 function init() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get("token")) {
-    localStorage.setItem("callpipe-token", fragment.get("token"));
+    sessionStorage.setItem("callpipe-token", fragment.get("token"));
     history.replaceState(null, "", location.pathname);  // do not leave the token in the address bar
   }
+  localStorage.removeItem("callpipe-token");  // a token an older version left there
   if (fragment.get("days")) $("days").value = fragment.get("days");
-  $("token").value = localStorage.getItem("callpipe-token") || "";
+  $("token").value = sessionStorage.getItem("callpipe-token") || "";
   $("controls").addEventListener("submit", (e) => {
     e.preventDefault();
-    localStorage.setItem("callpipe-token", token());
+    sessionStorage.setItem("callpipe-token", token());
     state.offset = 0;
     loadAll();
   });

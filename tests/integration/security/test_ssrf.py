@@ -1,0 +1,206 @@
+"""SSRF probes against ingest's audio_url and the transcriber's download, with real sockets.
+
+Every "internal" target is a real HTTP server on 127.0.0.1 that records its hits: a probe passes
+only when the server saw nothing (or, for the allowed hop, exactly what was allowed).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from callpipe.avro import LocalSchemaRegistry
+from callpipe.errors import InvalidInputError
+from callpipe.netguard import check_url, guarded_transport, is_public_address, literal_address
+from callpipe.store import LocalRecordingStore
+from callpipe_ingest.app import create_app
+from callpipe_transcriber.fetch import AudioFetcher, FetchOptions
+from tests.integration.security.local_http import LocalServer, serve
+from tests.unit.ingest.ingest_support import API_TOKEN, BASE, MemorySender, make_settings, wav_bytes
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+AUDIO = wav_bytes(seconds=1.0, seed=9)
+
+
+async def _ready() -> str | None:
+    return None
+
+
+@pytest.fixture
+def internal() -> Iterator[LocalServer]:
+    with serve(
+        {"/a.wav": (200, {"Content-Type": "audio/wav"}, AUDIO), "/internal": (200, {}, b"secret")}
+    ) as s:
+        yield s
+
+
+async def _client(
+    tmp_path: Path, http: httpx.AsyncClient | None = None, **settings: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        make_settings(**settings),
+        MemorySender(),
+        LocalRecordingStore(tmp_path / "rec"),
+        registry=LocalSchemaRegistry.from_directory(),
+        http_client=http,
+        readiness=_ready,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url=BASE) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost",
+        "127.0.0.1",
+        "127.1",
+        "2130706433",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "[::ffff:127.0.0.1]",
+        "[::1]",
+    ],
+)
+async def test_audio_url_to_loopback_in_any_spelling_is_refused(
+    host: str, internal: LocalServer, tmp_path: Path
+) -> None:
+    async for client in _client(tmp_path):
+        answer = await client.post(
+            "/recordings", data={"audio_url": internal.url("/a.wav", host)}, headers=AUTH
+        )
+    assert answer.status_code == 422
+    assert answer.json() == {"detail": "audio_url could not be fetched"}
+    assert internal.hits == []
+
+
+async def test_redirect_to_an_internal_address_is_not_followed(tmp_path: Path) -> None:
+    with serve({"/internal": (200, {}, b"secret")}) as inner:
+        redirect = {"/r": (302, {"Location": inner.url("/internal")}, b"")}
+        with serve(redirect) as outer:
+            # The connection policy allows exactly the outer server (standing in for a public host).
+            allow_outer = httpx.AsyncClient(
+                transport=guarded_transport(policy=lambda _a, port: port == outer.port)
+            )
+            async for client in _client(tmp_path, allow_outer, allow_private_urls=True):
+                answer = await client.post("/recordings", data={"audio_url": outer.url("/r")}, headers=AUTH)
+            await allow_outer.aclose()
+            assert outer.hits == ["/r"]
+    assert answer.status_code == 422
+    assert inner.hits == []
+
+
+async def test_redirect_to_a_literal_loopback_is_refused_before_connecting(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(302, headers={"Location": "http://127.1:9/internal"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async for client in _client(tmp_path, http):
+        answer = await client.post(
+            "/recordings", data={"audio_url": "https://files.example.com/a"}, headers=AUTH
+        )
+    assert answer.status_code == 422
+    assert seen == ["https://files.example.com/a"]
+
+
+async def test_closed_port_open_port_and_refused_address_look_the_same(
+    tmp_path: Path, internal: LocalServer
+) -> None:
+    """No port scanning: every failure is the same 422 with the same body."""
+    answers = []
+    closed = LocalServer(port=1).url("/a.wav")
+    lan_allowed = httpx.AsyncClient(transport=guarded_transport(policy=lambda _a, _p: True))
+    async for client in _client(tmp_path, lan_allowed, allow_private_urls=True):
+        for url in (closed, internal.url("/missing"), "ftp://example.com/a.wav"):
+            answers.append(await client.post("/recordings", data={"audio_url": url}, headers=AUTH))
+    await lan_allowed.aclose()
+    async for client in _client(tmp_path):
+        answers.append(
+            await client.post("/recordings", data={"audio_url": internal.url("/a.wav")}, headers=AUTH)
+        )
+    bodies = {(a.status_code, a.text) for a in answers}
+    assert bodies == {(422, '{"detail":"audio_url could not be fetched"}')}
+
+
+async def test_allow_list_refuses_other_hosts(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        return httpx.Response(200, content=AUDIO)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async for client in _client(tmp_path, http, audio_url_hosts=["media.example.com"]):
+        ok = await client.post(
+            "/recordings", data={"audio_url": "https://cdn.media.example.com/a.wav"}, headers=AUTH
+        )
+        other = await client.post(
+            "/recordings", data={"audio_url": "https://evil.example.net/a.wav"}, headers=AUTH
+        )
+    assert ok.status_code == 201, ok.text
+    assert other.status_code == 422
+    assert seen == ["cdn.media.example.com"]
+
+
+async def test_private_urls_work_when_explicitly_allowed(tmp_path: Path, internal: LocalServer) -> None:
+    async for client in _client(tmp_path, allow_private_urls=True):
+        answer = await client.post("/recordings", data={"audio_url": internal.url("/a.wav")}, headers=AUTH)
+    assert answer.status_code == 201, answer.text
+    assert internal.hits == ["/a.wav"]
+
+
+def test_address_classification() -> None:
+    internal = ["127.0.0.1", "10.1.2.3", "169.254.169.254", "224.0.0.1", "240.0.0.1", "0.0.0.0", "::1"]
+    internal += ["fe80::1", "fc00::1", "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::", "100.64.0.1"]
+    for bad in internal:
+        assert not is_public_address(ipaddress.ip_address(bad)), bad
+    assert is_public_address(ipaddress.ip_address("93.184.216.34"))
+    assert is_public_address(ipaddress.ip_address("2606:4700::1111"))
+    assert literal_address("2130706433") == ipaddress.ip_address("127.0.0.1")
+    assert literal_address("127.1") == ipaddress.ip_address("127.0.0.1")
+    assert literal_address("files.example.com") is None
+    with pytest.raises(httpx.TransportError):
+        check_url("http://user:pw@example.com/a")
+
+
+# ---- transcriber download path -------------------------------------------------------------
+async def test_transcriber_download_refuses_loopback_names_and_redirects(
+    tmp_path: Path, internal: LocalServer
+) -> None:
+    store = LocalRecordingStore(tmp_path)
+    async with httpx.AsyncClient(transport=guarded_transport()) as http:
+        fetcher = AudioFetcher(http, store, FetchOptions(attempts=1))
+        for host in ("localhost", "127.1", "2130706433"):
+            with pytest.raises(InvalidInputError):
+                await fetcher.fetch(internal.url("/a.wav", host))
+    assert internal.hits == []
+
+    with serve({"/r": (302, {"Location": internal.url("/internal")}, b"")}) as outer:
+        policy = httpx.AsyncClient(transport=guarded_transport(policy=lambda _a, port: port == outer.port))
+        fetcher = AudioFetcher(policy, store, FetchOptions(attempts=1, allow_private_urls=True))
+        with pytest.raises(InvalidInputError):
+            await fetcher.fetch(outer.url("/r"))
+        await policy.aclose()
+        assert outer.hits == ["/r"]
+    assert internal.hits == []
+
+
+async def test_transcriber_download_allow_list(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"RIFF")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        fetcher = AudioFetcher(
+            http, LocalRecordingStore(tmp_path), FetchOptions(allowed_hosts=("api.twilio.com",))
+        )
+        with pytest.raises(InvalidInputError):
+            await fetcher.fetch("https://evil.example.net/a.wav")
+        assert (await fetcher.fetch("https://api.twilio.com/a.wav"))[0] == b"RIFF"
