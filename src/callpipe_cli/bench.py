@@ -15,6 +15,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "analyzer": ("callpipe_bench.analyzer_bench", "analyzer calls/s at 1 s LLM latency vs sequential"),
     "analyzer-eval": ("callpipe_bench.analyzer_eval", "per-field accuracy on the labelled call set"),
     "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
+    "call-status": (
+        "callpipe_bench.call_status_probe",
+        "seconds until a failed/declined call shows its status",
+    ),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }
 

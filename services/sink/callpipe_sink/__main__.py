@@ -28,6 +28,8 @@ from callpipe.runner import BatchStage, StageRunner
 from callpipe.settings import KafkaSettings, SchemaRegistrySettings, TopicSettings
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
+from callpipe_sink.lifecycle import EventTopics
+from callpipe_sink.lifecycle.events_consumer import DEAD_LETTER_STAGES, CallEventsConsumer
 from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
@@ -72,11 +74,14 @@ async def run(mode: str) -> int:
     stopping = asyncio.Event()
     runner: StageRunner | None = None
     server: _EmbeddedServer | None = None
+    events: CallEventsConsumer | None = None
 
     def stop() -> None:
         stopping.set()
         if runner is not None:
             runner.stop()
+        if events is not None:
+            events.stop()
         if server is not None:
             server.should_exit = True
 
@@ -118,6 +123,13 @@ async def run(mode: str) -> int:
                 consumer_overrides=dict(SINK_CONSUMER_OVERRIDES),
             )
             tasks.append(asyncio.create_task(runner.run(), name="sink-runner"))
+            # Per-call status (call_events): its own consumer group, so it never slows the batches.
+            event_topics = EventTopics(
+                topics.recordings, topics.transcripts, topics.call_events, topics.dead_letter_prefix
+            )
+            ensure_topics(kafka, event_topics.all(DEAD_LETTER_STAGES))
+            events = CallEventsConsumer(warehouse, kafka, event_topics, SinkRunnerSettings())
+            tasks.append(asyncio.create_task(events.run(), name="sink-events"))
         # When one part ends (crash or stop), stop the other so the process exits as a whole.
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop()

@@ -20,8 +20,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from callpipe.errors import CallpipeError, DependencyUnavailableError
+from callpipe_sink.insights.lifecycle_routes import lifecycle_router
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
+from callpipe_sink.lifecycle import CallStatusQueries
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 
@@ -62,6 +64,7 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
     """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data."""
     app = FastAPI(title="callpipe insights", version="1")
     queries = InsightsQueries(warehouse)
+    status = CallStatusQueries(warehouse)
     expected = settings.token.get_secret_value().encode() if settings.token is not None else None
 
     def require_token(request: Request) -> None:
@@ -101,6 +104,7 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
                 "since": since,
                 "until": until,
                 "total_calls": sum(int(i["calls"]) for i in intents),
+                "dead_lettered_calls": status.failures(since, until, 0)[0],
                 "intents": intents,
                 "topics": topics,
                 "competitors": competitors,
@@ -227,6 +231,16 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
         return _json(
             {"total": total, "limit": limit, "offset": offset, "next_offset": next_offset, "items": items}
         )
+
+    app.include_router(
+        lifecycle_router(
+            status,
+            dependencies=auth,
+            clock=lambda: _utc(clock()),
+            jsonable=_json,
+            call_exists=lambda call_id: queries.call(call_id) is not None,
+        )
+    )
 
     @app.get("/calls/{call_id}", dependencies=auth)
     def call(call_id: Annotated[str, PathParam(min_length=1, max_length=256)]) -> dict[str, Any]:
