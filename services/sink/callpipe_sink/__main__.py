@@ -25,10 +25,12 @@ from callpipe.errors import DependencyUnavailableError
 from callpipe.kafka import ensure_topics
 from callpipe.observability import configure_logging
 from callpipe.runner import BatchStage, StageRunner
-from callpipe.settings import KafkaSettings, SchemaRegistrySettings, TopicSettings
+from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
+from callpipe.store import open_recording_store
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.lifecycle import EventTopics
+from callpipe_sink.lifecycle.erasure import Eraser
 from callpipe_sink.lifecycle.events_consumer import DEAD_LETTER_STAGES, CallEventsConsumer
 from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
@@ -63,7 +65,9 @@ async def _open_and_migrate(settings: WarehouseSettings, stopping: asyncio.Event
 
 
 def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedServer:
-    app = create_app(warehouse, insights)
+    # The erasure endpoint deletes audio too: the same recording store ingest and transcriber use.
+    eraser = Eraser(warehouse, open_recording_store(RecordingStoreSettings()))
+    app = create_app(warehouse, insights, eraser=eraser)
     config = uvicorn.Config(app, host=insights.host, port=insights.port, log_config=None, access_log=False)
     return _EmbeddedServer(config)
 

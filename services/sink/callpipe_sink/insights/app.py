@@ -20,10 +20,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from callpipe.errors import CallpipeError, DependencyUnavailableError
+from callpipe_sink.insights.admin_routes import admin_router
 from callpipe_sink.insights.lifecycle_routes import lifecycle_router
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
 from callpipe_sink.lifecycle import CallStatusQueries
+from callpipe_sink.lifecycle.erasure import Eraser
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 
@@ -60,8 +62,11 @@ def _json(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now) -> FastAPI:
-    """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data."""
+def create_app(
+    warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now, eraser: Eraser | None = None
+) -> FastAPI:
+    """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data; ``eraser``
+    (warehouse + recording store) serves the admin erasure endpoint."""
     app = FastAPI(title="callpipe insights", version="1")
     queries = InsightsQueries(warehouse)
     status = CallStatusQueries(warehouse)
@@ -232,6 +237,7 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
             {"total": total, "limit": limit, "offset": offset, "next_offset": next_offset, "items": items}
         )
 
+    app.include_router(admin_router(eraser, settings.admin_token))
     app.include_router(
         lifecycle_router(
             status,

@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, Message
 from callpipe.errors import CallpipeError
 from callpipe.kafka import consumer_config
 from callpipe.settings import KafkaSettings, RunnerSettings
+from callpipe_sink.lifecycle.erasure import erased_among
 from callpipe_sink.lifecycle.event_rows import COLUMNS, CallEventRow, EventTopics, event_row
 from callpipe_sink.warehouse import Warehouse
 
@@ -104,13 +105,18 @@ class CallEventsConsumer:
                 rows.append(row)
         return rows
 
+    def _without_erased(self, rows: list[CallEventRow]) -> list[CallEventRow]:
+        erased = erased_among(self._wh, [r.call_id for r in rows])
+        return [r for r in rows if r.call_id not in erased] if erased else rows
+
     async def _store(self, rows: list[CallEventRow]) -> None:
         delay = 0.5
-        table = rows_table(rows)
         while True:
             try:
-                await asyncio.to_thread(self._wh.insert_arrow, "call_events", table)
-                self.rows_written += len(rows)
+                kept = await asyncio.to_thread(self._without_erased, rows)
+                if kept:
+                    await asyncio.to_thread(self._wh.insert_arrow, "call_events", rows_table(kept))
+                self.rows_written += len(kept)
                 return
             except CallpipeError as exc:
                 # Nothing is committed until this succeeds: an outage only delays the status.
