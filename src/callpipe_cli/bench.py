@@ -19,8 +19,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.competitor_eval",
         "open-set competitor precision / recall, dev and held-out",
     ),
-    "competitors": ("callpipe_bench.competitor_eval", "competitor precision / recall, dev and held-out"),
     "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
+    "call-status": (
+        "callpipe_bench.call_status_probe",
+        "seconds until a failed/declined call shows its status",
+    ),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }
 

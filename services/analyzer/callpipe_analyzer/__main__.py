@@ -44,9 +44,7 @@ async def run() -> None:
     limits = httpx.Limits(max_connections=settings.llm.max_concurrency + 4)
     async with httpx.AsyncClient(limits=limits, timeout=settings.llm.timeout_s) as http:
         ports = build_ports(settings, http_client=http)
-        log.info(
-            "analyzer ready", extra={"engine": settings.engine, "model": ports.analyzer.model}
-        )
+        log.info("analyzer ready", extra={"engine": settings.engine, "model": ports.analyzer.model})
 
         async def handler(event: TranscriptReady) -> CallAnalyzed:
             with bind_call_id(event.call_id):

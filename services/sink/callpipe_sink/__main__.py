@@ -4,8 +4,8 @@
     python -m callpipe_sink insights   # insights API only (a ClickHouse server: CLICKHOUSE_URL)
     python -m callpipe_sink migrate    # apply the migrations and exit
 
-chdb lets one process open a data directory (a second one cannot lock it), so in embedded mode the insights API runs
-inside the sink process, on the same client. With a server it runs there too by default
+chdb lets one process open a data directory (a second one cannot lock it), so in embedded mode
+the insights API runs inside the sink process, on the same client. With a server it runs there too by default
 (INSIGHTS_ENABLED=false turns it off) or on its own with the ``insights`` mode.
 """
 
@@ -25,9 +25,13 @@ from callpipe.errors import DependencyUnavailableError
 from callpipe.kafka import ensure_topics
 from callpipe.observability import configure_logging
 from callpipe.runner import BatchStage, StageRunner
-from callpipe.settings import KafkaSettings, SchemaRegistrySettings, TopicSettings
+from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
+from callpipe.store import open_recording_store
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
+from callpipe_sink.lifecycle import EventTopics
+from callpipe_sink.lifecycle.erasure import Eraser
+from callpipe_sink.lifecycle.events_consumer import DEAD_LETTER_STAGES, CallEventsConsumer
 from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
@@ -61,7 +65,9 @@ async def _open_and_migrate(settings: WarehouseSettings, stopping: asyncio.Event
 
 
 def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedServer:
-    app = create_app(warehouse, insights)
+    # The erasure endpoint deletes audio too: the same recording store ingest and transcriber use.
+    eraser = Eraser(warehouse, open_recording_store(RecordingStoreSettings()))
+    app = create_app(warehouse, insights, eraser=eraser)
     config = uvicorn.Config(app, host=insights.host, port=insights.port, log_config=None, access_log=False)
     return _EmbeddedServer(config)
 
@@ -72,11 +78,14 @@ async def run(mode: str) -> int:
     stopping = asyncio.Event()
     runner: StageRunner | None = None
     server: _EmbeddedServer | None = None
+    events: CallEventsConsumer | None = None
 
     def stop() -> None:
         stopping.set()
         if runner is not None:
             runner.stop()
+        if events is not None:
+            events.stop()
         if server is not None:
             server.should_exit = True
 
@@ -118,6 +127,13 @@ async def run(mode: str) -> int:
                 consumer_overrides=dict(SINK_CONSUMER_OVERRIDES),
             )
             tasks.append(asyncio.create_task(runner.run(), name="sink-runner"))
+            # Per-call status (call_events): its own consumer group, so it never slows the batches.
+            event_topics = EventTopics(
+                topics.recordings, topics.transcripts, topics.call_events, topics.dead_letter_prefix
+            )
+            ensure_topics(kafka, event_topics.all(DEAD_LETTER_STAGES))
+            events = CallEventsConsumer(warehouse, kafka, event_topics, SinkRunnerSettings())
+            tasks.append(asyncio.create_task(events.run(), name="sink-events"))
         # When one part ends (crash or stop), stop the other so the process exits as a whole.
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop()

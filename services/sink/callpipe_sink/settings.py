@@ -61,6 +61,10 @@ class InsightsSettings(BaseSettings):
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=8081, ge=1, le=65535)
     token: SecretStr | None = Field(default=None, description="Bearer token required by every data endpoint.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the admin endpoints (erasure); without it they answer 503.",
+    )
     max_page_size: int = Field(default=500, ge=1)
     docs_enabled: bool = Field(default=False, description="Serve /docs and /openapi.json.")
     allow_no_token: bool = Field(
@@ -75,6 +79,12 @@ class InsightsSettings(BaseSettings):
             )
         if self.token is not None and len(self.token.get_secret_value()) < 16:
             raise ValueError("INSIGHTS_TOKEN must be at least 16 characters")
+        if self.admin_token is not None:
+            admin = self.admin_token.get_secret_value()
+            if len(admin) < 16:
+                raise ValueError("INSIGHTS_ADMIN_TOKEN must be at least 16 characters")
+            if self.token is not None and admin == self.token.get_secret_value():
+                raise ValueError("INSIGHTS_ADMIN_TOKEN must differ from INSIGHTS_TOKEN")
         return self
 
 

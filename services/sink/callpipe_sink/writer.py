@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
+from callpipe_sink.lifecycle.erasure import erased_among
 from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations
 from callpipe_sink.writer_schemas import WriterSchemaUpgrade
 
@@ -93,6 +94,11 @@ class SinkWriter:
 
     def write(self, payloads: list[AnalysisPayload]) -> BatchResult:
         started = time.perf_counter()
+        # An erased call redelivered from Kafka (a replay, a late retry) must not come back.
+        erased = erased_among(self._wh, [p.call_id for p in payloads])
+        if erased:
+            log.info("erased calls dropped from the batch", extra={"dropped": len(erased)})
+            payloads = [p for p in payloads if p.call_id not in erased]
         rounds = split_rounds(payloads)
         # Resolve every schema first: an unknown id fails the batch before anything is written.
         schemas = {p.schema_id: self._schemas(p.schema_id) for p in payloads}

@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from pydantic import SecretStr
 from callpipe.avro import AvroSerde
 from callpipe_sink.avro_batch import decode_analysis
 from callpipe_sink.insights import create_app
+from callpipe_sink.lifecycle import CallEventRow
+from callpipe_sink.lifecycle.events_consumer import rows_table
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.synthetic import Surge, synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
@@ -49,6 +52,12 @@ def page_url(warehouse: Warehouse, writer: SinkWriter, serde: AvroSerde[Any]) ->
     events = synthetic_analyses(3000, end=SEED_END, days=10, seed=5, surge=Surge("outage", 24, 0.3))
     payloads = [decode_analysis(serde.serialize_dict(e)) for e in events]
     writer.write(payloads)
+    # One call dead-lettered inside the window: the page lists it under "Failed calls".
+    failed = CallEventRow(
+        "CA-failed-1", "dead_lettered", "transcriber", SEED_END - timedelta(hours=2),
+        error_class="InvalidInputError", reason="audio undecodable: truncated WAV", attempts=1,
+    )  # fmt: skip
+    warehouse.insert_arrow("call_events", rows_table([failed]))
     app = create_app(warehouse, InsightsSettings(token=SecretStr(TOKEN)), clock=lambda: SEED_END)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
@@ -104,6 +113,7 @@ def test_dashboard_renders_every_chart_with_data(page_url: str, tmp_path: Path) 
     # 7 days of hourly points per intent: far more than one point per line.
     assert rendered["volume"] > 6 * 24
     assert int(attrs["data-transcript"]) > 0
+    assert rendered["failures"] == 1 and "audio undecodable: truncated WAV" in dumped.stdout
     assert "<polyline" in dumped.stdout and "<rect" in dumped.stdout
     # Churn is drawn and listed apart from escalation (a line of its own, a KPI, a table column).
     assert dumped.stdout.count("churn risk rate") >= 2 and "<th>churn</th>" in dumped.stdout

@@ -14,6 +14,8 @@ import yaml
 
 from callpipe.avro import AvroSerde
 from callpipe_sink.avro_batch import decode_analysis
+from callpipe_sink.lifecycle import CallEventRow
+from callpipe_sink.lifecycle.events_consumer import rows_table
 from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
@@ -101,6 +103,21 @@ def test_datasource_provisioning_matches_the_dashboards() -> None:
 def seeded(warehouse: Warehouse, writer: SinkWriter, serde: AvroSerde[Any]) -> Warehouse:
     events = synthetic_analyses(4000, end=SEED_END, days=14, seed=9)
     writer.write([decode_analysis(serde.serialize_dict(e)) for e in events])
+    # Two dead-lettered calls in the window (one later replayed and stored: not failed any more).
+    at = SEED_END - timedelta(days=1)
+    warehouse.insert_arrow(
+        "call_events",
+        rows_table(
+            [
+                CallEventRow(
+                    "CA-dl-1", "dead_lettered", "transcriber", at, "InvalidInputError", "bad audio", 1
+                ),
+                CallEventRow("CA-dl-2", "dead_lettered", "analyzer", at, "TransientError", "LLM 503", 5),
+                CallEventRow("CA-dl-3", "dead_lettered", "analyzer", at, "TransientError", "LLM 503", 5),
+                CallEventRow("CA-dl-3", "stored", "sink", at + timedelta(hours=1)),
+            ]
+        ),
+    )
     return warehouse
 
 
@@ -114,6 +131,8 @@ def test_every_panel_query_runs_and_returns_data(seeded: Warehouse, path: Path) 
             # Panels name the compose database; the test runs in its own.
             sql = sql.replace("callpipe.", f"{seeded.database}.")
             rows = seeded.rows(sql)
+            if panel["title"] == "Failed calls":
+                assert rows == [(2,)], rows  # the replayed-and-stored call is not failed
             assert rows, f"panel {panel['title']!r} returned no rows"
             assert any(value not in (None, 0, "") for row in rows for value in row), panel["title"]
             titles.append(panel["title"])
@@ -128,5 +147,7 @@ def test_every_panel_query_runs_and_returns_data(seeded: Warehouse, path: Path) 
         "Sentiment by role",
         "Talk and silence shares",
         "Agents",
+        "Failed calls",
+        "Failed calls by stage and reason",
     ):
         assert wanted in titles

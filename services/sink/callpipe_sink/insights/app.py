@@ -23,8 +23,12 @@ from fastapi.staticfiles import StaticFiles
 from callpipe.errors import CallpipeError, DependencyUnavailableError
 from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
 from callpipe.security_headers import SecurityHeaders
+from callpipe_sink.insights.admin_routes import admin_router
+from callpipe_sink.insights.lifecycle_routes import lifecycle_router
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
+from callpipe_sink.lifecycle import CallStatusQueries
+from callpipe_sink.lifecycle.erasure import Eraser
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 
@@ -62,8 +66,11 @@ def _json(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now) -> FastAPI:
-    """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data."""
+def create_app(
+    warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now, eraser: Eraser | None = None
+) -> FastAPI:
+    """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data; ``eraser``
+    (warehouse + recording store) serves the admin erasure endpoint."""
     docs = settings.docs_enabled
     app = FastAPI(
         title="callpipe insights",
@@ -74,6 +81,7 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
     )
     app.add_middleware(SecurityHeaders, static_prefix="/static/")
     queries = InsightsQueries(warehouse)
+    status = CallStatusQueries(warehouse)
     expected = settings.token.get_secret_value().encode() if settings.token is not None else None
 
     def require_token(request: Request) -> None:
@@ -114,6 +122,7 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
                 "since": since,
                 "until": until,
                 "total_calls": sum(int(i["calls"]) for i in intents),
+                "dead_lettered_calls": status.failures(since, until, 0)[0],
                 "intents": intents,
                 "topics": topics,
                 "competitors": competitors,
@@ -245,6 +254,17 @@ def create_app(warehouse: Warehouse, settings: InsightsSettings, *, clock: Any =
         return _json(
             {"total": total, "limit": limit, "offset": offset, "next_offset": next_offset, "items": items}
         )
+
+    app.include_router(admin_router(eraser, settings.admin_token))
+    app.include_router(
+        lifecycle_router(
+            status,
+            dependencies=auth,
+            clock=lambda: _utc(clock()),
+            jsonable=_json,
+            call_exists=lambda call_id: queries.call(call_id) is not None,
+        )
+    )
 
     @app.get("/calls/{call_id}", dependencies=auth)
     def call(call_id: Annotated[str, PathParam(min_length=1, max_length=256)]) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 The only module of the sink that imports clickhouse-connect. Both backends expose the same client
 API, so the writer and the insights queries do not know which one runs. chdb allows one open data
-directory per process (a second one gets "Cannot lock file"), so the embedded client is opened once and shared by the writer and
-the insights API; clickhouse-connect's chdb client was measured correct with concurrent threads.
+directory per process (a second one gets "Cannot lock file"), so the embedded client is opened
+once and shared by the writer and the insights API; clickhouse-connect's chdb client was
+measured correct with concurrent threads.
 """
 
 from __future__ import annotations

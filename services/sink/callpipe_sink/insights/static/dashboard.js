@@ -239,11 +239,36 @@ async function showCall(callId) {
   document.body.dataset.transcript = String(detail.transcript.length);
 }
 
+// Calls dead-lettered in the window (their latest event in call_events), with stage and reason:
+// these never reach the calls table, so the page lists them apart and counts them as a KPI.
+async function loadFailures() {
+  const failed = await api("failures", new URLSearchParams({ days: $("days").value, limit: 50 }));
+  const kpi = document.createElement("div");
+  kpi.className = "kpi failed";
+  kpi.innerHTML = "<b></b>failed calls";
+  kpi.querySelector("b").textContent = failed.total;
+  $("kpis").appendChild(kpi);
+  const tbody = $("failures").querySelector("tbody");
+  tbody.innerHTML = "";
+  for (const f of failed.items) {
+    const tr = document.createElement("tr");
+    tr.className = "failed";
+    for (const v of [f.dead_lettered_at.slice(0, 19).replace("T", " "), f.call_id, f.stage, f.error_class, f.attempts, f.reason]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    tbody.appendChild(tr);
+  }
+  rendered.failures = failed.items.length;
+}
+
 async function loadAll() {
   document.body.dataset.state = "loading";
   $("status").textContent = "loading…";
   try {
     await loadCharts();
+    await loadFailures();
     const rows = await loadCalls();
     if (rows.length) await showCall(rows[0].call_id);
     document.body.dataset.rendered = JSON.stringify(rendered);

@@ -1,0 +1,199 @@
+"""Erase calls everywhere callpipe keeps them: ClickHouse rows, the recording store, the search
+index, with an audit record and a tombstone that keeps a redelivered call from coming back.
+
+What is removed, per call:
+
+- ClickHouse: ``calls``, ``utterances`` (this is also the search index: /search reads the token
+  bloom-filter index of ``utterances``, rebuilt with the rewritten parts), ``call_events`` and the
+  version tables ``call_versions`` / ``utterance_versions``. ``ALTER … DELETE`` with
+  ``mutations_sync = 2`` rewrites the parts before returning, so the bytes are gone from disk,
+  not only hidden (a lightweight DELETE would only mask them until a merge).
+- Recording store: the archived audio (``audio_uri``) and ingest's idempotency markers that
+  name the call (``_ledger/content/<sha>.json`` for uploads, ``_ledger/twilio/<RecordingSid>.json``).
+- Not touched: the hourly rollups. They hold counts per hour, intent, topic, competitor, queue
+  and agent, never a call id, number or text, so they are anonymous aggregates; an erased call
+  stays counted in them (documented choice: recomputing past hours would change published
+  figures and the rollups cannot be rebuilt exactly, since re-analyses count twice there).
+
+Order matters: the tombstone is written first, so a redelivery racing the erasure is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from callpipe.errors import InvalidInputError
+from callpipe.store import RecordingStore
+from callpipe_sink.warehouse import Warehouse
+
+__all__ = ["PER_CALL_TABLES", "Eraser", "ErasureReport", "ErasureRequest", "call_hash", "erased_among"]
+
+# Every ClickHouse table holding rows of one call (the rollups hold none: see the docstring).
+PER_CALL_TABLES = ("calls", "utterances", "call_events", "call_versions", "utterance_versions")
+_CONTENT_KEY = re.compile(r"(?:^|/)audio/[0-9a-f]{2}/([0-9a-f]{64})\.[A-Za-z0-9]+$")
+_LEDGER = "_ledger"
+
+
+def call_hash(call_id: str) -> str:
+    return hashlib.sha256(call_id.encode()).hexdigest()
+
+
+def erased_among(warehouse: Warehouse, call_ids: Sequence[str]) -> set[str]:
+    """The call ids of ``call_ids`` that were erased (one point-lookup query, tombstones by hash)."""
+    if not call_ids:
+        return set()
+    by_hash = {call_hash(c): c for c in set(call_ids)}
+    rows = warehouse.rows(
+        "SELECT call_hash FROM {db:Identifier}.erased_calls WHERE call_hash IN {h:Array(String)}",
+        {"h": list(by_hash)},
+    )
+    return {by_hash[str(h)] for (h,) in rows}
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    requested_by: str
+    call_ids: tuple[str, ...] = ()
+    phone: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.call_ids) == bool(self.phone):
+            raise InvalidInputError("give call ids or a phone number (one of them)")
+        if not self.requested_by.strip():
+            raise InvalidInputError("an erasure needs a requester (who asked) for the audit trail")
+
+    @property
+    def selector(self) -> str:
+        return "phone" if self.phone else "call_id"
+
+
+@dataclass
+class ErasureReport:
+    erasure_id: str
+    selector: str
+    calls: int
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+    objects_deleted: int = 0
+    objects_outside_store: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+
+class Eraser:
+    def __init__(self, warehouse: Warehouse, store: RecordingStore | None) -> None:
+        self._wh = warehouse
+        self._store = store
+
+    def resolve(self, request: ErasureRequest) -> list[str]:
+        """The call ids the request covers (by phone: every call from or to that number)."""
+        if request.phone is None:
+            return sorted(set(request.call_ids))
+        rows = self._wh.rows(
+            "SELECT DISTINCT call_id FROM {db:Identifier}.calls "
+            "WHERE from_number = {p:String} OR to_number = {p:String}",
+            {"p": request.phone},
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    async def erase(self, request: ErasureRequest, *, dry_run: bool = False) -> ErasureReport:
+        """Erase what ``request`` covers (or only count it with ``dry_run``); blocking ClickHouse
+        work runs in a worker thread so an API process keeps answering meanwhile."""
+        started = time.perf_counter()
+        call_ids, report, objects = await asyncio.to_thread(self._plan, request, dry_run)
+        if call_ids and not dry_run:
+            hashes = [call_hash(c) for c in call_ids]
+            await asyncio.to_thread(self._tombstone, hashes)
+            # Objects before rows: the rows name the objects, so a failed delete can be retried.
+            if self._store is not None:
+                for uri in objects:
+                    await self._store.delete(uri)
+            await asyncio.to_thread(self._delete_rows, call_ids)
+        report.objects_deleted = len(objects)
+        report.seconds = time.perf_counter() - started
+        if not dry_run:
+            await asyncio.to_thread(self._audit, request, report, [call_hash(c) for c in call_ids])
+        return report
+
+    def _plan(self, request: ErasureRequest, dry_run: bool) -> tuple[list[str], ErasureReport, list[str]]:
+        call_ids = self.resolve(request)
+        report = ErasureReport(str(uuid.uuid4()), request.selector, len(call_ids), dry_run=dry_run)
+        if not call_ids:
+            return call_ids, report, []
+        for table in PER_CALL_TABLES:
+            found = self._wh.rows(
+                f"SELECT count() FROM {{db:Identifier}}.{table} WHERE call_id IN {{ids:Array(String)}}",  # noqa: S608 - table names are constants
+                {"ids": call_ids},
+            )
+            report.rows_deleted[table] = int(found[0][0])
+        inside, outside = self._objects(call_ids)
+        report.objects_outside_store = len(outside)
+        return call_ids, report, inside
+
+    def _tombstone(self, hashes: list[str]) -> None:
+        self._wh.command(
+            "INSERT INTO {db:Identifier}.erased_calls (call_hash, erased_at) "
+            "SELECT arrayJoin({h:Array(String)}), now64(3)",
+            {"h": hashes},
+        )
+
+    def _delete_rows(self, call_ids: list[str]) -> None:
+        for table in PER_CALL_TABLES:
+            self._wh.command(
+                f"ALTER TABLE {{db:Identifier}}.{table} DELETE WHERE call_id IN {{ids:Array(String)}} "
+                "SETTINGS mutations_sync = 2",
+                {"ids": call_ids},
+            )
+
+    def _objects(self, call_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Audio URIs and ingest's markers naming these calls: (in this store, elsewhere)."""
+        if self._store is None:
+            return [], []
+        rows = self._wh.rows(
+            "SELECT DISTINCT audio_uri, recording_id, source FROM {db:Identifier}.calls "
+            "WHERE call_id IN {ids:Array(String)}",
+            {"ids": call_ids},
+        )
+        uris: set[str] = set()
+        outside: set[str] = set()
+        # Only objects of this store are callpipe's to delete; audio elsewhere (Twilio's copy at
+        # an https URL, another bucket) is counted in the report as outside, for the operator.
+        base = self._store.uri_for("x")[:-1]
+        for audio_uri, recording_id, source in rows:
+            if audio_uri and not str(audio_uri).startswith(base):
+                outside.add(str(audio_uri))
+            elif audio_uri:
+                uris.add(str(audio_uri))
+                match = _CONTENT_KEY.search(urlsplit(str(audio_uri)).path)
+                if match:
+                    uris.add(self._store.uri_for(f"{_LEDGER}/content/{match.group(1)}.json"))
+            if source == "twilio" and recording_id:
+                with contextlib.suppress(InvalidInputError):  # an id that is no valid key has no marker
+                    uris.add(self._store.uri_for(f"{_LEDGER}/twilio/{recording_id}.json"))
+        return sorted(uris), sorted(outside)
+
+    def _audit(self, request: ErasureRequest, report: ErasureReport, hashes: list[str]) -> None:
+        self._wh.command(
+            "INSERT INTO {db:Identifier}.erasures (erasure_id, requested_at, requested_by, selector, "
+            "calls, call_hashes, rows_deleted, objects_deleted, seconds) VALUES ({id:UUID}, now64(3), "
+            "{by:String}, {sel:String}, {n:UInt32}, {h:Array(String)}, "
+            "mapFromArrays({rk:Array(String)}, {rv:Array(UInt64)}), {obj:UInt32}, {s:Float32})",
+            {
+                "id": report.erasure_id,
+                "by": request.requested_by,
+                "sel": report.selector,
+                "n": report.calls,
+                "h": hashes,
+                "rk": list(report.rows_deleted),
+                "rv": list(report.rows_deleted.values()),
+                "obj": report.objects_deleted,
+                "s": report.seconds,
+            },
+        )

@@ -1,0 +1,135 @@
+"""The sink's light events consumer: recordings, transcripts, call-events and dead letters →
+``call_events`` rows (the adapter of this package: the only module importing confluent-kafka).
+
+Its own consumer group (``<prefix>-sink-events``), so it never slows the analyses batch stage.
+At-least-once like the runner: offsets are committed only after ClickHouse acknowledged the
+rows, and a redelivered record collapses on the ReplacingMergeTree key. While ClickHouse is
+down it retries the same rows with backoff and consumes nothing more. It never produces, so it
+needs no dead-letter topic: a record that says nothing about a call is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import pyarrow as pa
+from confluent_kafka import Consumer, Message
+
+from callpipe.errors import CallpipeError
+from callpipe.kafka import consumer_config
+from callpipe.settings import KafkaSettings, RunnerSettings
+from callpipe_sink.lifecycle.erasure import erased_among
+from callpipe_sink.lifecycle.event_rows import COLUMNS, CallEventRow, EventTopics, event_row
+from callpipe_sink.warehouse import Warehouse
+
+__all__ = ["DEAD_LETTER_STAGES", "EVENTS_STAGE", "CallEventsConsumer", "rows_table"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_STAGE = "sink-events"
+# Stages whose dead letters describe a call (each keeps the call id as the record key).
+DEAD_LETTER_STAGES = ("transcriber", "analyzer", "sink")
+
+_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("event", pa.string()),
+        ("stage", pa.string()),
+        ("at", pa.timestamp("ms", tz="UTC")),
+        ("error_class", pa.string()),
+        ("reason", pa.string()),
+        ("attempts", pa.uint32()),
+        ("source_topic", pa.string()),
+    ]
+)
+
+
+def rows_table(rows: Sequence[CallEventRow]) -> pa.Table:
+    tuples = [r.as_tuple() for r in rows]
+    arrays = [pa.array([t[i] for t in tuples], type=_SCHEMA.field(i).type) for i in range(len(COLUMNS))]
+    return pa.Table.from_arrays(arrays, schema=_SCHEMA)
+
+
+class CallEventsConsumer:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        kafka: KafkaSettings,
+        topics: EventTopics,
+        runner: RunnerSettings | None = None,
+        *,
+        dead_letter_stages: Sequence[str] = DEAD_LETTER_STAGES,
+        batch_size: int = 1000,
+    ) -> None:
+        self._wh = warehouse
+        self._topics = topics
+        self._subscribed = topics.all(dead_letter_stages)
+        self._config = consumer_config(kafka, EVENTS_STAGE, runner=runner)
+        self._batch_size = batch_size
+        self._stopping = asyncio.Event()
+        self.rows_written = 0
+
+    @property
+    def subscribed(self) -> list[str]:
+        return list(self._subscribed)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        consumer = Consumer(self._config)
+        consumer.subscribe(self._subscribed)
+        try:
+            while not self._stopping.is_set():
+                messages = await asyncio.to_thread(consumer.consume, self._batch_size, 0.2)
+                rows = self._rows(messages)
+                if rows:
+                    await self._store(rows)
+                if messages:
+                    await asyncio.to_thread(self._commit, consumer)
+        finally:
+            await asyncio.to_thread(consumer.close)
+
+    def _rows(self, messages: list[Message]) -> list[CallEventRow]:
+        rows: list[CallEventRow] = []
+        for message in messages:
+            if message.error() is not None:
+                continue
+            topic = message.topic() or ""
+            _, stamp = message.timestamp()
+            row = event_row(self._topics, topic, message.key(), message.value(), message.headers(), stamp)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def _without_erased(self, rows: list[CallEventRow]) -> list[CallEventRow]:
+        erased = erased_among(self._wh, [r.call_id for r in rows])
+        return [r for r in rows if r.call_id not in erased] if erased else rows
+
+    async def _store(self, rows: list[CallEventRow]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                kept = await asyncio.to_thread(self._without_erased, rows)
+                if kept:
+                    await asyncio.to_thread(self._wh.insert_arrow, "call_events", rows_table(kept))
+                self.rows_written += len(kept)
+                return
+            except CallpipeError as exc:
+                # Nothing is committed until this succeeds: an outage only delays the status.
+                log.warning(
+                    "call_events insert failed, retrying", extra={"error": str(exc), "retry_in_s": delay}
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._stopping.is_set():
+                    raise
+                delay = min(delay * 2, 30.0)
+
+    @staticmethod
+    def _commit(consumer: Consumer) -> None:
+        with contextlib.suppress(Exception):  # nothing assigned yet / rebalance: redelivery is harmless
+            consumer.commit(asynchronous=False)

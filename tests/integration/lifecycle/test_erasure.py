@@ -1,0 +1,167 @@
+"""Erasure over every store callpipe owns: ClickHouse (calls, utterances = the search index,
+call_events, version tables), the recording store (local dir and S3 on moto's server), ingest's
+markers; the audit record holds no personal data; a redelivery from Kafka does not bring it back."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
+
+from callpipe.avro import AvroSerde, LocalSchemaRegistry
+from callpipe.examples import example_analysis
+from callpipe.local._process import free_port
+from callpipe.models import CallAnalyzed
+from callpipe.models.common import RecordingSource
+from callpipe.settings import RecordingStoreSettings
+from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store
+from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
+from callpipe_sink.insights import create_app
+from callpipe_sink.lifecycle import CallEventRow
+from callpipe_sink.lifecycle.erasure import Eraser
+from callpipe_sink.lifecycle.events_consumer import rows_table
+from callpipe_sink.settings import InsightsSettings
+from callpipe_sink.warehouse import Warehouse
+from callpipe_sink.writer import SinkWriter
+from tests.integration import kafka_support
+
+READ, ADMIN = "read-token-0123456789abcdef", "admin-token-0123456789abcdef"
+PHONE, OTHER_PHONE = "+15557770001", "+15557770002"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RecordingStore]:
+    if request.param == "local":
+        s: RecordingStore = LocalRecordingStore(tmp_path / "recordings")
+    else:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket = f"rec-{uuid.uuid4().hex[:12]}"
+        creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **creds).create_bucket(
+            Bucket=bucket
+        )
+        s = open_recording_store(
+            RecordingStoreSettings(
+                url=f"s3://{bucket}/calls", s3_endpoint_url=endpoint, s3_region="us-east-1",
+                s3_access_key_id=SecretStr("testing"), s3_secret_access_key=SecretStr("testing"),
+            )
+        )  # fmt: skip
+    yield s
+    await s.aclose()
+
+
+async def _seed(
+    store: RecordingStore, writer: SinkWriter, serde: AvroSerde[CallAnalyzed], call_id: str, phone: str
+) -> tuple[bytes, list[str]]:
+    """A stored call with its audio, ingest marker and status events; returns (message, keys)."""
+    audio = f"RIFF-audio-of-{call_id}".encode()
+    sha = hashlib.sha256(audio).hexdigest()
+    audio_key, marker_key = f"audio/{sha[:2]}/{sha}.wav", f"_ledger/content/{sha}.json"
+    uri = await store.put(audio_key, audio)
+    await store.put(marker_key, f'{{"call_id": "{call_id}", "audio_uri": "{uri}"}}'.encode())
+    event = example_analysis(call_id)
+    event = event.model_copy(
+        update={
+            "audio_uri": uri,
+            "source": RecordingSource.UPLOAD,
+            "metadata": event.metadata.model_copy(update={"from_number": phone}),
+        }
+    )
+    message = serde.serialize(event)
+    writer.write([decode_analysis(message)])
+    return message, [audio_key, marker_key]
+
+
+def _traces(wh: Warehouse, needle: str) -> dict[str, int]:
+    """Rows of any table of the database whose text contains ``needle`` (every column)."""
+    tables = wh.rows(
+        "SELECT name FROM system.tables WHERE database = {db:String} "
+        "AND engine NOT IN ('Null', 'MaterializedView')",
+        {"db": wh.database},
+    )
+    found: dict[str, int] = {}
+    for (table,) in tables:
+        n = wh.rows(
+            f"SELECT count() FROM {{db:Identifier}}.`{table}` "
+            "WHERE position(toString(tuple(*)), {n:String}) > 0",
+            {"n": needle},
+        )[0][0]
+        if n:
+            found[str(table)] = int(n)
+    return found
+
+
+async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
+    warehouse: Warehouse, store: RecordingStore, kafka_bootstrap: str, new_topic
+) -> None:
+    registry = LocalSchemaRegistry.from_directory()
+    serde = AvroSerde(CallAnalyzed, registry, "callpipe.analyses-value")
+    writer = SinkWriter(warehouse, SchemaResolver(registry))
+    gone_id, kept_id = f"CA-erase-{uuid.uuid4().hex[:8]}", f"CA-keep-{uuid.uuid4().hex[:8]}"
+    message, gone_keys = await _seed(store, writer, serde, gone_id, PHONE)
+    _, kept_keys = await _seed(store, writer, serde, kept_id, OTHER_PHONE)
+    at = example_analysis(gone_id).analyzed_at
+    warehouse.insert_arrow("call_events", rows_table([CallEventRow(gone_id, "received", "ingest", at)]))
+    word = example_analysis(gone_id).utterances[0].text.split()[-1].strip(".,?!").lower()
+
+    app = create_app(
+        warehouse,
+        InsightsSettings(token=SecretStr(READ), admin_token=SecretStr(ADMIN)),
+        eraser=Eraser(warehouse, store),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        read, admin = {"Authorization": f"Bearer {READ}"}, {"Authorization": f"Bearer {ADMIN}"}
+        assert (await client.get(f"/search?q={word}", headers=read)).json()["hits"]
+        body = {"phone": PHONE, "requested_by": "dpo@example.com ticket 42"}
+        assert (await client.post("/admin/erase", json=body, headers=read)).status_code == 401
+        dry = (await client.post("/admin/erase", json={**body, "dry_run": True}, headers=admin)).json()
+        assert dry["calls"] == 1 and dry["dry_run"] and _traces(warehouse, gone_id)  # nothing removed yet
+        answer = await client.post("/admin/erase", json=body, headers=admin)
+        assert answer.status_code == 200, answer.text
+        report = answer.json()
+        assert report["calls"] == 1 and report["rows_deleted"]["calls"] == 1
+        assert report["rows_deleted"]["utterances"] > 0 and report["rows_deleted"]["call_events"] >= 3
+        assert (await client.get(f"/calls/{gone_id}", headers=read)).status_code == 404
+        assert (await client.get(f"/calls/{gone_id}/status", headers=read)).status_code == 404
+        hits = (await client.get(f"/search?q={word}", headers=read)).json()["hits"]
+        assert {h["call_id"] for h in hits} == {kept_id}
+        assert (await client.get(f"/calls/{kept_id}", headers=read)).status_code == 200
+
+    # No row anywhere names the call or the number, except the tombstone/audit by hash only.
+    assert _traces(warehouse, gone_id) == {}
+    assert _traces(warehouse, PHONE) == {}
+    assert _traces(warehouse, kept_id)  # the other caller's call is untouched
+    for key in gone_keys:
+        assert not await store.exists(key), key
+    for key in kept_keys:
+        assert await store.exists(key), key
+    audit = warehouse.dicts("SELECT * FROM {db:Identifier}.erasures")
+    assert len(audit) == 1 and audit[0]["requested_by"] == "dpo@example.com ticket 42"
+    assert audit[0]["selector"] == "phone" and audit[0]["calls"] == 1
+    assert audit[0]["call_hashes"] == [hashlib.sha256(gone_id.encode()).hexdigest()]
+
+    # A redelivery from Kafka (a replay from offset 0) of the erased call does not bring it back.
+    topic = new_topic(1)
+    kafka_support.produce(kafka_bootstrap, topic, [(gone_id, message)])
+    redelivered = kafka_support.read_topic(kafka_bootstrap, topic, 1, grace_s=0.0)
+    writer.write([decode_analysis(m.value()) for m in redelivered])
+    assert _traces(warehouse, gone_id) == {}
