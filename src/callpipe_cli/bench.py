@@ -15,10 +15,6 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "analyzer": ("callpipe_bench.analyzer_bench", "analyzer calls/s at 1 s LLM latency vs sequential"),
     "analyzer-eval": ("callpipe_bench.analyzer_eval", "per-field accuracy on the labelled call set"),
     "summaries": ("callpipe_bench.summary_eval", "summary ROUGE-L on TweetSumm / DialogSum vs LEAD, LEAD2"),
-    "competitors": (
-        "callpipe_bench.competitor_eval",
-        "open-set competitor precision / recall, dev and held-out",
-    ),
     "competitors": ("callpipe_bench.competitor_eval", "competitor precision / recall, dev and held-out"),
     "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
