@@ -101,7 +101,9 @@ async def _summaries(dialogues: list[Dialogue], engine: str) -> list[str]:
 
 
 def _report(name: str, dialogues: list[Dialogue], summaries: list[str]) -> None:
-    print(f"\n{name}: ROUGE-L F1, best of {len(dialogues[0].references) if dialogues else 0} references")
+    counts = sorted({len(d.references) for d in dialogues})
+    per_dialogue = f"{counts[0]}-{counts[-1]}" if len(counts) > 1 else str(counts[0])
+    print(f"\n{name}: ROUGE-L F1, best of the human summaries ({per_dialogue} per dialogue)")
     print(f"{'split':<9} {'n':>4} {'LEAD':>7} {'LEAD2':>7} {'analyzer':>9} {'words':>6}")
     for split in ("dev", "heldout", "all"):
         rows = [(d, s) for d, s in zip(dialogues, summaries, strict=True) if split in ("all", d.split)]
