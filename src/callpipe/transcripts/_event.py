@@ -1,8 +1,9 @@
 """ParsedTranscript → ``TranscriptReady``: roles decided, ids derived from the content hash.
 
 Roles, most certain first:
-1. stated in the file ("Agent:" lines, roles in callpipe JSON) → kept;
-2. ``speaker_roles`` given by the caller of this function ({"spk_0": "agent"}) → applied;
+1. stated in the file ("Agent:" lines, roles in callpipe JSON) → kept, whatever else is given;
+2. ``speaker_roles`` given by the caller of this function ({"spk_0": "agent"}) → applied (an error
+   when it names none of the file's speakers: a typo must not silently guess);
 3. per-channel transcripts → ``channel_roles``, default caller on channel 0 and agent on 1 (Twilio's
    dual-channel order, the same default as audio uploads);
 4. diarized speakers without a mapping → the first to speak is the agent (a support call opens with
@@ -41,8 +42,8 @@ def _with_roles(
     speaker_roles: dict[str, Role] | None,
 ) -> tuple[list[Utterance], bool, float]:
     utterances = parsed.utterances
-    if parsed.roles_given and not speaker_roles:
-        return utterances, False, 1.0
+    if parsed.roles_given:
+        return utterances, False, 1.0  # the file said who is who; a speaker map is for the others
     if speaker_roles:
         unknown = sorted({u.speaker for u in utterances} - set(speaker_roles))
         speakers = sorted({u.speaker for u in utterances})
