@@ -25,21 +25,13 @@ import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from callpipe.models import (
-    CallAnalyzed,
-    CallMetadata,
-    RecordingSource,
-    Role,
-    TranscriptReady,
-    TranscriptStatus,
-    Utterance,
-)
+from callpipe.models import CallAnalyzed, Role, TranscriptReady
+from callpipe_bench.transcript_input import transcript_input
 
 __all__ = ["DEFAULT_DATASET", "load_calls", "main", "transcript_from_turns"]
 
@@ -48,41 +40,33 @@ _WORDS_PER_SECOND = 2.6
 
 
 def transcript_from_turns(call_id: str, turns: list[list[str]]) -> TranscriptReady:
-    """A dual-channel transcript with synthetic timings (speech rate, 0.4 s gaps)."""
-    utterances: list[Utterance] = []
+    """A labelled call as a dual-channel transcript (caller on channel 0) with synthetic timings
+    (speech rate, 0.4 s gaps), read through the transcript input path a user's file takes."""
+    utterances: list[dict[str, Any]] = []
     t = 0.5
     for role_name, text in turns:
         role = Role(role_name)
         length = max(0.6, len(text.split()) / _WORDS_PER_SECOND)
         channel = 0 if role is Role.CALLER else 1
         utterances.append(
-            Utterance(
-                role=role,
-                speaker=f"ch{channel}",
-                channel=channel,
-                start_s=round(t, 2),
-                end_s=round(t + length, 2),
-                text=text,
-            )
+            {
+                "role": role.value,
+                "speaker": f"ch{channel}",
+                "channel": channel,
+                "start_s": round(t, 2),
+                "end_s": round(t + length, 2),
+                "text": text,
+            }
         )
         t += length + 0.4
-    now = datetime.now(UTC)
-    return TranscriptReady(
-        call_id=call_id,
-        recording_id=call_id,
-        source=RecordingSource.IMPORT,
-        status=TranscriptStatus.OK,
-        audio_uri=f"file:///dataset/{call_id}.wav",
-        audio_duration_s=round(t + 0.5, 2),
-        channel_count=2,
-        language="en",
-        engine="dataset",
-        model="labelled-text",
-        utterances=utterances,
-        role_confidence=1.0,
-        metadata=CallMetadata(),
-        received_at=now,
-    )
+    document = {
+        "language": "en",
+        "engine": "dataset",
+        "model": "labelled-text",
+        "channel_count": 2,
+        "utterances": utterances,
+    }
+    return transcript_input(document, call_id=call_id)
 
 
 def load_calls(path: Path = DEFAULT_DATASET) -> list[dict[str, Any]]:

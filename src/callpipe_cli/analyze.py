@@ -1,5 +1,7 @@
 """``callpipe analyze FILE… [--channels caller,agent]``: transcribe and analyze local audio, no Kafka.
 
+With ``--transcript`` the files are existing transcripts instead (analyze_transcripts.py).
+
 Runs the transcriber's and the analyzer's stage functions in-process (the same code the services
 run) and prints one JSON object per call on stdout: call_id, utterances (role, start, end, text;
 redacted) and the analysis with the model's field names. Errors for one file are printed to
@@ -24,9 +26,11 @@ from callpipe.errors import CallpipeError
 from callpipe.models import CallMetadata, ChannelRole, RecordingReady, RecordingSource, Role
 from callpipe.settings import RecordingStoreSettings
 from callpipe.store import open_recording_store
+from callpipe.transcripts import TRANSCRIPT_FORMATS
 from callpipe_analyzer.settings import AnalyzerSettings
 from callpipe_analyzer.stage import analyze
 from callpipe_analyzer.wiring import build_ports
+from callpipe_cli.analyze_transcripts import parse_speakers, run_transcripts
 from callpipe_transcriber.engines.factory import build_engine
 from callpipe_transcriber.fetch import AudioFetcher, FetchOptions
 from callpipe_transcriber.settings import TranscriberSettings
@@ -122,5 +126,31 @@ def main(argv: list[str] | None = None) -> int:
         default=parse_channels("caller,agent"),
         help="channel-to-role map, default 'caller,agent' (caller on the first channel)",
     )
+    parser.add_argument(
+        "--transcript",
+        action="store_true",
+        help="the files are transcripts (callpipe JSON, Amazon Transcribe or Deepgram JSON, "
+        "'Agent: …' / 'Customer: …' text), analyzed without speech-to-text",
+    )
+    parser.add_argument("--format", choices=TRANSCRIPT_FORMATS, help="with --transcript: the format")
+    parser.add_argument(
+        "--speakers",
+        type=_speakers,
+        help="with --transcript: speaker label to role, e.g. 'spk_0=agent,spk_1=caller' "
+        "(default: channels as --channels, else the first speaker is the agent, flagged low confidence)",
+    )
     args = parser.parse_args(argv)
+    if args.transcript:
+        return asyncio.run(
+            run_transcripts(
+                args.files, _call_output, fmt=args.format, channels=args.channels, speakers=args.speakers
+            )
+        )
     return asyncio.run(_run(args.files, args.channels))
+
+
+def _speakers(value: str) -> dict[str, Role]:
+    try:
+        return parse_speakers(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -114,7 +114,8 @@ def _print_results(found: dict[str, dict[str, Any]], insights: dict[str, Any]) -
         print(f"● {call_id}  {where}  {call.get('audio_duration_s', 0):.0f} s")
         print(
             f"    intent={call.get('intent')}  sentiment={call.get('sentiment')}  "
-            f"satisfaction={call.get('satisfaction_score')}/10  escalation={call.get('escalation_risk')}"
+            f"satisfaction={call.get('satisfaction_score')}/10  escalation={call.get('escalation_risk')}  "
+            f"churn={call.get('churn_risk')}"
         )
         topics = call.get("key_topics") or []
         competitors = call.get("competitors") or call.get("competitor_names") or []

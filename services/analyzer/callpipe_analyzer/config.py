@@ -5,6 +5,7 @@ custom questions. One file drives both analyzers, so switching engines never cha
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("analysis.yaml")
+_log = logging.getLogger("callpipe.analyzer.config")
 
 
 class _Frozen(BaseModel):
@@ -121,7 +123,18 @@ class AnalysisConfig(_Frozen):
             raise ValueError("custom question ids must be unique")
         unknown = sorted(set(self.churn.intents) - set(self.intents))
         if unknown:
-            raise ValueError(f"churn.intents names intents the taxonomy lacks: {unknown}")
+            # A taxonomy written from the bundled template keeps its churn section: say so loudly
+            # (the departure-intent rule then does nothing) instead of refusing the whole file.
+            _log.warning(
+                "churn.intents names intents the taxonomy lacks; they are ignored",
+                extra={"unknown": unknown},
+            )
+            kept = ChurnCues(
+                intents=[i for i in self.churn.intents if i in self.intents],
+                high=self.churn.high,
+                medium=self.churn.medium,
+            )
+            object.__setattr__(self, "churn", kept)
         return self
 
     @property

@@ -16,12 +16,13 @@ from callpipe.models import RecordingReady
 from callpipe.netguard import guarded_transport
 from callpipe.security_headers import SecurityHeaders
 from callpipe.store import RecordingStore
-from callpipe_ingest import twilio_routes, upload
+from callpipe_ingest import transcript_routes, twilio_routes, upload
 from callpipe_ingest.context import IngestContext, IngestMetrics, ReadinessCheck
 from callpipe_ingest.ledger import Ledger
 from callpipe_ingest.publisher import EventSender, Publisher
 from callpipe_ingest.settings import IngestSettings
 from callpipe_ingest.signature import TwilioSignatureVerifier
+from callpipe_ingest.transcript_intake import TranscriptPublisher
 
 __all__ = ["create_app"]
 
@@ -83,8 +84,12 @@ def create_app(
         ),
     )
     app.state.ingest = ctx
+    app.state.transcripts = TranscriptPublisher(
+        producer, registry, settings.topics, Ledger(store), timeout_s=settings.publish_timeout_s
+    )
     app.include_router(twilio_routes.router)
     app.include_router(upload.router)
+    app.include_router(transcript_routes.router)
     app.add_middleware(
         upload.BodySizeLimit,
         path="/recordings",

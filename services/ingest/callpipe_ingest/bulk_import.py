@@ -1,5 +1,9 @@
 """``callpipe import PATH…``: backfill existing recordings, safe to re-run.
 
+``callpipe import --transcripts PATH…`` backfills existing transcripts instead (.json / .txt:
+callpipe JSON, Amazon Transcribe, Deepgram, ``Agent:`` text), published as TranscriptReady without
+speech-to-text; the same metadata rules apply (``call.json`` → ``call.json.json`` sidecar).
+
 Metadata per file, first match wins:
 
 1. a sidecar ``<file>.json`` next to it (``call.wav`` → ``call.wav.json``) holding the same JSON
@@ -21,7 +25,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ from callpipe_ingest.intake import RecordingMetadata, ingest_file
 from callpipe_ingest.ledger import Ledger
 from callpipe_ingest.publisher import EventSender, Publisher
 from callpipe_ingest.settings import IngestSettings
+from callpipe_ingest.transcript_intake import TRANSCRIPT_SUFFIXES, TranscriptPublisher, ingest_transcript_file
 
 __all__ = ["ImportSummary", "import_paths", "main", "metadata_for"]
 
@@ -88,21 +93,29 @@ def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
-def _candidates(paths: Sequence[Path]) -> Iterator[Path]:
+def _candidates(paths: Sequence[Path], suffixes: Collection[str] = _AUDIO_SUFFIXES) -> Iterator[Path]:
     for root in paths:
         if root.is_dir():
             yield from sorted(
-                p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in _AUDIO_SUFFIXES
+                p
+                for p in root.rglob("*")
+                if p.is_file() and p.suffix.lower() in suffixes and not p.name.endswith(".json.json")
             )
         else:
             yield root
 
 
 async def import_paths(
-    paths: Sequence[Path], publisher: Publisher, store: RecordingStore, *, progress: bool = True
+    paths: Sequence[Path],
+    publisher: Publisher | TranscriptPublisher,
+    store: RecordingStore,
+    *,
+    progress: bool = True,
 ) -> ImportSummary:
-    """Import every audio file under ``paths``. DependencyUnavailableError stops the run."""
-    files = list(_candidates(paths))
+    """Import every audio file (or, with a TranscriptPublisher, every transcript) under ``paths``.
+    DependencyUnavailableError stops the run."""
+    transcripts = isinstance(publisher, TranscriptPublisher)
+    files = list(_candidates(paths, TRANSCRIPT_SUFFIXES if transcripts else _AUDIO_SUFFIXES))
     summary = ImportSummary()
     with tqdm(total=len(files), unit="file", disable=not progress, file=sys.stderr) as bar:
         for path in files:
@@ -111,7 +124,10 @@ async def import_paths(
                 if not path.is_file():
                     raise InvalidInputError("not a file")
                 meta = metadata_for(path)
-                outcome = await ingest_file(publisher, store, path, meta, RecordingSource.IMPORT)
+                if isinstance(publisher, TranscriptPublisher):
+                    outcome = await ingest_transcript_file(publisher, path, meta, RecordingSource.IMPORT)
+                else:
+                    outcome = await ingest_file(publisher, store, path, meta, RecordingSource.IMPORT)
             except (DependencyUnavailableError, TransientError):
                 raise
             except CallpipeError as exc:
@@ -130,9 +146,13 @@ async def _run(args: argparse.Namespace, settings: IngestSettings, producer: Eve
     store = open_recording_store(settings.recording_store)
     registry = registry_from_settings(settings.schema_registry)
     serde = AvroSerde(RecordingReady, registry, f"{settings.topics.recordings}-value")
-    publisher = Publisher(
+    publisher: Publisher | TranscriptPublisher = Publisher(
         producer, serde, settings.topics, Ledger(store), timeout_s=settings.publish_timeout_s
     )
+    if args.transcripts:
+        publisher = TranscriptPublisher(
+            producer, registry, settings.topics, Ledger(store), timeout_s=settings.publish_timeout_s
+        )
     try:
         summary = await import_paths(args.paths, publisher, store, progress=not args.no_progress)
     except (DependencyUnavailableError, TransientError) as exc:
@@ -150,6 +170,11 @@ async def _run(args: argparse.Namespace, settings: IngestSettings, producer: Eve
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callpipe import", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", type=Path, help="audio files or folders (searched recursively)")
+    parser.add_argument(
+        "--transcripts",
+        action="store_true",
+        help="the paths hold transcripts (.json/.txt), published without speech-to-text",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
     args = parser.parse_args(argv)
@@ -160,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("import", level="WARNING")
     settings = IngestSettings()  # entry point: the environment is read here
     try:
-        ensure_topics(settings.kafka, [settings.topics.recordings], timeout_s=15)
+        topic = settings.topics.transcripts if args.transcripts else settings.topics.recordings
+        ensure_topics(settings.kafka, [topic], timeout_s=15)
     except DependencyUnavailableError as exc:
         print(f"Kafka unavailable: {exc.message}", file=sys.stderr)
         return 2

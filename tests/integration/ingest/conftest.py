@@ -33,7 +33,9 @@ def serde(topics: TopicSettings) -> AvroSerde[RecordingReady]:
 @pytest.fixture
 def topics(new_topic: TopicFactory) -> TopicSettings:
     return TopicSettings(
-        recordings=new_topic(3, prefix="ingest-rec"), call_events=new_topic(prefix="ingest-ev")
+        recordings=new_topic(3, prefix="ingest-rec"),
+        call_events=new_topic(prefix="ingest-ev"),
+        transcripts=new_topic(prefix="ingest-tr"),
     )
 
 

@@ -50,8 +50,11 @@ def test_phrases_come_from_the_configuration() -> None:
     assert own.risk("cancellation", ["I want to cancel my service."], False) is ChurnRisk.LOW
 
 
-def test_churn_intents_must_exist_in_the_taxonomy() -> None:
+def test_churn_intents_missing_from_an_own_taxonomy_are_dropped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     raw = load_config().model_dump(mode="json")
-    raw["churn"]["intents"] = ["leave_us"]
-    with pytest.raises(ValueError, match="leave_us"):
-        AnalysisConfig.model_validate(raw)
+    raw["churn"]["intents"] = ["cancellation", "leave_us"]
+    config = AnalysisConfig.model_validate(raw)
+    assert config.churn.intents == ["cancellation"]
+    assert "leave_us" in str([r.__dict__.get("unknown") for r in caplog.records])
