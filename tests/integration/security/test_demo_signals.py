@@ -68,7 +68,8 @@ def test_demo_stops_kafka_and_all_services_on_signal(signum: int, tmp_path: Path
             if "services started" in line:
                 started.set()
 
-    threading.Thread(target=read, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     children: set[int] = set()
     try:
         assert started.wait(300), "".join(lines)
@@ -80,6 +81,10 @@ def test_demo_stops_kafka_and_all_services_on_signal(signum: int, tmp_path: Path
     finally:
         if demo.poll() is None:
             demo.kill()
+            demo.wait()
+        reader.join(10)
+        if demo.stdout is not None:
+            demo.stdout.close()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(_alive(p) for p in children):
         time.sleep(0.5)
