@@ -91,7 +91,7 @@ class SinkWriter:
     def write(self, payloads: list[AnalysisPayload]) -> BatchResult:
         started = time.perf_counter()
         # An erased call redelivered from Kafka (a replay, a late retry) must not come back.
-        erased = erased_among(self._wh, [p.call_id for p in payloads])
+        erased = self._erased([p.call_id for p in payloads])
         if erased:
             log.info("erased calls dropped from the batch", extra={"dropped": len(erased)})
             payloads = [p for p in payloads if p.call_id not in erased]
@@ -107,6 +107,14 @@ class SinkWriter:
                 self._insert(container_file(schemas[schema_id], bodies))
                 inserts += 1
         return BatchResult(len(payloads), inserts, time.perf_counter() - started)
+
+    def _erased(self, call_ids: list[str]) -> set[str]:
+        try:
+            return erased_among(self._wh, call_ids)
+        except SchemaMissingError as exc:  # the tables are gone: as in _insert, migrate once more
+            log.warning("warehouse lost its tables; re-applying migrations", extra={"error": exc.reason})
+            apply_migrations(self._wh)
+            return erased_among(self._wh, call_ids)
 
     def _insert(self, container: bytes) -> None:
         try:

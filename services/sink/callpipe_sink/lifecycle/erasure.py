@@ -63,6 +63,9 @@ class ErasureRequest:
     requested_by: str
     call_ids: tuple[str, ...] = ()
     phone: str | None = None
+    # A guard against a selector that matches far more than one person's calls (the call
+    # center's own number is the to_number of every inbound call): refuse instead of erasing.
+    max_calls: int = 10_000
 
     def __post_init__(self) -> None:
         if bool(self.call_ids) == bool(self.phone):
@@ -124,6 +127,11 @@ class Eraser:
 
     def _plan(self, request: ErasureRequest, dry_run: bool) -> tuple[list[str], ErasureReport, list[str]]:
         call_ids = self.resolve(request)
+        if len(call_ids) > request.max_calls:
+            raise InvalidInputError(
+                f"the request matches {len(call_ids)} calls, more than max_calls={request.max_calls}: "
+                "check the selector (is it your own number?) or raise max_calls"
+            )
         report = ErasureReport(str(uuid.uuid4()), request.selector, len(call_ids), dry_run=dry_run)
         if not call_ids:
             return call_ids, report, []
