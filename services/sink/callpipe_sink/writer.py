@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
-from callpipe_sink.lifecycle.erasure import erased_among
+from callpipe_sink.lifecycle.erasure import Tombstones
 from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations
 
 __all__ = ["INSERT_SETTINGS", "SINK_CONSUMER_OVERRIDES", "BatchResult", "SinkWriter", "split_rounds"]
@@ -76,6 +76,7 @@ class SinkWriter:
     def __init__(self, warehouse: Warehouse, schemas: SchemaResolver) -> None:
         self._wh = warehouse
         self._schemas = schemas
+        self._tombstones = Tombstones(warehouse)
 
     async def process_batch(self, payloads: list[AnalysisPayload]) -> None:
         result = await asyncio.to_thread(self.write, payloads)
@@ -110,11 +111,11 @@ class SinkWriter:
 
     def _erased(self, call_ids: list[str]) -> set[str]:
         try:
-            return erased_among(self._wh, call_ids)
+            return self._tombstones.erased_among(call_ids)
         except SchemaMissingError as exc:  # the tables are gone: as in _insert, migrate once more
             log.warning("warehouse lost its tables; re-applying migrations", extra={"error": exc.reason})
             apply_migrations(self._wh)
-            return erased_among(self._wh, call_ids)
+            return self._tombstones.erased_among(call_ids)
 
     def _insert(self, container: bytes) -> None:
         try:
