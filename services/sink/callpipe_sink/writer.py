@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
-from callpipe_sink.lifecycle.erasure import erased_among
+from callpipe_sink.lifecycle.erasure import Tombstones
 from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations
 from callpipe_sink.writer_schemas import WriterSchemaUpgrade
 
@@ -80,6 +80,7 @@ class SinkWriter:
         self._wh = warehouse
         self._schemas = schemas
         self._upgrade = upgrade or WriterSchemaUpgrade()
+        self._tombstones = Tombstones(warehouse)
 
     async def process_batch(self, payloads: list[AnalysisPayload]) -> None:
         result = await asyncio.to_thread(self.write, payloads)
@@ -95,7 +96,7 @@ class SinkWriter:
     def write(self, payloads: list[AnalysisPayload]) -> BatchResult:
         started = time.perf_counter()
         # An erased call redelivered from Kafka (a replay, a late retry) must not come back.
-        erased = erased_among(self._wh, [p.call_id for p in payloads])
+        erased = self._erased([p.call_id for p in payloads])
         if erased:
             log.info("erased calls dropped from the batch", extra={"dropped": len(erased)})
             payloads = [p for p in payloads if p.call_id not in erased]
@@ -112,6 +113,14 @@ class SinkWriter:
                 self._insert(container_file(*self._upgrade(schemas[schema_id], bodies)))
                 inserts += 1
         return BatchResult(len(payloads), inserts, time.perf_counter() - started)
+
+    def _erased(self, call_ids: list[str]) -> set[str]:
+        try:
+            return self._tombstones.erased_among(call_ids)
+        except SchemaMissingError as exc:  # the tables are gone: as in _insert, migrate once more
+            log.warning("warehouse lost its tables; re-applying migrations", extra={"error": exc.reason})
+            apply_migrations(self._wh)
+            return self._tombstones.erased_among(call_ids)
 
     def _insert(self, container: bytes) -> None:
         try:

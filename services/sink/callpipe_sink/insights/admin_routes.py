@@ -26,6 +26,7 @@ class EraseBody(BaseModel):
     ] = []
     phone: Annotated[str | None, Field(min_length=3, max_length=64)] = None
     requested_by: Annotated[str, Field(min_length=1, max_length=200, description="Who asked (audit).")]
+    max_calls: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
     dry_run: bool = False
 
 
@@ -46,10 +47,10 @@ def admin_router(eraser: Eraser | None, admin_token: SecretStr | None) -> APIRou
         if eraser is None:
             raise HTTPException(503, "erasure needs the recording store (not wired in this process)")
         try:
-            request = ErasureRequest(body.requested_by, tuple(body.call_ids), body.phone)
+            request = ErasureRequest(body.requested_by, tuple(body.call_ids), body.phone, body.max_calls)
+            report = await eraser.erase(request, dry_run=body.dry_run)
         except InvalidInputError as exc:
             raise HTTPException(422, exc.message) from exc
-        report = await eraser.erase(request, dry_run=body.dry_run)
         return asdict(report)
 
     return router

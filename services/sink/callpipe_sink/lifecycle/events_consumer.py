@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, Message
 from callpipe.errors import CallpipeError
 from callpipe.kafka import consumer_config
 from callpipe.settings import KafkaSettings, RunnerSettings
-from callpipe_sink.lifecycle.erasure import erased_among
+from callpipe_sink.lifecycle.erasure import Tombstones
 from callpipe_sink.lifecycle.event_rows import COLUMNS, CallEventRow, EventTopics, event_row
 from callpipe_sink.warehouse import Warehouse
 
@@ -65,6 +65,7 @@ class CallEventsConsumer:
         batch_size: int = 1000,
     ) -> None:
         self._wh = warehouse
+        self._tombstones = Tombstones(warehouse)
         self._topics = topics
         self._subscribed = topics.all(dead_letter_stages)
         self._config = consumer_config(kafka, EVENTS_STAGE, runner=runner)
@@ -106,7 +107,7 @@ class CallEventsConsumer:
         return rows
 
     def _without_erased(self, rows: list[CallEventRow]) -> list[CallEventRow]:
-        erased = erased_among(self._wh, [r.call_id for r in rows])
+        erased = self._tombstones.erased_among([r.call_id for r in rows])
         return [r for r in rows if r.call_id not in erased] if erased else rows
 
     async def _store(self, rows: list[CallEventRow]) -> None:
