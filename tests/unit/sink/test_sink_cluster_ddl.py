@@ -44,9 +44,11 @@ def _cluster_form() -> list[str]:
 
 
 def _find(statements: list[str], prefix: str) -> str:
+    # A later migration may drop and recreate an object (0005 recreates calls_from_analyses_mv):
+    # the last form is the one in force.
     found = [s for s in statements if s.startswith(prefix)]
-    assert len(found) == 1, (prefix, found)
-    return found[0]
+    assert found, prefix
+    return found[-1]
 
 
 def test_every_statement_runs_on_the_cluster() -> None:
