@@ -19,7 +19,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.competitor_eval",
         "open-set competitor precision / recall, dev and held-out",
     ),
-    "analyzer-real": ("callpipe_bench.analyzer_real", "sentiment / intent on real text (airline tweets, Banking77)"),
+    "analyzer-real": (
+        "callpipe_bench.analyzer_real",
+        "sentiment / intent on real text (airline tweets, Banking77)",
+    ),
     "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
     "call-status": (
         "callpipe_bench.call_status_probe",
