@@ -117,10 +117,10 @@ class SinkWriter:
     def _erased(self, call_ids: list[str]) -> set[str]:
         try:
             return self._tombstones.erased_among(call_ids)
-        except SchemaMissingError as exc:  # the tables are gone: as in _insert, migrate once more
-            log.warning("warehouse lost its tables; re-applying migrations", extra={"error": exc.reason})
-            apply_migrations(self._wh)
-            return self._tombstones.erased_among(call_ids)
+        except SchemaMissingError:
+            # No tombstone table means nothing was ever erased here; re-creating missing tables
+            # is _insert's one job, so it is not done a second time on this path.
+            return set()
 
     def _insert(self, container: bytes) -> None:
         try:
