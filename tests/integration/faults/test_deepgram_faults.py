@@ -72,13 +72,18 @@ NEVER = {
 
 
 def call_audio(name: str, path: Path) -> bytes:
-    """Two seconds of 8 kHz dual-channel noise bursts, different for every call (its digest is
-    how the harness tells the calls apart: Deepgram receives the audio bytes as they are)."""
+    """Six seconds of 8 kHz dual-channel audio, different for every call (its digest is how the
+    harness tells the calls apart: Deepgram receives the audio bytes as they are). Each party's
+    channel carries a noise burst where the documented body (``MULTICHANNEL``) puts its words
+    (agent on channel 1 at 0.5-1.4 s, caller on channel 0 at 3.1-4.2 s), longer than the channel
+    planner's minimum speech for a party, so the call goes to Deepgram as two parties and no word
+    is taken for the other channel's bleed."""
     rng = np.random.default_rng(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
     rate = 8000
-    t = np.arange(2 * rate)
-    bursts = (t // 2000) % 2 == 0
-    stereo = np.stack([rng.normal(0, 3000, t.size) * bursts, rng.normal(0, 3000, t.size) * ~bursts], axis=1)
+    t = np.arange(6 * rate) / rate
+    caller = (t >= 2.8) & (t < 4.6)
+    agent = (t >= 0.3) & (t < 2.0)
+    stereo = np.stack([rng.normal(0, 3000, t.size) * caller, rng.normal(0, 3000, t.size) * agent], axis=1)
     write_wav(path, np.clip(stereo, -32768, 32767).astype(np.int16), rate)
     return path.read_bytes()
 
