@@ -66,8 +66,10 @@ async def _open_and_migrate(settings: WarehouseSettings, stopping: asyncio.Event
 
 def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedServer:
     # The erasure endpoint deletes audio too: the same recording store ingest and transcriber use.
-    eraser = Eraser(warehouse, open_recording_store(RecordingStoreSettings()))
-    app = create_app(warehouse, insights, eraser=eraser)
+    # The same store serves playback of a call's audio on the page.
+    recordings = open_recording_store(RecordingStoreSettings())
+    eraser = Eraser(warehouse, recordings)
+    app = create_app(warehouse, insights, eraser=eraser, recordings=recordings)
     config = uvicorn.Config(app, host=insights.host, port=insights.port, log_config=None, access_log=False)
     return _EmbeddedServer(config)
 

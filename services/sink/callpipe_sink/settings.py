@@ -66,6 +66,9 @@ class InsightsSettings(BaseSettings):
         description="Bearer token of the admin endpoints (erasure); without it they answer 503.",
     )
     max_page_size: int = Field(default=500, ge=1)
+    max_export_rows: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="Most calls one CSV export (/calls.csv) returns."
+    )
     docs_enabled: bool = Field(default=False, description="Serve /docs and /openapi.json.")
     allow_no_token: bool = Field(
         default=False, description="Only for local demos: serve without a token (refused unless set)."

@@ -8,24 +8,29 @@ Bad parameters answer 422 with a reason (FastAPI's validation, or our own checks
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from callpipe.errors import CallpipeError, DependencyUnavailableError
 from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
 from callpipe.security_headers import SecurityHeaders
+from callpipe.store import RecordingStore
 from callpipe_sink.insights.admin_routes import admin_router
 from callpipe_sink.insights.lifecycle_routes import lifecycle_router
-from callpipe_sink.insights.queries import CallFilters, InsightsQueries
+from callpipe_sink.insights.media_routes import media_router
+from callpipe_sink.insights.queries import CALL_EXPORT_COLUMNS, CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
 from callpipe_sink.lifecycle import CallStatusQueries
 from callpipe_sink.lifecycle.erasure import Eraser
@@ -39,6 +44,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TOKEN = re.compile(r"[0-9a-z]+")
 _LABEL = LABEL_PATTERN  # the same pattern ingest enforces on agent_id/queue
 Label = Annotated[str | None, Query(pattern=_LABEL, description="Exact value of the column.")]
+Days = Annotated[int, Query(ge=1, le=366, description="Window ending now, in days (unless since is given).")]
 
 
 def _now() -> datetime:
@@ -66,11 +72,30 @@ def _json(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _csv_cell(value: Any) -> str:
+    """One CSV cell: lists joined with '; ', datetimes in ISO 8601, and a leading ' on text a
+    spreadsheet would run as a formula (CSV injection: summaries and agent ids come from calls)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, list | tuple):
+        value = "; ".join(str(v) for v in value)
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def create_app(
-    warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now, eraser: Eraser | None = None
+    warehouse: Warehouse,
+    settings: InsightsSettings,
+    *,
+    clock: Any = _now,
+    eraser: Eraser | None = None,
+    recordings: RecordingStore | None = None,
 ) -> FastAPI:
     """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data; ``eraser``
-    (warehouse + recording store) serves the admin erasure endpoint."""
+    (warehouse + recording store) serves the admin erasure endpoint; ``recordings`` serves a
+    call's audio for playback."""
     docs = settings.docs_enabled
     app = FastAPI(
         title="callpipe insights",
@@ -109,18 +134,73 @@ def create_app(
         ok = warehouse.ping()
         return JSONResponse({"warehouse": ok}, status_code=200 if ok else 503)
 
+    def call_filters(
+        since: Annotated[datetime | None, Query(description="Calls started at or after (ISO 8601).")] = None,
+        until: Annotated[datetime | None, Query(description="Calls started before (ISO 8601).")] = None,
+        intent: Label = None,
+        queue: Label = None,
+        agent_id: Label = None,
+        topic: Label = None,
+        sentiment: Literal["positive", "negative", "neutral", "mixed"] | None = None,
+        escalation_risk: Literal["low", "medium", "high"] | None = None,
+        churn_risk: Literal["low", "medium", "high"] | None = None,
+        min_satisfaction: Annotated[int | None, Query(ge=1, le=10)] = None,
+        max_satisfaction: Annotated[int | None, Query(ge=1, le=10)] = None,
+    ) -> CallFilters:
+        """The one call filter of the list and of every aggregate panel (422 with a reason)."""
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and not date_in_window(_utc(value), _utc(clock())):
+                raise HTTPException(422, f"{name} must lie between {EARLIEST_CALL.date()} and now + 1 day")
+        if since is not None and until is not None and _utc(since) >= _utc(until):
+            raise HTTPException(422, "since must be before until")
+        if (
+            min_satisfaction is not None
+            and max_satisfaction is not None
+            and min_satisfaction > max_satisfaction
+        ):
+            raise HTTPException(422, "min_satisfaction must not exceed max_satisfaction")
+        return CallFilters(
+            since=None if since is None else _utc(since),
+            until=None if until is None else _utc(until),
+            intent=intent,
+            queue=queue,
+            agent_id=agent_id,
+            sentiment=sentiment,
+            escalation_risk=escalation_risk,
+            churn_risk=churn_risk,
+            min_satisfaction=min_satisfaction,
+            max_satisfaction=max_satisfaction,
+            topic=topic,
+        )
+
+    # One dependency object for every endpoint that takes the call filter (FastAPI resolves it per
+    # request; an annotation naming this closure could not be resolved under postponed annotations).
+    filtered = Depends(call_filters)
+
+    def windowed(filters: CallFilters, days: int) -> tuple[CallFilters, datetime, datetime]:
+        """The filter with its window made explicit, and that window: since/until when given,
+        else the last ``days`` from the start of an hour (the rollups' grain), so that a panel
+        read from the rollups and the call list count exactly the same calls."""
+        until = filters.until or _utc(clock())
+        since = filters.since or (until - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+        return replace(filters, since=since, until=until), since, until
+
     @app.get("/insights", dependencies=auth)
     def insights(
-        days: Annotated[int, Query(ge=1, le=366, description="Window ending now, in days.")] = 7,
-        queue: Label = None,
+        filters: CallFilters = filtered,
+        days: Days = 7,
         top: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> dict[str, Any]:
-        since, until = window(days)
-        intents, topics, competitors = queries.summary(since, until, queue, top)
+        f, since, until = windowed(filters, days)
+        if f.narrowed:
+            intents, topics, competitors = queries.summary_of_calls(f, top)
+        else:
+            intents, topics, competitors = queries.summary(since, until, f.queue, top)
         return _json(
             {
                 "since": since,
                 "until": until,
+                "filtered": f.narrowed,
                 "total_calls": sum(int(i["calls"]) for i in intents),
                 "dead_lettered_calls": status.failures(since, until, 0)[0],
                 "intents": intents,
@@ -185,74 +265,75 @@ def create_app(
 
     @app.get("/timeseries", dependencies=auth)
     def timeseries(
-        days: Annotated[int, Query(ge=1, le=366)] = 7,
+        filters: CallFilters = filtered,
+        days: Days = 7,
         bucket: Literal["hour", "day"] = "hour",
-        queue: Label = None,
     ) -> dict[str, Any]:
-        since, until = window(days)
-        points = queries.timeseries(since, until, queue, 3600 if bucket == "hour" else 86400)
+        f, since, until = windowed(filters, days)
+        bucket_s = 3600 if bucket == "hour" else 86400
+        if f.narrowed:
+            points = queries.timeseries_of_calls(f, bucket_s)
+        else:
+            points = queries.timeseries(since, until, f.queue, bucket_s)
         return _json({"since": since, "until": until, "bucket": bucket, "points": points})
 
     @app.get("/breakdown", dependencies=auth)
     def breakdown(
-        days: Annotated[int, Query(ge=1, le=366)] = 7,
-        queue: Label = None,
+        filters: CallFilters = filtered,
+        days: Days = 7,
         agents: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
-        since, until = window(days)
-        return _json(
-            {
-                "roles": queries.role_metrics(since, until, queue),
-                "agents": queries.agents(since, until, queue, agents),
-            }
+        f, since, until = windowed(filters, days)
+        per_agent = (
+            queries.agents_of_calls(f, agents)
+            if f.narrowed
+            else queries.agents(since, until, f.queue, agents)
         )
+        return _json({"roles": queries.role_metrics(f), "agents": per_agent})
 
     @app.get("/calls", dependencies=auth)
     def calls(
-        since: datetime | None = None,
-        until: datetime | None = None,
-        intent: Label = None,
-        queue: Label = None,
-        agent_id: Label = None,
-        topic: Label = None,
-        sentiment: Literal["positive", "negative", "neutral", "mixed"] | None = None,
-        escalation_risk: Literal["low", "medium", "high"] | None = None,
-        churn_risk: Literal["low", "medium", "high"] | None = None,
-        min_satisfaction: Annotated[int | None, Query(ge=1, le=10)] = None,
-        max_satisfaction: Annotated[int | None, Query(ge=1, le=10)] = None,
+        filters: CallFilters = filtered,
+        days: Annotated[
+            int | None, Query(ge=1, le=366, description="Last N days unless since is given.")
+        ] = None,
         limit: Annotated[int, Query(ge=1)] = 50,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     ) -> dict[str, Any]:
         if limit > settings.max_page_size:
             raise HTTPException(422, f"limit must be at most {settings.max_page_size}")
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and not date_in_window(_utc(value), _utc(clock())):
-                raise HTTPException(422, f"{name} must lie between {EARLIEST_CALL.date()} and now + 1 day")
-        if since is not None and until is not None and _utc(since) >= _utc(until):
-            raise HTTPException(422, "since must be before until")
-        if (
-            min_satisfaction is not None
-            and max_satisfaction is not None
-            and min_satisfaction > max_satisfaction
-        ):
-            raise HTTPException(422, "min_satisfaction must not exceed max_satisfaction")
-        filters = CallFilters(
-            since=None if since is None else _utc(since),
-            until=None if until is None else _utc(until),
-            intent=intent,
-            queue=queue,
-            agent_id=agent_id,
-            sentiment=sentiment,
-            escalation_risk=escalation_risk,
-            churn_risk=churn_risk,
-            min_satisfaction=min_satisfaction,
-            max_satisfaction=max_satisfaction,
-            topic=topic,
-        )
+        if days is not None:
+            filters = windowed(filters, days)[0]
         total, items = queries.calls(filters, limit, offset)
         next_offset = offset + len(items) if offset + len(items) < total else None
         return _json(
             {"total": total, "limit": limit, "offset": offset, "next_offset": next_offset, "items": items}
+        )
+
+    @app.get("/calls.csv", dependencies=auth)
+    def calls_csv(
+        filters: CallFilters = filtered,
+        days: Annotated[int | None, Query(ge=1, le=366, description="As for /calls.")] = None,
+    ) -> Response:
+        """The filtered call list as CSV (newest first, at most ``max_export_rows``), for a
+        supervisor's spreadsheet; the row count and whether it was cut are in headers."""
+        if days is not None:
+            filters = windowed(filters, days)[0]
+        total, items = queries.calls(filters, settings.max_export_rows, 0)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CALL_EXPORT_COLUMNS)
+        for item in items:
+            writer.writerow([_csv_cell(item.get(column)) for column in CALL_EXPORT_COLUMNS])
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="calls.csv"',
+                "Cache-Control": "no-store",
+                "X-Total-Count": str(total),
+                "X-Truncated": "true" if total > len(items) else "false",
+            },
         )
 
     app.include_router(admin_router(eraser, settings.admin_token))
@@ -265,6 +346,8 @@ def create_app(
             call_exists=lambda call_id: queries.call(call_id) is not None,
         )
     )
+
+    app.include_router(media_router(recordings, dependencies=auth, call_row=queries.call))
 
     @app.get("/calls/{call_id}", dependencies=auth)
     def call(call_id: Annotated[str, PathParam(min_length=1, max_length=256)]) -> dict[str, Any]:

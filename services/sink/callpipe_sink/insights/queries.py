@@ -2,7 +2,10 @@
 
 Aggregates over time read the hourly rollups (AggregatingMergeTree, a few thousand rows per week)
 so they stay fast at millions of calls; call lists and single calls read ``calls FINAL`` so a
-re-analyzed call shows its current analysis only.
+re-analyzed call shows its current analysis only. The rollups are keyed by hour, intent and queue
+only: when a supervisor narrows the view further (agent, sentiment, risk, satisfaction, topic),
+the same aggregates are computed from ``calls FINAL`` with the call list's own filter, so every
+panel and the list always count the same calls.
 """
 
 # S608 flags SQL assembled from string fragments. Here every fragment is a constant of this
@@ -18,7 +21,7 @@ from typing import Any
 
 from callpipe_sink.warehouse import Warehouse
 
-__all__ = ["CallFilters", "InsightsQueries"]
+__all__ = ["CALL_EXPORT_COLUMNS", "CallFilters", "InsightsQueries"]
 
 _WINDOW = "hour >= {since:DateTime64(3, 'UTC')} AND hour < {until:DateTime64(3, 'UTC')}"
 _SCOPE = "({queue:String} = '' OR queue = {queue:String})"
@@ -37,6 +40,23 @@ class CallFilters:
     min_satisfaction: int | None = None
     max_satisfaction: int | None = None
     topic: str | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a filter the hourly rollups cannot answer is set (beyond window and queue)."""
+        return any(
+            getattr(self, name) is not None
+            for name in (
+                "intent",
+                "agent_id",
+                "sentiment",
+                "escalation_risk",
+                "churn_risk",
+                "min_satisfaction",
+                "max_satisfaction",
+                "topic",
+            )
+        )
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         clauses: list[str] = []
@@ -68,6 +88,10 @@ _CALL_LIST_COLUMNS = (
     "call_id, started_at, agent_id, queue, direction, status, intent, sentiment, satisfaction_score, "
     "escalation_risk, churn_risk, key_topics, duration_s, summary"
 )
+
+
+# The call list's columns, in order: the CSV export writes exactly these.
+CALL_EXPORT_COLUMNS = tuple(c.strip() for c in _CALL_LIST_COLUMNS.split(","))
 
 
 class InsightsQueries:
@@ -160,18 +184,71 @@ class InsightsQueries:
         )
         return {(str(kind), str(label)): (int(x1), int(x2)) for kind, label, x1, x2 in rows}
 
-    def role_metrics(self, since: datetime, until: datetime, queue: str | None) -> dict[str, Any]:
+    def role_metrics(self, filters: CallFilters) -> dict[str, Any]:
+        where, params = filters.sql()
         rows = self._wh.dicts(
             "SELECT avg(caller_sentiment_score) AS caller_sentiment, "
             "avg(agent_sentiment_score) AS agent_sentiment, "
             "avg(caller_talk_share) AS caller_talk_share, avg(agent_talk_share) AS agent_talk_share, "
             "avg(silence_share) AS silence_share, avg(caller_interruptions) AS caller_interruptions, "
             "avg(agent_interruptions) AS agent_interruptions "
-            "FROM {db:Identifier}.calls WHERE started_at >= {since:DateTime64(3, 'UTC')} "
-            f"AND started_at < {{until:DateTime64(3, 'UTC')}} AND {_SCOPE}",
-            self.window(since, until, queue),
+            f"FROM {{db:Identifier}}.calls FINAL WHERE {where}",
+            params,
         )
         return rows[0] if rows else {}
+
+    def summary_of_calls(
+        self, filters: CallFilters, top: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """What :meth:`summary` gives, computed from ``calls FINAL`` under any call filter."""
+        where, params = filters.sql()
+        intents = self._wh.dicts(
+            "SELECT intent, count() AS calls, round(avg(satisfaction_score), 2) AS avg_satisfaction, "
+            "countIf(escalation_risk = 'high') AS escalations, countIf(churn_risk = 'high') AS churn_risks "
+            f"FROM {{db:Identifier}}.calls FINAL WHERE {where} GROUP BY intent ORDER BY calls DESC, intent",
+            params,
+        )
+        topics = self._wh.dicts(
+            "SELECT topic, count() AS calls "
+            f"FROM {{db:Identifier}}.calls FINAL ARRAY JOIN key_topics AS topic WHERE {where} "
+            "GROUP BY topic ORDER BY calls DESC, topic LIMIT {top:UInt32}",
+            {**params, "top": top},
+        )
+        competitors = self._wh.dicts(
+            "SELECT competitor, count() AS calls, sum(n) AS mentions FROM {db:Identifier}.calls FINAL "
+            f"ARRAY JOIN competitors AS competitor, competitor_counts AS n WHERE {where} "
+            "GROUP BY competitor ORDER BY mentions DESC, competitor LIMIT {top:UInt32}",
+            {**params, "top": top},
+        )
+        return intents, topics, competitors
+
+    def timeseries_of_calls(self, filters: CallFilters, bucket_s: int) -> list[dict[str, Any]]:
+        """What :meth:`timeseries` gives, computed from ``calls FINAL`` under any call filter."""
+        where, params = filters.sql()
+        return self._wh.dicts(
+            "SELECT toStartOfInterval(started_at, toIntervalSecond({bucket:UInt32})) AS t, intent, "
+            "count() AS calls, avg(satisfaction_score) AS avg_satisfaction, "
+            "countIf(escalation_risk = 'high') AS escalations, countIf(churn_risk = 'high') AS churn_risks, "
+            "countIf(sentiment = 'positive') AS positive, countIf(sentiment = 'negative') AS negative, "
+            "countIf(sentiment = 'neutral') AS neutral, countIf(sentiment = 'mixed') AS mixed "
+            f"FROM {{db:Identifier}}.calls FINAL WHERE {where} GROUP BY t, intent ORDER BY t, intent",
+            {**params, "bucket": bucket_s},
+        )
+
+    def agents_of_calls(self, filters: CallFilters, limit: int) -> list[dict[str, Any]]:
+        """What :meth:`agents` gives, computed from ``calls FINAL`` under any call filter."""
+        where, params = filters.sql()
+        return self._wh.dicts(
+            "SELECT agent_id, count() AS calls, round(avg(satisfaction_score), 2) AS avg_satisfaction, "
+            "countIf(escalation_risk = 'high') AS escalations, countIf(churn_risk = 'high') AS churn_risks, "
+            "countIf(sentiment = 'negative') AS negative, "
+            "round(avg(caller_sentiment_score), 3) AS avg_caller_sentiment, "
+            "round(avg(agent_talk_share), 3) AS avg_agent_talk_share, "
+            "round(sum(duration_s) / 3600, 2) AS hours "
+            f"FROM {{db:Identifier}}.calls FINAL WHERE {where} "
+            "GROUP BY agent_id ORDER BY calls DESC, agent_id LIMIT {limit:UInt32}",
+            {**params, "limit": limit},
+        )
 
     def agents(self, since: datetime, until: datetime, queue: str | None, limit: int) -> list[dict[str, Any]]:
         return self._wh.dicts(

@@ -1,37 +1,78 @@
 // callpipe built-in dashboard: plain JS and hand-drawn SVG, no libraries and no network access
 // beyond this API. The token comes from the form or the URL fragment (#token=…) and is kept in
 // sessionStorage only (gone with the tab; never in localStorage, which any later script on this
-// origin could read for good); it is sent as a bearer header only. When every chart is drawn, <body data-rendered> holds the
-// number of points per chart (read back by the headless-browser test).
+// origin could read for good); it is sent as a bearer header only — also for the call's audio,
+// which is fetched as a blob and played from a blob: URL (an <audio src> request cannot carry a
+// header, and a token in a query string would end up in access logs).
+//
+// One filter (window, queue, agent, intent, sentiment, risks, satisfaction) is applied to every
+// panel, the agent table and the call list alike: the API computes narrowed aggregates from the
+// calls themselves, so the headline and the list always count the same calls.
+//
+// When every panel is drawn, <body data-rendered> holds the number of points per panel, and
+// data-state="ready" (read back by the headless-browser test); the call detail sets
+// data-transcript (lines) and data-audio ("ready" / "none: reason").
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = ["#2862c9", "#e0812f", "#3a9d5d", "#b5472b", "#7b5cc4", "#8c8c8c", "#c9a227", "#2aa3b5"];
-const state = { offset: 0, limit: 25, total: 0, q: "" };
+const REFRESH_MS = 60000;
+const CALL_COLUMNS = [
+  ["started", (c) => (c.started_at || "").slice(0, 16).replace("T", " ")],
+  ["agent", (c) => c.agent_id], ["queue", (c) => c.queue], ["status", (c) => c.status],
+  ["intent", (c) => c.intent], ["sentiment", (c) => c.sentiment], ["sat.", (c) => c.satisfaction_score ?? ""],
+  ["escalation", (c) => c.escalation_risk], ["churn", (c) => c.churn_risk],
+];
+const SEARCH_COLUMNS = [
+  ["started", (h) => (h.started_at || "").slice(0, 16).replace("T", " ")], ["call", (h) => h.call_id],
+  ["who", (h) => h.role], ["at", (h) => `${Number(h.start_s).toFixed(1)}s`], ["matching line", (h) => h.text],
+];
+const state = { offset: 0, limit: 25, total: 0, q: "", timer: null, audioUrl: null, selected: null, link: null };
 const rendered = {};
 
 function $(id) { return document.getElementById(id); }
 
 function token() { return $("token").value.trim(); }
 
-function params(extra) {
+// The one filter of every request, from the form.
+function filterParams(extra) {
   const p = new URLSearchParams({ days: $("days").value });
-  const queue = $("queue").value.trim();
-  if (queue) p.set("queue", queue);
+  const since = $("since").value, until = $("until").value;
+  if (since) p.set("since", `${since}T00:00:00Z`);
+  if (until) p.set("until", `${until}T23:59:59Z`);
+  for (const [id, name] of [["queue", "queue"], ["agent", "agent_id"], ["intent", "intent"], ["sentiment", "sentiment"],
+    ["escalation", "escalation_risk"], ["churn", "churn_risk"], ["maxsat", "max_satisfaction"]]) {
+    const v = $(id).value.trim();
+    if (v) p.set(name, v);
+  }
   for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
   return p;
 }
 
-async function api(path, query) {
+function describeScope() {
+  const p = filterParams();
+  const parts = [];
+  if (p.get("since") || p.get("until")) parts.push(`from ${$("since").value || "…"} to ${$("until").value || "now"}`);
+  else parts.push(`last ${p.get("days")} days`);
+  for (const [k, v] of p.entries()) if (!["days", "since", "until"].includes(k)) parts.push(`${k.replace("_", " ")} = ${v}`);
+  return `Showing ${parts.join(", ")}.`;
+}
+
+async function request(path, query) {
   const url = query ? `${path}?${query}` : path;
   const response = await fetch(url, { headers: { Authorization: `Bearer ${token()}` } });
   if (!response.ok) {
     let reason = response.statusText;
     try { reason = JSON.stringify((await response.json()).detail); } catch (e) { /* keep status text */ }
-    throw new Error(`${path}: ${response.status} ${reason}`);
+    const err = new Error(`${path}: ${response.status} ${reason}`);
+    err.status = response.status;
+    err.reason = reason;
+    throw err;
   }
-  return response.json();
+  return response;
 }
+
+async function api(path, query) { return (await request(path, query)).json(); }
 
 function el(name, attrs, parent) {
   const node = document.createElementNS(SVG, name);
@@ -40,22 +81,34 @@ function el(name, attrs, parent) {
   return node;
 }
 
-function clear(svg) { while (svg.firstChild) svg.removeChild(svg.firstChild); }
+function cell(tr, value, tag) {
+  const td = document.createElement(tag || "td");
+  td.textContent = value === null || value === undefined ? "" : String(value);
+  tr.appendChild(td);
+  return td;
+}
+
+function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
 function box(svg) {
   const r = svg.getBoundingClientRect();
   return { w: Math.max(r.width, 320), h: Math.max(r.height, 180), l: 40, r: 10, t: 10, b: 24 };
 }
 
-// Line chart: series = [{name, points: [[t(ms), y], …]}]; returns the number of points drawn.
-function lineChart(svg, series, { yMin, yMax, fmt } = {}) {
+function parseTime(t) { return Date.parse(t + (t.endsWith("Z") || t.includes("+") ? "" : "Z")); }
+
+// Line chart: series = [{name, points: [[t(ms), y], …]}]; every point is also drawn as a dot, so
+// a series with a single bucket (an intent whose calls all fell in one hour) is still visible.
+// Returns the number of points drawn.
+function lineChart(svg, series, { yMin, yMax, fmt, xfmt } = {}) {
   clear(svg);
   const b = box(svg);
   svg.setAttribute("viewBox", `0 0 ${b.w} ${b.h}`);
   const all = series.flatMap((s) => s.points);
-  if (!all.length) { el("text", { x: b.l, y: b.h / 2 }, svg).textContent = "no data"; return 0; }
+  if (!all.length) { el("text", { x: b.l, y: b.h / 2 }, svg).textContent = "no calls match the filter"; return 0; }
   const ts = all.map((p) => p[0]), ys = all.map((p) => p[1]);
-  const t0 = Math.min(...ts), t1 = Math.max(...ts) || t0 + 1;
+  let t0 = Math.min(...ts), t1 = Math.max(...ts);
+  if (t1 === t0) { const pad = xfmt ? 1000 : 3600000; t0 -= pad; t1 += pad; }  // one bucket: centre it, not a zero-width axis
   const lo = yMin ?? Math.min(0, ...ys), hi = yMax ?? (Math.max(...ys) || 1);
   const x = (t) => b.l + ((t - t0) / Math.max(t1 - t0, 1)) * (b.w - b.l - b.r);
   const y = (v) => b.h - b.b - ((v - lo) / Math.max(hi - lo, 1e-9)) * (b.h - b.t - b.b);
@@ -66,16 +119,23 @@ function lineChart(svg, series, { yMin, yMax, fmt } = {}) {
     el("line", { x1: b.l, y1: y(v), x2: b.w - b.r, y2: y(v), stroke: "#eef" }, svg);
   }
   for (const t of [t0, t1]) {
-    el("text", { x: x(t) - (t === t1 ? 60 : 0), y: b.h - 6 }, svg).textContent = new Date(t).toISOString().slice(5, 16).replace("T", " ");
+    el("text", { x: x(t) - (t === t1 ? 60 : 0), y: b.h - 6 }, svg).textContent = xfmt ? xfmt(t) : new Date(t).toISOString().slice(5, 16).replace("T", " ");
   }
   let drawn = 0;
   series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
     const pts = s.points.slice().sort((a, c) => a[0] - c[0]);
     drawn += pts.length;
-    el("polyline", {
-      points: pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" "),
-      fill: "none", stroke: COLORS[i % COLORS.length], "stroke-width": 1.6,
-    }, svg).appendChild(el("title")).textContent = s.name;
+    const g = el("g", {}, svg);
+    el("title", {}, g).textContent = s.name;
+    if (pts.length > 1) {
+      el("polyline", {
+        points: pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" "),
+        fill: "none", stroke: color, "stroke-width": 1.6,
+      }, g);
+    }
+    const radius = pts.length > 60 ? 1.2 : 2.5;
+    for (const p of pts) el("circle", { cx: x(p[0]).toFixed(1), cy: y(p[1]).toFixed(1), r: radius, fill: color }, g);
   });
   return drawn;
 }
@@ -85,7 +145,7 @@ function barChart(svg, items, { fmt } = {}) {
   clear(svg);
   const b = box(svg);
   svg.setAttribute("viewBox", `0 0 ${b.w} ${b.h}`);
-  if (!items.length) { el("text", { x: 10, y: b.h / 2 }, svg).textContent = "no data"; return 0; }
+  if (!items.length) { el("text", { x: 10, y: b.h / 2 }, svg).textContent = "none in the calls shown"; return 0; }
   const max = Math.max(...items.map((d) => Math.abs(d.value)), 1e-9);
   const row = (b.h - 10) / items.length, left = 110;
   items.forEach((d, i) => {
@@ -99,19 +159,32 @@ function barChart(svg, items, { fmt } = {}) {
   return items.length;
 }
 
+function legend(id, names) {
+  const box = $(id);
+  clear(box);
+  names.forEach((name, i) => {
+    const span = document.createElement("span");
+    const swatch = document.createElement("i");
+    swatch.style.background = COLORS[i % COLORS.length];  // CSSOM, allowed by the CSP (no inline style=)
+    span.appendChild(swatch);
+    span.appendChild(document.createTextNode(name));
+    box.appendChild(span);
+  });
+}
+
 function byIntentSeries(points, value) {
   const series = new Map();
   for (const p of points) {
     if (!series.has(p.intent)) series.set(p.intent, []);
-    series.get(p.intent).push([Date.parse(p.t + (p.t.endsWith("Z") || p.t.includes("+") ? "" : "Z")), value(p)]);
+    series.get(p.intent).push([parseTime(p.t), value(p)]);
   }
-  return [...series.entries()].map(([name, pts]) => ({ name: name || "(none)", points: pts }));
+  return [...series.entries()].map(([name, pts]) => ({ name: name || "(no analysis)", points: pts }));
 }
 
 function perBucket(points, fn) {
   const buckets = new Map();
   for (const p of points) {
-    const t = Date.parse(p.t + (p.t.endsWith("Z") || p.t.includes("+") ? "" : "Z"));
+    const t = parseTime(p.t);
     if (!buckets.has(t)) buckets.set(t, []);
     buckets.get(t).push(p);
   }
@@ -120,41 +193,56 @@ function perBucket(points, fn) {
 
 function pct(v) { return `${(v * 100).toFixed(1)}%`; }
 
+function kpi(label, value, cls) {
+  const d = document.createElement("div");
+  d.className = cls ? `kpi ${cls}` : "kpi";
+  d.appendChild(document.createElement("b")).textContent = value;
+  d.appendChild(document.createTextNode(label));
+  $("kpis").appendChild(d);
+}
+
+function fillIntentChoices(intents) {
+  const select = $("intent");
+  const chosen = select.value;
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const i of intents) {
+    if (i.intent && !known.has(i.intent)) {
+      const option = document.createElement("option");
+      option.textContent = i.intent;
+      select.appendChild(option);
+      known.add(i.intent);
+    }
+  }
+  select.value = chosen;
+}
+
 async function loadCharts() {
   const days = Number($("days").value);
-  const bucket = days > 14 ? "day" : "hour";
+  const ranged = $("since").value && $("until").value
+    ? (Date.parse($("until").value) - Date.parse($("since").value)) / 86400000 : days;
+  const bucket = ranged > 14 ? "day" : "hour";
   const [insights, series, breakdown, trends] = await Promise.all([
-    api("insights", params({ top: 10 })),
-    api("timeseries", params({ bucket })),
-    api("breakdown", params({ agents: 20 })),
-    api("trends", params({ recent_hours: 24, baseline_days: 28 })),
+    api("insights", filterParams({ top: 10 })),
+    api("timeseries", filterParams({ bucket })),
+    api("breakdown", filterParams({ agents: 50 })),
+    api("trends", new URLSearchParams({ recent_hours: 24, baseline_days: 28, ...($("queue").value.trim() ? { queue: $("queue").value.trim() } : {}) })),
   ]);
-  const kpis = $("kpis");
-  kpis.innerHTML = "";
+  fillIntentChoices(insights.intents);
+  clear($("kpis"));
   const total = insights.total_calls;
   const escalations = insights.intents.reduce((s, i) => s + i.escalations, 0);
   const churnRisks = insights.intents.reduce((s, i) => s + i.churn_risks, 0);
-  const sat = insights.intents.reduce((s, i) => s + (i.avg_satisfaction || 0) * i.calls, 0) / Math.max(total, 1);
-  for (const [label, value] of [["calls", total], ["avg satisfaction", sat.toFixed(2)],
-    ["escalation rate", pct(escalations / Math.max(total, 1))], ["churn risk rate", pct(churnRisks / Math.max(total, 1))],
-    ["rising labels", trends.rising.length]]) {
-    const d = document.createElement("div");
-    d.className = "kpi";
-    d.innerHTML = `<b></b>${label}`;
-    d.querySelector("b").textContent = value;
-    kpis.appendChild(d);
-  }
+  const rated = insights.intents.filter((i) => i.avg_satisfaction !== null);
+  const ratedCalls = rated.reduce((s, i) => s + i.calls, 0);
+  const sat = rated.reduce((s, i) => s + i.avg_satisfaction * i.calls, 0) / Math.max(ratedCalls, 1);
+  kpi("calls", total);
+  kpi("avg satisfaction", ratedCalls ? sat.toFixed(2) : "–");
+  kpi("escalation rate", pct(escalations / Math.max(total, 1)));
+  kpi("churn risk rate", pct(churnRisks / Math.max(total, 1)));
+  kpi("rising labels", trends.rising.length);
   const volume = byIntentSeries(series.points, (p) => p.calls);
   rendered.volume = lineChart($("chart-volume"), volume, { yMin: 0, fmt: (v) => v.toFixed(0) });
-  $("legend-volume").innerHTML = "";
-  volume.forEach((s, i) => {
-    const span = document.createElement("span");
-    const swatch = document.createElement("i");
-    swatch.style.background = COLORS[i % COLORS.length];  // CSSOM, allowed by the CSP (no inline style=)
-    span.appendChild(swatch);
-    span.appendChild(document.createTextNode(s.name));
-    $("legend-volume").appendChild(span);
-  });
+  legend("legend-volume", volume.map((s) => s.name));
   rendered.satisfaction = lineChart($("chart-satisfaction"), [{ name: "satisfaction", points: perBucket(series.points, (ps) => {
     const n = ps.reduce((s, p) => s + (p.avg_satisfaction === null ? 0 : p.calls), 0);
     return n ? ps.reduce((s, p) => s + (p.avg_satisfaction || 0) * p.calls, 0) / n : null;
@@ -167,6 +255,7 @@ async function loadCharts() {
     { name: "escalation rate", points: rateOf("escalations") },
     { name: "churn risk rate", points: rateOf("churn_risks") },
   ], { yMin: 0, fmt: pct });
+  legend("legend-escalation", ["escalation rate", "churn risk rate"]);
   rendered.topics = barChart($("chart-topics"), insights.topics.map((t) => ({ label: t.topic, value: t.calls })));
   rendered.competitors = barChart($("chart-competitors"), insights.competitors.map((c) => ({ label: c.competitor, value: c.mentions })));
   const r = breakdown.roles || {};
@@ -174,103 +263,261 @@ async function loadCharts() {
     ["caller sentiment", r.caller_sentiment], ["agent sentiment", r.agent_sentiment],
     ["caller talk share", r.caller_talk_share], ["agent talk share", r.agent_talk_share], ["silence share", r.silence_share],
   ].filter((d) => d[1] !== null && d[1] !== undefined).map(([label, value]) => ({ label, value })), { fmt: (v) => v.toFixed(2) });
+  rendered.agents = renderAgents(breakdown.agents || []);
+  renderTrends(trends);
+}
+
+function renderAgents(agents) {
+  const tbody = $("agents").querySelector("tbody");
+  clear(tbody);
+  for (const a of agents) {
+    const tr = document.createElement("tr");
+    tr.className = "call";
+    const n = Math.max(a.calls, 1);
+    for (const v of [a.agent_id || "(unknown)", a.calls, a.hours, a.avg_satisfaction ?? "–", pct(a.escalations / n),
+      pct(a.churn_risks / n), a.negative, a.avg_caller_sentiment ?? "–", a.avg_agent_talk_share ?? "–"]) cell(tr, v);
+    tr.addEventListener("click", () => { $("agent").value = a.agent_id; state.offset = 0; loadAll(); });
+    tbody.appendChild(tr);
+  }
+  return agents.length;
+}
+
+function renderTrends(trends) {
   const tbody = $("trends").querySelector("tbody");
-  tbody.innerHTML = "";
+  clear(tbody);
+  // Say why the table is empty instead of leaving a blank table.
+  let note = `Last 24 h (${trends.recent_calls} calls) against the 28 days before (${trends.baseline_calls} calls); `
+    + "bold rows rose significantly (one-sided z-test, Bonferroni-corrected). Trends follow the queue filter only.";
+  if (!trends.recent_calls || !trends.baseline_calls) {
+    note = `No trend test: it needs calls in the last 24 h and in the 28 days before (now ${trends.recent_calls} and ${trends.baseline_calls}).`;
+  } else if (!trends.rising.length) {
+    note = `${note} Nothing rose significantly.`;
+  }
+  $("trends-note").textContent = note;
   for (const t of trends.tested.slice(0, 10)) {
     const tr = document.createElement("tr");
-    for (const v of [t.kind, t.label, pct(t.recent_share), pct(t.baseline_share), t.z.toFixed(2), t.p_value.toExponential(1)]) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.appendChild(td);
-    }
-    if (t.significant) tr.style.fontWeight = "600";
+    for (const v of [t.kind, t.label, pct(t.recent_share), pct(t.baseline_share), t.z.toFixed(2), t.p_value.toExponential(1)]) cell(tr, v);
+    if (t.significant) tr.className = "significant";
     tbody.appendChild(tr);
   }
   rendered.trends = trends.tested.length;
 }
 
+function callHeader(columns) {
+  const head = $("calls").querySelector("thead tr");
+  clear(head);
+  for (const [label] of columns) cell(head, label, "th");
+}
+
 async function loadCalls() {
   const tbody = $("calls").querySelector("tbody");
-  let rows;
+  let rows, columns;
   if (state.q) {
-    const found = await api("search", new URLSearchParams({ q: state.q, limit: 50 }));
-    rows = found.hits.map((h) => ({ call_id: h.call_id, started_at: h.started_at, agent_id: "", queue: "", intent: h.text, sentiment: "", satisfaction_score: "", escalation_risk: "", churn_risk: "" }));
+    const found = await api("search", new URLSearchParams({ q: state.q, limit: 50, days: $("days").value }));
+    rows = found.hits;
+    columns = SEARCH_COLUMNS;
     state.total = rows.length;
   } else {
-    const page = await api("calls", new URLSearchParams({ limit: state.limit, offset: state.offset }));
+    const page = await api("calls", filterParams({ limit: state.limit, offset: state.offset }));
     rows = page.items;
+    columns = CALL_COLUMNS;
     state.total = page.total;
   }
-  tbody.innerHTML = "";
+  callHeader(columns);
+  clear(tbody);
   for (const c of rows) {
     const tr = document.createElement("tr");
     tr.className = "call";
-    for (const v of [c.started_at.slice(0, 16).replace("T", " "), c.agent_id, c.queue, c.intent, c.sentiment, c.satisfaction_score ?? "", c.escalation_risk, c.churn_risk]) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.appendChild(td);
+    if (c.status && c.status !== "ok") tr.classList.add("not-ok");
+    tr.dataset.callId = c.call_id;
+    for (const [label, value] of columns) {
+      const td = cell(tr, value(c));
+      if (label === "status" && c.status === "no_speech") td.title = "no speech was found in the recording: nothing to analyze";
     }
-    tr.addEventListener("click", () => showCall(c.call_id));
+    tr.addEventListener("click", () => showCall(c.call_id, c.start_s));
     tbody.appendChild(tr);
   }
-  $("page").textContent = state.q ? `${rows.length} hits` : `${state.offset + 1}–${state.offset + rows.length} of ${state.total}`;
+  $("page").textContent = state.q ? `${rows.length} matching lines` : (state.total ? `${state.offset + 1}–${state.offset + rows.length} of ${state.total}` : "no calls match the filter");
   rendered.calls = rows.length;
   return rows;
 }
 
-async function showCall(callId) {
+function definition(dl, term, value) {
+  if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return;
+  dl.appendChild(document.createElement("dt")).textContent = term;
+  dl.appendChild(document.createElement("dd")).textContent = Array.isArray(value) ? value.join(", ") : String(value);
+}
+
+function fixed(v, digits) { return v === null || v === undefined ? null : Number(v).toFixed(digits); }
+
+// The call's analysis in full: what a supervisor reads before listening.
+function analysisList(c) {
+  const dl = document.createElement("dl");
+  definition(dl, "status", c.status);
+  definition(dl, "flags", c.flags);
+  definition(dl, "summary", c.summary);
+  definition(dl, "intent", c.intent);
+  definition(dl, "sentiment", c.sentiment && `${c.sentiment} (caller ${c.caller_sentiment || "–"} ${fixed(c.caller_sentiment_score, 2) ?? ""}, agent ${c.agent_sentiment || "–"} ${fixed(c.agent_sentiment_score, 2) ?? ""})`);
+  definition(dl, "caller sentiment start → end", c.caller_sentiment_start === null ? null : `${fixed(c.caller_sentiment_start, 2)} → ${fixed(c.caller_sentiment_end, 2)}`);
+  definition(dl, "satisfaction", c.satisfaction_score);
+  definition(dl, "escalation risk", c.escalation_risk);
+  definition(dl, "churn risk", c.churn_risk);
+  definition(dl, "topics", c.key_topics);
+  definition(dl, "action items", (c.action_items || []).map((t, i) => `${t} (${(c.action_item_owners || [])[i] || "?"})`));
+  definition(dl, "competitors", (c.competitors || []).map((n, i) => `${n} ×${(c.competitor_counts || [])[i] ?? 1}`));
+  definition(dl, "answers", (c.custom_question_ids || []).map((q, i) => `${q}: ${(c.custom_answers || [])[i]}`));
+  definition(dl, "duration", c.duration_s === undefined ? null : `${fixed(c.duration_s, 0)} s, silence ${pct(c.silence_share || 0)}, ${c.turn_count} turns, longest monologue ${fixed(c.longest_monologue_s, 0)} s`);
+  definition(dl, "talk share", c.caller_talk_share === null ? null : `caller ${pct(c.caller_talk_share)}, agent ${pct(c.agent_talk_share || 0)}`);
+  definition(dl, "interruptions", c.caller_interruptions === null ? null : `caller ${c.caller_interruptions}, agent ${c.agent_interruptions}`);
+  definition(dl, "words per minute", c.caller_words_per_minute === null ? null : `caller ${fixed(c.caller_words_per_minute, 0)}, agent ${fixed(c.agent_words_per_minute, 0)}`);
+  const redactions = Object.entries(c.redaction_counts || {}).map(([k, v]) => `${k} ${v}`);
+  definition(dl, "redacted", c.redaction_enabled ? (redactions.length ? redactions : ["nothing found"]) : ["redaction off"]);
+  definition(dl, "agent / queue", `${c.agent_id || "–"} / ${c.queue || "–"}`);
+  definition(dl, "engines", `${c.stt_engine || "–"} ${c.stt_model || ""} · ${c.analyzer || "–"} ${c.model || ""} ${c.prompt_version || ""}`);
+  return dl;
+}
+
+// Sentiment over the call: each utterance's score (-1 … 1) at its start time, caller and agent apart.
+function sentimentChart(transcript) {
+  const svg = el("svg", { class: "chart small" });
+  const series = ["caller", "agent"].map((role) => ({ name: role, points: transcript
+    .filter((u) => u.role === role && u.sentiment !== null && u.sentiment !== undefined)
+    .map((u) => [u.start_s * 1000, Number(u.sentiment)]) }));
+  return { svg, draw: () => lineChart(svg, series, { yMin: -1, yMax: 1, fmt: (v) => v.toFixed(1),
+    xfmt: (ms) => `${Math.round(ms / 1000)} s` }) };
+}
+
+function releaseAudio() {
+  if (state.audioUrl) { URL.revokeObjectURL(state.audioUrl); state.audioUrl = null; }
+}
+
+// Audio playback synced to the transcript: click a line to seek there; while playing, the line
+// being spoken is highlighted (and scrolled into view).
+async function attachAudio(aside, callId, lines) {
+  const holder = document.createElement("div");
+  holder.className = "player";
+  aside.insertBefore(holder, aside.children[1] || null);
+  releaseAudio();
+  let blob;
+  try {
+    blob = await (await request(`calls/${encodeURIComponent(callId)}/audio`)).blob();
+  } catch (err) {
+    holder.textContent = err.status === 404 ? `No audio: ${String(err.reason).replace(/^"|"$/g, "")}` : `Audio failed: ${err.message}`;
+    document.body.dataset.audio = `none: ${err.status}`;
+    return null;
+  }
+  if (state.selected !== callId) return null;  // another call was opened meanwhile
+  state.audioUrl = URL.createObjectURL(blob);
+  const audio = document.createElement("audio");
+  audio.controls = true;
+  audio.preload = "auto";
+  audio.src = state.audioUrl;
+  holder.appendChild(audio);
+  let current = null;
+  audio.addEventListener("timeupdate", () => {
+    const t = audio.currentTime;
+    const line = lines.find((l) => t >= l.start && t < l.end) || null;
+    if (line !== current) {
+      if (current) current.node.classList.remove("speaking");
+      if (line) { line.node.classList.add("speaking"); line.node.scrollIntoView({ block: "nearest" }); }
+      current = line;
+      document.body.dataset.speaking = line ? String(line.idx) : "";
+    }
+  });
+  for (const l of lines) {
+    l.node.addEventListener("click", () => { audio.currentTime = l.start + 0.01; audio.play().catch(() => {}); });
+  }
+  document.body.dataset.audio = "ready";
+  return audio;
+}
+
+async function showCall(callId, atSecond) {
+  state.selected = callId;
   const detail = await api(`calls/${encodeURIComponent(callId)}`);
   const aside = $("detail");
-  aside.innerHTML = "<h2>Transcript</h2>";
+  clear(aside);
   const c = detail.call;
-  const head = document.createElement("p");
-  head.textContent = `${c.call_id} · ${c.intent} · satisfaction ${c.satisfaction_score ?? "–"} · ${c.summary}`;
-  aside.appendChild(head);
+  aside.appendChild(document.createElement("h2")).textContent = `Call ${c.call_id}`;
+  aside.appendChild(document.createElement("p")).textContent = `${(c.started_at || "").slice(0, 19).replace("T", " ")} · ${c.direction || ""} · ${c.from_number ? "from " + c.from_number : ""}`;
+  aside.appendChild(analysisList(c));
+  if (detail.transcript.some((u) => u.sentiment !== null && u.sentiment !== undefined)) {
+    aside.appendChild(document.createElement("h3")).textContent = "Sentiment over the call (caller, agent)";
+    const chart = sentimentChart(detail.transcript);
+    aside.appendChild(chart.svg);
+    chart.draw();
+  }
+  aside.appendChild(document.createElement("h3")).textContent = "Transcript";
+  if (!detail.transcript.length) aside.appendChild(document.createElement("p")).textContent = c.status === "no_speech" ? "No speech in this recording." : "No transcript stored.";
+  const lines = [];
   for (const u of detail.transcript) {
     const p = document.createElement("p");
     p.className = `turn ${u.role}`;
+    p.dataset.idx = String(u.idx);
     const who = document.createElement("span");
     who.className = "who";
     who.textContent = `${u.role} ${u.start_s.toFixed(1)}s`;
     p.appendChild(who);
     p.appendChild(document.createTextNode(u.text));
     aside.appendChild(p);
+    lines.push({ idx: u.idx, start: u.start_s, end: Math.max(u.end_s, u.start_s + 0.2), node: p });
   }
   document.body.dataset.transcript = String(detail.transcript.length);
+  const audio = await attachAudio(aside, callId, lines);
+  if (audio && atSecond !== undefined && atSecond !== null) {
+    const seek = () => { audio.currentTime = Number(atSecond); };
+    if (audio.readyState >= 1) seek(); else audio.addEventListener("loadedmetadata", seek, { once: true });
+  }
 }
 
 // Calls dead-lettered in the window (their latest event in call_events), with stage and reason:
 // these never reach the calls table, so the page lists them apart and counts them as a KPI.
 async function loadFailures() {
   const failed = await api("failures", new URLSearchParams({ days: $("days").value, limit: 50 }));
-  const kpi = document.createElement("div");
-  kpi.className = "kpi failed";
-  kpi.innerHTML = "<b></b>failed calls";
-  kpi.querySelector("b").textContent = failed.total;
-  $("kpis").appendChild(kpi);
+  kpi("failed calls", failed.total, "failed");
   const tbody = $("failures").querySelector("tbody");
-  tbody.innerHTML = "";
+  clear(tbody);
   for (const f of failed.items) {
     const tr = document.createElement("tr");
     tr.className = "failed";
-    for (const v of [f.dead_lettered_at.slice(0, 19).replace("T", " "), f.call_id, f.stage, f.error_class, f.attempts, f.reason]) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.appendChild(td);
-    }
+    for (const v of [f.dead_lettered_at.slice(0, 19).replace("T", " "), f.call_id, f.stage, f.error_class, f.attempts, f.reason]) cell(tr, v);
     tbody.appendChild(tr);
   }
   rendered.failures = failed.items.length;
 }
 
+async function exportCsv() {
+  try {
+    const response = await request("calls.csv", filterParams());
+    const url = URL.createObjectURL(await response.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = "calls.csv";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    const cut = response.headers.get("X-Truncated") === "true";
+    $("status").textContent = cut ? `exported the newest rows of ${response.headers.get("X-Total-Count")} calls (export limit)` : "";
+  } catch (err) {
+    $("status").textContent = String(err.message || err);
+  }
+}
+
 async function loadAll() {
   document.body.dataset.state = "loading";
   $("status").textContent = "loading…";
+  $("scope").textContent = describeScope();
   try {
     await loadCharts();
     await loadFailures();
     const rows = await loadCalls();
-    if (rows.length) await showCall(rows[0].call_id);
+    if (state.link) {  // #call=ID&at=SECONDS: a link to a moment in a call
+      const { call, at } = state.link;
+      state.link = null;
+      await showCall(call, at === null ? undefined : Number(at));
+    } else if (rows.length && !state.q) {
+      await showCall(state.selected && rows.some((r) => r.call_id === state.selected) ? state.selected : rows[0].call_id);
+    }
     document.body.dataset.rendered = JSON.stringify(rendered);
     document.body.dataset.state = "ready";
     $("status").textContent = "";
@@ -280,14 +527,31 @@ async function loadAll() {
   }
 }
 
+function setAutoRefresh(on) {
+  if (state.timer) { clearInterval(state.timer); state.timer = null; }
+  // Refresh the panels and the list, but never while audio is playing.
+  if (on) state.timer = setInterval(() => { const a = document.querySelector("audio"); if (!a || a.paused) loadAll(); }, REFRESH_MS);
+}
+
 function init() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get("token")) {
     sessionStorage.setItem("callpipe-token", fragment.get("token"));
-    history.replaceState(null, "", location.pathname);  // do not leave the token in the address bar
   }
   localStorage.removeItem("callpipe-token");  // a token an older version left there
-  if (fragment.get("days")) $("days").value = fragment.get("days");
+  for (const [key, id] of [["days", "days"], ["queue", "queue"], ["agent", "agent"], ["intent", "intent"], ["sentiment", "sentiment"],
+    ["escalation", "escalation"], ["churn", "churn"], ["since", "since"], ["until", "until"], ["maxsat", "maxsat"]]) {
+    const v = fragment.get(key);
+    if (v === null) continue;
+    if ($(id).tagName === "SELECT" && ![...$(id).options].some((o) => (o.value || o.textContent) === v)) {
+      const option = document.createElement("option");
+      option.textContent = v;
+      $(id).appendChild(option);
+    }
+    $(id).value = v;
+  }
+  if (fragment.get("call")) state.link = { call: fragment.get("call"), at: fragment.get("at") };
+  if (fragment.get("token")) history.replaceState(null, "", location.pathname);  // do not leave the token in the address bar
   $("token").value = sessionStorage.getItem("callpipe-token") || "";
   $("controls").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -295,9 +559,18 @@ function init() {
     state.offset = 0;
     loadAll();
   });
+  $("reset").addEventListener("click", () => {
+    for (const id of ["since", "until", "queue", "agent", "intent", "sentiment", "escalation", "churn", "maxsat"]) $(id).value = "";
+    state.offset = 0;
+    loadAll();
+  });
+  $("autorefresh").addEventListener("change", (e) => setAutoRefresh(e.target.checked));
   $("search").addEventListener("submit", (e) => { e.preventDefault(); state.q = $("q").value.trim(); state.offset = 0; loadCalls().catch((err) => { $("status").textContent = err.message; }); });
+  $("clear-search").addEventListener("click", () => { state.q = ""; $("q").value = ""; loadCalls().catch((err) => { $("status").textContent = err.message; }); });
+  $("export").addEventListener("click", exportCsv);
   $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - state.limit); loadCalls(); });
   $("next").addEventListener("click", () => { if (state.offset + state.limit < state.total) { state.offset += state.limit; loadCalls(); } });
+  window.addEventListener("beforeunload", releaseAudio);
   if (token()) loadAll(); else { $("status").textContent = "enter the insights token"; document.body.dataset.state = "needs-token"; }
 }
 
