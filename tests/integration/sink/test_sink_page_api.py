@@ -163,6 +163,8 @@ def test_call_audio_is_served_with_the_token_only_and_never_cached(
     assert api.get(f"/calls/{with_audio}/audio").status_code == 401
     missing = api.get(f"/calls/{gone}/audio", headers=AUTH)
     assert missing.status_code == 404 and "no longer in the store" in missing.json()["detail"]
+    foreign = api.get(f"/calls/{seeded[5]['call_id']}/audio", headers=AUTH)  # file:///var/recordings/…
+    assert foreign.status_code == 404 and "not in this recording store" in foreign.json()["detail"]
     assert api.get("/calls/CA-nobody/audio", headers=AUTH).status_code == 404
 
 

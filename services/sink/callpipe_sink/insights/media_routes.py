@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi import Path as PathParam
 from fastapi.params import Depends
 
+from callpipe.errors import InvalidInputError
 from callpipe.store import RecordingNotFoundError, RecordingStore
 
 __all__ = ["AUDIO_MEDIA_TYPES", "media_router"]
@@ -56,6 +57,10 @@ def media_router(
             data = await recordings.get(uri)
         except RecordingNotFoundError:
             raise HTTPException(404, f"the recording of call {call_id!r} is no longer in the store") from None
+        except InvalidInputError:  # a URI of another store (e.g. archived before a store move)
+            raise HTTPException(
+                404, f"the recording of call {call_id!r} is not in this recording store"
+            ) from None
         media_type = AUDIO_MEDIA_TYPES.get(
             PurePosixPath(urlsplit(uri).path).suffix.lower(), "application/octet-stream"
         )

@@ -241,7 +241,7 @@ async function loadCharts() {
   kpi("churn risk rate", pct(churnRisks / Math.max(total, 1)));
   kpi("rising labels", trends.rising.length);
   const volume = byIntentSeries(series.points, (p) => p.calls);
-  rendered.volume = lineChart($("chart-volume"), volume, { yMin: 0, fmt: (v) => v.toFixed(0) });
+  rendered.volume = lineChart($("chart-volume"), volume, { yMin: 0, fmt: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)) });
   legend("legend-volume", volume.map((s) => s.name));
   rendered.satisfaction = lineChart($("chart-satisfaction"), [{ name: "satisfaction", points: perBucket(series.points, (ps) => {
     const n = ps.reduce((s, p) => s + (p.avg_satisfaction === null ? 0 : p.calls), 0);
@@ -414,18 +414,29 @@ async function attachAudio(aside, callId, lines) {
   audio.src = state.audioUrl;
   holder.appendChild(audio);
   let current = null;
-  audio.addEventListener("timeupdate", () => {
-    const t = audio.currentTime;
+  const highlightAt = (t) => {
     const line = lines.find((l) => t >= l.start && t < l.end) || null;
-    if (line !== current) {
-      if (current) current.node.classList.remove("speaking");
-      if (line) { line.node.classList.add("speaking"); line.node.scrollIntoView({ block: "nearest" }); }
-      current = line;
-      document.body.dataset.speaking = line ? String(line.idx) : "";
+    if (line === current) return;
+    if (current) current.node.classList.remove("speaking");
+    if (line) {
+      line.node.classList.add("speaking");
+      // Scroll the transcript panel only, never the page under the supervisor's reading.
+      const panel = $("detail");
+      const top = line.node.offsetTop;  // the panel is the offset parent (position: relative)
+      if (top < panel.scrollTop || top > panel.scrollTop + panel.clientHeight - 40) panel.scrollTop = Math.max(0, top - 60);
     }
-  });
+    current = line;
+    document.body.dataset.speaking = line ? String(line.idx) : "";
+  };
+  // While playing, and after any seek (the player's own slider included).
+  for (const event of ["timeupdate", "seeked"]) audio.addEventListener(event, () => highlightAt(audio.currentTime));
+  audio.seekTo = (t) => {
+    highlightAt(t);  // at once: the line jumped to is marked even before the media has seeked
+    const seek = () => { audio.currentTime = t; };
+    if (audio.readyState >= 1) seek(); else audio.addEventListener("loadedmetadata", seek, { once: true });
+  };
   for (const l of lines) {
-    l.node.addEventListener("click", () => { audio.currentTime = l.start + 0.01; audio.play().catch(() => {}); });
+    l.node.addEventListener("click", () => { audio.seekTo(l.start + 0.01); audio.play().catch(() => {}); });
   }
   document.body.dataset.audio = "ready";
   return audio;
@@ -463,10 +474,7 @@ async function showCall(callId, atSecond) {
   }
   document.body.dataset.transcript = String(detail.transcript.length);
   const audio = await attachAudio(aside, callId, lines);
-  if (audio && atSecond !== undefined && atSecond !== null) {
-    const seek = () => { audio.currentTime = Number(atSecond); };
-    if (audio.readyState >= 1) seek(); else audio.addEventListener("loadedmetadata", seek, { once: true });
-  }
+  if (audio && atSecond !== undefined && atSecond !== null) audio.seekTo(Number(atSecond));
 }
 
 // Calls dead-lettered in the window (their latest event in call_events), with stage and reason:
@@ -515,10 +523,13 @@ async function loadAll() {
       const { call, at } = state.link;
       state.link = null;
       await showCall(call, at === null ? undefined : Number(at));
+      $("detail").parentElement.scrollIntoView();  // a link to a call opens on the call
     } else if (rows.length && !state.q) {
       await showCall(state.selected && rows.some((r) => r.call_id === state.selected) ? state.selected : rows[0].call_id);
     }
     document.body.dataset.rendered = JSON.stringify(rendered);
+    // Milliseconds from navigation to every panel drawn (read back by `./dev bench page`).
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.state = "ready";
     $("status").textContent = "";
   } catch (err) {
