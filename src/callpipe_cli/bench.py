@@ -28,6 +28,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.call_status_probe",
         "seconds until a failed/declined call shows its status",
     ),
+    "page": (
+        "callpipe_bench.page_bench",
+        "built-in page over 10,000 calls: API ms per request, page ready ms",
+    ),
     "erase": ("callpipe_bench.erase_bench", "erase 1,000 calls by phone number among 20,000: seconds"),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }
