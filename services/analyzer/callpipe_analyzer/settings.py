@@ -38,6 +38,13 @@ class RedactionSettings(BaseSettings):
     ssn: bool = True
     email: bool = True
     phone: bool = True
+    unverified_card_digits: int = Field(
+        default=13,
+        ge=0,
+        le=19,
+        description="Digit runs this long are redacted as card numbers even when no Luhn check passes "
+        "(misheard digits); 0 = Luhn-valid cards only.",
+    )
 
 
 class AudioRedactionSettings(BaseSettings):

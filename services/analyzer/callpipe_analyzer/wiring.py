@@ -56,7 +56,14 @@ def build_ports(
         audio_redactor=audio,
         analyzer=build_analyzer(settings, http_client=http_client),
         redactor=Redactor(
-            RedactorOptions(enabled=r.enabled, cards=r.cards, ssn=r.ssn, email=r.email, phone=r.phone)
+            RedactorOptions(
+                enabled=r.enabled,
+                cards=r.cards,
+                ssn=r.ssn,
+                email=r.email,
+                phone=r.phone,
+                unverified_card_digits=r.unverified_card_digits,
+            )
         ),
         sentiment=SentimentScorer(),
     )

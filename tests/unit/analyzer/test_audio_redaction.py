@@ -13,7 +13,7 @@ import pytest
 from callpipe.models import Role, Utterance, Word
 from callpipe.store import LocalRecordingStore, original_uri_of
 from callpipe_analyzer.audio_redaction import AudioRedactionOptions, AudioRedactor, bleep, merge_spans
-from callpipe_analyzer.redaction import AudioSpan, Redactor, audio_spans
+from callpipe_analyzer.redaction import AudioSpan, Redactor, RedactorOptions, audio_spans
 
 RATE = 8000
 CARD = "4111 1111 1111 1111"
@@ -60,7 +60,8 @@ def test_a_card_number_is_located_by_its_words() -> None:
     assert result.utterances[0].text == "my card is [CARD_NUMBER] thanks"
     # Words 3..6 (the four groups) at 10 + i * 0.5 s, each 0.4 s: 11.5 → 13.4, nothing else.
     assert {s.kind for s in result.audio_spans} == {"card_number"}
-    assert merge_spans(result.audio_spans, 0.25, 60.0) == [(11.25, pytest.approx(13.65))]
+    [(start, end)] = merge_spans(result.audio_spans, 0.25, 60.0)
+    assert start == 11.25 and end == pytest.approx(13.65)
 
 
 def test_without_word_timings_the_whole_utterance_is_the_span() -> None:
@@ -150,3 +151,16 @@ def test_what_cannot_be_redacted_is_flagged_not_failed(tmp_path: Path) -> None:
     for uri, flag in cases.items():
         outcome = asyncio.run(redactor.redact(uri, span))
         assert (outcome.audio_uri, outcome.flags) == (uri, (flag,))
+
+
+def test_a_misheard_card_number_is_still_redacted() -> None:
+    # Speech-to-text dropped a digit ("4539" heard as "459"): no Luhn check can pass any more.
+    misheard = caller("the card number is 459 1488 0343 6467 thanks", 0.0)
+    result = Redactor().redact([misheard])
+    assert result.utterances[0].text == "the card number is [CARD_NUMBER] thanks"
+    assert result.counts == {"card_number": 1} and result.audio_spans
+    luhn_only = Redactor(RedactorOptions(unverified_card_digits=0)).redact([misheard])
+    assert "1488" in luhn_only.utterances[0].text  # what the checksum alone would have let through
+    # An order number of 12 digits is no card: left as said.
+    order = caller("my order is 1234 5678 9012", 0.0)
+    assert Redactor().redact([order]).utterances[0].text == "my order is 1234 5678 9012"

@@ -58,6 +58,10 @@ class RedactorOptions:
     phone: bool = True
     # Turns either side of a card number searched for CVV / expiry.
     card_context_turns: int = 3
+    # A run of at least this many digits with no Luhn-valid card in it is still taken for a card
+    # number: speech-to-text drops or mishears a digit often enough ("4539" heard as "459") that
+    # a checksum alone lets misheard cards through. 0 turns this off (Luhn-valid only).
+    unverified_card_digits: int = 13
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,12 @@ class Redactor:
                     for token in run.tokens_covering(start, start + length):
                         spans.add(token.utterance, token.start, token.end, "card_number")
                         card_utterances.add(token.utterance)
+            if not card_utterances and 0 < self.options.unverified_card_digits <= n:
+                spans.counts["card_number"] += 1
+                for token in run.tokens:
+                    spans.add(token.utterance, token.start, token.end, "card_number")
+                    card_utterances.add(token.utterance)
+                return card_utterances
             if card_utterances:
                 # Whatever else was said in the same breath (expiry, CVV) goes too.
                 rest = [i for i, c in enumerate(covered) if not c]
