@@ -32,6 +32,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.page_bench",
         "built-in page over 10,000 calls: API ms per request, page ready ms",
     ),
+    "audio-redaction": (
+        "callpipe_bench.audio_redaction_eval",
+        "a spoken card number before / after the recording's redaction",
+    ),
     "erase": ("callpipe_bench.erase_bench", "erase 1,000 calls by phone number among 20,000: seconds"),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }

@@ -30,6 +30,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Analyzer", "callpipe_analyzer.settings:AnalyzerSettings"),
     ("Analyzer: LLM", "callpipe_analyzer.settings:LLMSettings"),
     ("Analyzer: redaction", "callpipe_analyzer.settings:RedactionSettings"),
+    ("Analyzer: audio redaction (PCI)", "callpipe_analyzer.settings:AudioRedactionSettings"),
     ("Sink: ClickHouse", "callpipe_sink.settings:WarehouseSettings"),
     ("Sink: its runner defaults (other RUNNER_* as above)", "callpipe_sink.settings:SinkRunnerSettings"),
     ("Sink: insights API", "callpipe_sink.settings:InsightsSettings"),

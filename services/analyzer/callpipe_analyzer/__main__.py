@@ -17,7 +17,14 @@ from callpipe.avro.serde import AvroSerde
 from callpipe.models import CallAnalyzed, TranscriptReady
 from callpipe.observability import bind_call_id, configure_logging
 from callpipe.runner import MessageStage, StageRunner
-from callpipe.settings import KafkaSettings, RunnerSettings, SchemaRegistrySettings, TopicSettings
+from callpipe.settings import (
+    KafkaSettings,
+    RecordingStoreSettings,
+    RunnerSettings,
+    SchemaRegistrySettings,
+    TopicSettings,
+)
+from callpipe.store import open_recording_store
 from callpipe_analyzer.settings import AnalyzerSettings
 from callpipe_analyzer.stage import analyze
 from callpipe_analyzer.wiring import build_ports
@@ -42,8 +49,10 @@ async def run() -> None:
     transcripts = AvroSerde(TranscriptReady, registry, f"{topics.transcripts}-value")
     analyses = AvroSerde(CallAnalyzed, registry, f"{topics.analyses}-value")
     limits = httpx.Limits(max_connections=settings.llm.max_concurrency + 4)
+    # The archive the transcriber writes: the analyzer stores the recording's redacted copy there.
+    recordings = open_recording_store(RecordingStoreSettings())
     async with httpx.AsyncClient(limits=limits, timeout=settings.llm.timeout_s) as http:
-        ports = build_ports(settings, http_client=http)
+        ports = build_ports(settings, http_client=http, recordings=recordings)
         log.info("analyzer ready", extra={"engine": settings.engine, "model": ports.analyzer.model})
 
         async def handler(event: TranscriptReady) -> CallAnalyzed:
@@ -67,7 +76,10 @@ async def run() -> None:
             runner=runner_settings,
             dead_letter_topic=topics.dead_letter(settings.stage_name),
         )
-        await runner.run()
+        try:
+            await runner.run()
+        finally:
+            await recordings.aclose()
 
 
 def main() -> None:

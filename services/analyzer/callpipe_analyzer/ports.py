@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from callpipe.models import CallAnalysis, TokenUsage, Utterance
+from callpipe_analyzer.audio_redaction import AudioRedactor
 from callpipe_analyzer.redaction import Redactor
 from callpipe_analyzer.sentiment import SentimentScorer
 
@@ -53,3 +54,5 @@ class AnalyzerPorts:
     redactor: Redactor
     sentiment: SentimentScorer
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # None where no recording store is at hand (tools, transcript-only eval): text redaction only.
+    audio_redactor: AudioRedactor | None = None

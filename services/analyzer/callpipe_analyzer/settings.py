@@ -38,6 +38,33 @@ class RedactionSettings(BaseSettings):
     ssn: bool = True
     email: bool = True
     phone: bool = True
+    unverified_card_digits: int = Field(
+        default=13,
+        ge=0,
+        le=19,
+        description="Digit runs this long are redacted as card numbers even when no Luhn check passes "
+        "(misheard digits); 0 = Luhn-valid cards only.",
+    )
+
+
+class AudioRedactionSettings(BaseSettings):
+    """PCI in audio (``ANALYZER_REDACT_AUDIO_*``): the archived recording's card numbers bleeped."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYZER_REDACT_AUDIO_", extra="ignore")
+
+    enabled: bool = Field(
+        default=True, description="Write a redacted copy of the recording when card data or an SSN was said."
+    )
+    kinds: list[Literal["card_number", "card_security", "ssn", "phone", "email"]] = Field(
+        default=["card_number", "card_security", "ssn"], description="What is removed from the audio."
+    )
+    mode: Literal["tone", "silence"] = Field(
+        default="tone", description="Replace spans by a 1 kHz tone or silence."
+    )
+    pad_s: float = Field(default=0.25, ge=0, le=2, description="Margin either side of each span, seconds.")
+    keep_original: bool = Field(
+        default=False, description="Keep the unredacted original beside the copy (default: deleted)."
+    )
 
 
 class AnalyzerSettings(BaseSettings):
@@ -56,3 +83,4 @@ class AnalyzerSettings(BaseSettings):
     )
     llm: LLMSettings = Field(default_factory=LLMSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    audio_redaction: AudioRedactionSettings = Field(default_factory=AudioRedactionSettings)

@@ -1,7 +1,8 @@
 """The analyze stage: ``TranscriptReady`` → ``CallAnalyzed``.
 
 Order matters: redaction runs first, so neither the analyzer engine (which may be a remote LLM)
-nor the utterances stored downstream ever see a card number; metrics and per-utterance sentiment
+nor the utterances stored downstream ever see a card number, and the recording the analysis names
+is the copy with the card numbers bleeped (``audio_redaction``); metrics and per-utterance sentiment
 are computed for every call, whatever the engine and even when there is nothing to analyze.
 """
 
@@ -52,6 +53,12 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
     flags: list[str] = []
     if event.roles_low_confidence:
         flags.append("roles_low_confidence")
+    audio_uri = event.audio_uri
+    if ports.audio_redactor is not None:
+        # Before the engine: the analysis that leaves names the redacted copy, never the original.
+        audio = await ports.audio_redactor.redact(event.audio_uri, redaction.audio_spans)
+        audio_uri = audio.audio_uri
+        flags.extend(audio.flags)
 
     analyzer = ports.analyzer
     analysis = None
@@ -92,7 +99,7 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
         token_usage=usage,
         stt_engine=event.engine,
         stt_model=event.model,
-        audio_uri=event.audio_uri,
+        audio_uri=audio_uri,
         audio_duration_s=event.audio_duration_s,
         utterances=[
             AnalyzedUtterance(

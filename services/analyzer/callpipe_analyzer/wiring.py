@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 
 from callpipe.errors import InvalidInputError
+from callpipe.store import RecordingStore
+from callpipe_analyzer.audio_redaction import AudioRedactionOptions, AudioRedactor
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.ports import Analyzer, AnalyzerPorts
 from callpipe_analyzer.redaction import Redactor, RedactorOptions
@@ -33,12 +35,35 @@ def build_analyzer(settings: AnalyzerSettings, *, http_client: httpx.AsyncClient
     return OfflineAnalyzer(config, models=models)
 
 
-def build_ports(settings: AnalyzerSettings, *, http_client: httpx.AsyncClient | None = None) -> AnalyzerPorts:
-    r = settings.redaction
+def build_ports(
+    settings: AnalyzerSettings,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    recordings: RecordingStore | None = None,
+) -> AnalyzerPorts:
+    """The analyze stage's ports; ``recordings`` (the archive the transcriber writes) turns on
+    the audio redaction, when the settings keep it on."""
+    r, a = settings.redaction, settings.audio_redaction
+    audio = None
+    if recordings is not None and r.enabled and a.enabled:
+        audio = AudioRedactor(
+            recordings,
+            AudioRedactionOptions(
+                kinds=frozenset(a.kinds), mode=a.mode, pad_s=a.pad_s, keep_original=a.keep_original
+            ),
+        )
     return AnalyzerPorts(
+        audio_redactor=audio,
         analyzer=build_analyzer(settings, http_client=http_client),
         redactor=Redactor(
-            RedactorOptions(enabled=r.enabled, cards=r.cards, ssn=r.ssn, email=r.email, phone=r.phone)
+            RedactorOptions(
+                enabled=r.enabled,
+                cards=r.cards,
+                ssn=r.ssn,
+                email=r.email,
+                phone=r.phone,
+                unverified_card_digits=r.unverified_card_digits,
+            )
         ),
         sentiment=SentimentScorer(),
     )

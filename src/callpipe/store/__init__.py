@@ -10,13 +10,17 @@ from callpipe.errors import InvalidInputError
 from callpipe.settings import RecordingStoreSettings
 from callpipe.store._base import RecordingNotFoundError, RecordingStore, validate_key
 from callpipe.store._local import LocalRecordingStore, parse_file_url
+from callpipe.store._redacted import REDACTED_SUFFIX, original_uri_of, redacted_key_of
 
 __all__ = [
+    "REDACTED_SUFFIX",
     "LocalRecordingStore",
     "RecordingNotFoundError",
     "RecordingStore",
     "open_recording_store",
+    "original_uri_of",
     "parse_file_url",
+    "redacted_key_of",
     "validate_key",
 ]
 

@@ -50,6 +50,11 @@ class RecordingStore(Protocol):
         """The URI ``put(key, …)`` returns, without writing anything."""
         ...
 
+    def key_of(self, uri: str) -> str:
+        """The key of a URI this store produced (the inverse of ``uri_for``); InvalidInputError
+        for a URI of another store."""
+        ...
+
     async def put(self, key: str, data: bytes, content_type: str | None = None) -> str:
         """Store ``data`` under ``key`` (replacing it atomically) and return its URI."""
         ...

@@ -55,6 +55,9 @@ class LocalRecordingStore:
     def uri_for(self, key: str) -> str:
         return self._path_for(key).as_uri()
 
+    def key_of(self, uri: str) -> str:
+        return self._path_of(uri).relative_to(self.root).as_posix()
+
     def _path_of(self, uri: str) -> Path:
         """The file behind a URI this store produced; anything outside ``root`` is refused."""
         parts = urlsplit(uri)

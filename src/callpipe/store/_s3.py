@@ -98,6 +98,10 @@ class S3RecordingStore:
     def uri_for(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._object_key(key)}"
 
+    def key_of(self, uri: str) -> str:
+        key = self._key_of(uri)
+        return key[len(self.prefix) + 1 :] if self.prefix else key
+
     def _key_of(self, uri: str) -> str:
         bucket, key = parse_s3_url(uri)
         if bucket != self.bucket or not key:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from callpipe.models import Utterance
 from callpipe_analyzer.redaction.digits import DigitRun, digit_runs, luhn_valid
 
-__all__ = ["RedactionResult", "Redactor", "RedactorOptions"]
+__all__ = ["AudioSpan", "RedactionResult", "Redactor", "RedactorOptions", "audio_spans"]
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _SPOKEN_EMAIL = re.compile(
@@ -58,12 +58,27 @@ class RedactorOptions:
     phone: bool = True
     # Turns either side of a card number searched for CVV / expiry.
     card_context_turns: int = 3
+    # A run of at least this many digits with no Luhn-valid card in it is still taken for a card
+    # number: speech-to-text drops or mishears a digit often enough ("4539" heard as "459") that
+    # a checksum alone lets misheard cards through. 0 turns this off (Luhn-valid only).
+    unverified_card_digits: int = 13
+
+
+@dataclass(frozen=True)
+class AudioSpan:
+    """Where in the recording redacted text was said (seconds), and what it was."""
+
+    start_s: float
+    end_s: float
+    kind: str
 
 
 @dataclass
 class RedactionResult:
     utterances: list[Utterance]
     counts: dict[str, int] = field(default_factory=dict)
+    # Taken from the word timings before they are dropped: what the audio redaction silences.
+    audio_spans: list[AudioSpan] = field(default_factory=list)
 
 
 @dataclass
@@ -99,10 +114,12 @@ class Redactor:
             self._card_context(utterances, card_turns, spans)
         redacted: list[Utterance] = []
         markers: Counter[str] = Counter()
+        audio: list[AudioSpan] = []
         for i, u in enumerate(utterances):
             if i not in spans.by_utterance:
                 redacted.append(u)
                 continue
+            audio.extend(audio_spans(u, spans.by_utterance[i]))
             text, kinds = _apply(u.text, spans.by_utterance[i])
             markers.update(kinds)
             # Word timings carry the raw words: they cannot leave with the redacted text.
@@ -110,7 +127,7 @@ class Redactor:
         # A card split over two turns is one card: count cards by detection, the rest by span.
         if spans.counts["card_number"]:
             markers["card_number"] = spans.counts["card_number"]
-        return RedactionResult(redacted, dict(sorted(markers.items())))
+        return RedactionResult(redacted, dict(sorted(markers.items())), audio)
 
     # -- detectors -----------------------------------------------------------------------------
 
@@ -131,6 +148,12 @@ class Redactor:
                     for token in run.tokens_covering(start, start + length):
                         spans.add(token.utterance, token.start, token.end, "card_number")
                         card_utterances.add(token.utterance)
+            if not card_utterances and 0 < self.options.unverified_card_digits <= n:
+                spans.counts["card_number"] += 1
+                for token in run.tokens:
+                    spans.add(token.utterance, token.start, token.end, "card_number")
+                    card_utterances.add(token.utterance)
+                return card_utterances
             if card_utterances:
                 # Whatever else was said in the same breath (expiry, CVV) goes too.
                 rest = [i for i, c in enumerate(covered) if not c]
@@ -177,6 +200,33 @@ class Redactor:
                 for m in regex.finditer(text):
                     spans.counts["card_security"] += 1
                     spans.add(i, m.start(), m.end(), "card_security")
+
+
+def audio_spans(utterance: Utterance, spans: list[tuple[int, int, str]]) -> list[AudioSpan]:
+    """The times of an utterance's redacted character spans: the words whose characters overlap
+    a span. Without word timings, or when a word cannot be placed in the text (an engine whose
+    words and text differ), the whole utterance: silencing too much is safe, too little is not."""
+    whole = list(dict.fromkeys(AudioSpan(utterance.start_s, utterance.end_s, kind) for _, _, kind in spans))
+    if not utterance.words:
+        return whole
+    placed: list[tuple[int, int, float, float]] = []
+    pos = 0
+    text = utterance.text
+    for word in utterance.words:
+        token = word.word.strip()
+        at = text.find(token, pos) if token else -1
+        if at < 0:
+            return whole
+        placed.append((at, at + len(token), word.start_s, word.end_s))
+        pos = at + len(token)
+    out: list[AudioSpan] = []
+    for start, end, kind in spans:
+        hit = [(ws, we) for a, b, ws, we in placed if a < end and b > start]
+        if hit:
+            out.append(AudioSpan(min(ws for ws, _ in hit), max(we for _, we in hit), kind))
+        else:
+            out.append(AudioSpan(utterance.start_s, utterance.end_s, kind))
+    return out
 
 
 # When spans overlap, the more specific type names the marker.

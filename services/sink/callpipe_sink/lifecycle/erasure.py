@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from callpipe.errors import InvalidInputError
-from callpipe.store import RecordingStore
+from callpipe.store import RecordingStore, original_uri_of
 from callpipe_sink.warehouse import Warehouse
 
 __all__ = ["PER_CALL_TABLES", "Eraser", "ErasureReport", "ErasureRequest", "Tombstones", "call_hash"]
@@ -193,7 +193,11 @@ class Eraser:
                 outside.add(str(audio_uri))
             elif audio_uri:
                 uris.add(str(audio_uri))
-                match = _CONTENT_KEY.search(urlsplit(str(audio_uri)).path)
+                # A redacted copy (card numbers bleeped) names its original: kept beside it when
+                # configured, so it goes too (deleting what is already gone is no error).
+                original = original_uri_of(str(audio_uri)) or str(audio_uri)
+                uris.add(original)
+                match = _CONTENT_KEY.search(urlsplit(original).path)
                 if match:
                     uris.add(self._store.uri_for(f"{_LEDGER}/content/{match.group(1)}.json"))
             if source == "twilio" and recording_id:
