@@ -1,5 +1,6 @@
 """The analysis configuration (``analysis.yaml``): intent taxonomy, topics, brand, competitors,
-custom questions. One file drives both analyzers, so switching engines never changes the labels.
+custom questions, and which labels of the taxonomy the rules act on (``churn.intents``,
+``inquiry_intent``). One file drives both analyzers, so switching engines never changes the labels.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ class AnalysisConfig(_Frozen):
     # them as a second signal beside VADER; sarcasm and polite anger are what VADER misreads).
     sentiment_examples: dict[str, list[str]] = Field(default_factory=dict)
     churn: ChurnCues = Field(default_factory=ChurnCues)
+    # The taxonomy's information-request label (offline analyzer: a caller whose first sentences
+    # are questions that ask for nothing is evidence for it). None: the taxonomy has no such label.
+    inquiry_intent: str | None = None
 
     @field_validator("sentiment_examples")
     @classmethod
@@ -135,6 +139,17 @@ class AnalysisConfig(_Frozen):
                 medium=self.churn.medium,
             )
             object.__setattr__(self, "churn", kept)
+        return self
+
+    @model_validator(mode="after")
+    def _known_inquiry_intent(self) -> AnalysisConfig:
+        if self.inquiry_intent is not None and self.inquiry_intent not in self.intents:
+            # As with churn.intents: the rule is off, loudly, and the rest of the file applies.
+            _log.warning(
+                "inquiry_intent names an intent the taxonomy lacks; the inquiry rule is off",
+                extra={"unknown": self.inquiry_intent},
+            )
+            object.__setattr__(self, "inquiry_intent", None)
         return self
 
     @property

@@ -11,9 +11,10 @@ call. So each call is described, for every intent, by a few pieces of evidence:
   "I can help you with…"), which name the request in the taxonomy's own terms;
 - ``agent_vote``: the agent's soft vote (what the agent talks about: line tests, payments…);
 - ``keywords_caller`` / ``keywords_agent``: configured keyword hits per party;
-- ``inquiry_cue`` (``general_inquiry`` only): the caller's first substantive sentences are
-  questions that ask for nothing ("will my phone work in Mexico?", "quick question…"), which
-  similarity confuses with the intent of whatever they ask about (a plan → upgrade_purchase);
+- ``inquiry_cue`` (the configured ``inquiry_intent`` only: ``general_inquiry`` in the bundled
+  taxonomy): the caller's first substantive sentences are questions that ask for nothing ("will
+  my phone work in Mexico?", "quick question…"), which similarity confuses with the intent of
+  whatever they ask about (a plan → upgrade_purchase);
 - ``neighbours``: similarity of the call's caller vector to the labelled dev calls of the intent
   (mean of the closest three; the dev calls ship in ``model.json``).
 
@@ -25,7 +26,6 @@ leave-one-out accuracy. Without a fitted model the analyzer falls back to ``vote
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +33,12 @@ import numpy as np
 import numpy.typing as npt
 
 from callpipe.models import Role
+from callpipe_analyzer.offline.lexicon import INQUIRY, REQUEST, RESTATEMENT
 from callpipe_analyzer.offline.optimize import descend, softmax_rows
 
 __all__ = [
     "INTENT_FEATURES",
+    "IntentDecision",
     "IntentEvidence",
     "IntentModel",
     "fit_intent_model",
@@ -66,29 +68,6 @@ _FIRST_SENTENCES = 4  # how many substantive caller sentences state the reason f
 _MIN_WORDS = 4  # "Hi Kofi, how are you?" states no reason
 _KEYWORD_CAP = 2  # keyword hits per party and intent
 _NEIGHBOURS = 3
-
-# The agent naming the request back: "so you'd like to…", "I can help you with…", "so you're…".
-_RESTATEMENT = re.compile(
-    r"\b(so you(?:'d| would) like|so you(?:'re| are)|so you want|you(?:'d| would) like to|"
-    r"you want(?:ed)? to|so we(?:'re| are)|i can (?:help|assist)(?: you)? with|"
-    r"(?:it )?sounds like|let(?:'s| us) (?:get|fix|sort|take care of|look at)|happy to help with|"
-    r"you(?:'re| are) (?:calling|looking) (?:about|to|for))\b",
-    re.IGNORECASE,
-)
-
-
-# Asking for something ("can I add…", "I want…") makes a question a request, not an inquiry.
-_REQUEST = re.compile(
-    r"\b(want|need|like to|i'd like|add|buy|get me|sign (?:me )?up|upgrade|cancel|switch|close|pay|"
-    r"change|update|fix|refund|order|send|move|transfer|remove|charged|bill(?:ed)? )",
-    re.IGNORECASE,
-)
-_INQUIRY = re.compile(
-    r"\b(quick question|just (?:wondering|curious|want(?:ed)? to (?:know|check|ask|understand))|"
-    r"not calling about a problem|nothing(?:'s| is) wrong|i was wondering|is it true)\b",
-    re.IGNORECASE,
-)
-INQUIRY_LABEL = "general_inquiry"
 
 
 class IntentEvidence:
@@ -145,13 +124,13 @@ class IntentEvidence:
 
         if self.inquiry is not None and first:
             texts = [sentences[i][1] for i in first]
-            asks = [t.rstrip().endswith("?") and not _REQUEST.search(t) for t in texts]
+            asks = [t.rstrip().endswith("?") and not REQUEST.search(t) for t in texts]
             out[self.inquiry, col("inquiry_cue")] = sum(asks) / len(texts) + float(
-                any(_INQUIRY.search(t) for t in texts)
+                any(INQUIRY.search(t) for t in texts)
             )
 
         agent = [i for i in range(len(sentences)) if is_agent[i]]
-        restated = [i for i in agent if _RESTATEMENT.search(sentences[i][1])]
+        restated = [i for i in agent if RESTATEMENT.search(sentences[i][1])]
         if restated:
             out[:, col("agent_restatement")] = per_intent[restated].max(axis=0)
         if len(agent) > 1:
@@ -279,6 +258,23 @@ def fit_intent_model(
         bank=bank.astype(np.float32),
         bank_labels=np.asarray(y, dtype=np.int_),
     )
+
+
+class IntentDecision:
+    """The call's intent: the fitted model's most probable label, or without one (or a model fitted
+    for another taxonomy, which the analyzer does not pass) the zero-shot vote + keyword bonus; a
+    call without a sentence gets the taxonomy's last label."""
+
+    def __init__(self, labels: list[str], model: IntentModel | None) -> None:
+        self.labels = labels
+        self.model = model
+
+    def label(self, scores: Array, evidence: Array, caller_vec: Array, *, has_sentences: bool) -> str:
+        if not has_sentences:
+            return self.labels[-1]
+        if self.model is not None:
+            scores = self.model.proba(self.model.complete(evidence, caller_vec))
+        return self.labels[int(np.argmax(scores))]
 
 
 def _softmax(logits: npt.NDArray[Any]) -> Array:

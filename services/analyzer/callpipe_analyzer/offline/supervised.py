@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "SENTIMENT_GROUPS",
     "LinearModel",
     "SupervisedModels",
+    "applicable_models",
     "caller_vector",
     "class_similarity",
     "example_features",
@@ -58,6 +60,7 @@ __all__ = [
 
 Array = npt.NDArray[np.float32]
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
+_log = logging.getLogger("callpipe.analyzer.offline")
 
 _MIN_WORDS = 3  # "Okay." / "Yes, please." state no reason for the call
 _CALLER_DECAY = 0.5  # the n-th substantive caller sentence weighs 1 / (1 + 0.5 n)
@@ -356,3 +359,35 @@ class SupervisedModels:
             "agent_sentiment": self.agent_sentiment.to_json(),
         }
         path.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+
+
+def applicable_models(
+    fitted: SupervisedModels | None, config: AnalysisConfig
+) -> tuple[IntentModel | None, SupervisedModels | None]:
+    """The parts of ``fitted`` that apply to ``config``: the intent model and the sentiment models.
+
+    A model fitted for another taxonomy or other sentiment examples does not apply to this
+    configuration: that part runs zero-shot and rules instead (a call center's own analysis.yaml
+    works at once; ``train --config`` fits models for it).
+    """
+    if fitted is None:
+        return None, None
+    intent: IntentModel | None = fitted.intent
+    if fitted.intent.labels != list(config.intents):
+        _log.warning(
+            "offline model %s was fitted on other intents (or another order) than the "
+            "configuration's: intent runs zero-shot (fit one with "
+            "python -m callpipe_analyzer.offline.train --config ...)",
+            fitted.fingerprint,
+        )
+        intent = None
+    sentiment: SupervisedModels | None = fitted
+    if fitted.examples_fingerprint != examples_fingerprint(config):
+        _log.warning(
+            "offline model %s was fitted with other sentiment_examples than the configuration's: "
+            "sentiment runs on rules (fit one with python -m callpipe_analyzer.offline.train "
+            "--config ...)",
+            fitted.fingerprint,
+        )
+        sentiment = None
+    return intent, sentiment

@@ -22,6 +22,7 @@ import argparse
 import json
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ import yaml
 
 from callpipe.models import Role, Utterance
 from callpipe_analyzer.config import load_config
-from callpipe_analyzer.offline.analyzer import CallFeatures, OfflineAnalyzer
+from callpipe_analyzer.offline.encoder import MiniLMEncoder
+from callpipe_analyzer.offline.features import CallFeatureExtractor, CallFeatures
 from callpipe_analyzer.offline.intent import INTENT_FEATURES, fit_intent_model, neighbour_scores
 from callpipe_analyzer.offline.procedural import CHECK_TURNS, FIT_TURNS, with_procedural_turns
 from callpipe_analyzer.offline.supervised import (
@@ -49,7 +51,7 @@ from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer, label_for
 from callpipe_analyzer.stage import prepare
 
-__all__ = ["main"]
+__all__ = ["fit", "is_current", "main"]
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[4] / "datasets" / "analyzer" / "calls.yaml"
 SENTIMENT_LABELS = ["negative", "neutral", "positive"]
@@ -195,13 +197,14 @@ def fit(dataset: Path, config_path: Path | None = None) -> tuple[SupervisedModel
     (None: the bundled one); returns them and a report."""
     calls = [c for c in yaml.safe_load(dataset.read_text(encoding="utf-8")) if c.get("split", "dev") == "dev"]
     config = load_config(config_path)
-    analyzer = OfflineAnalyzer(config, supervised=False)
+    # What the analyzer computes before any fitted model is applied.
+    extractor = CallFeatureExtractor(config, MiniLMEncoder())
     redactor, scorer = Redactor(RedactorOptions()), SentimentScorer()
 
     def features(call: dict[str, Any]) -> CallFeatures:
         request = _request(call, redactor, scorer)
-        sentences, embeddings = analyzer.embed(request)
-        return analyzer.features(request, sentences, embeddings)
+        sentences, embeddings = extractor.embed(request)
+        return extractor.features(request, sentences, embeddings)
 
     feats = [features(call) for call in calls]
     fit_feats = [features(with_procedural_turns(c, FIT_TURNS)) for c in calls]
@@ -331,6 +334,18 @@ def _rule_label(f: CallFeatures) -> str:
     return label_for(f.caller_rollup).value
 
 
+def is_current(models: SupervisedModels, path: Path) -> bool:
+    """Whether the model file at ``path`` is what ``models`` would be saved as (a missing or
+    unreadable file is not)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "model.json"
+        models.save(fresh)
+        try:
+            return bool(json.loads(fresh.read_text()) == json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m callpipe_analyzer.offline.train", description=__doc__)
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
@@ -344,11 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     models, report = fit(args.dataset, args.config)
     print("\n".join(report))
     if args.check:
-        tmp = args.output.with_suffix(".check.json")
-        models.save(tmp)
-        same = json.loads(tmp.read_text()) == json.loads(args.output.read_text())
-        tmp.unlink()
-        print("model.json is up to date" if same else "model.json differs from a fresh fit")
+        same = is_current(models, args.output)
+        print(f"{args.output} is up to date" if same else f"{args.output} differs from a fresh fit")
         return 0 if same else 1
     models.save(args.output)
     print(f"wrote {args.output}")
