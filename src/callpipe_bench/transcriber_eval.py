@@ -3,6 +3,7 @@
     python -m callpipe_bench.transcriber_eval [--scripts sample|heldout|all] [--calls DIR]
                                                [--model tiny.en] [--beam-size 5]
     python -m callpipe_bench.transcriber_eval --real [...]   (real speech: transcriber_real_eval)
+    python -m callpipe_bench.transcriber_eval --speed [...]  (CPU time: transcriber_speed_eval)
 
 Generates the built-in scripts (espeak-ng, 8 kHz; ``--scripts``: the five sample calls, the five
 held-out calls with other words and voices, or both) unless ``--calls`` points at a folder of
@@ -201,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         from callpipe_bench import transcriber_real_eval
 
         return transcriber_real_eval.main([a for a in argv if a != "--real"])
+    if "--speed" in argv:  # CPU time of diarization (and the stage) on a 5-minute call
+        from callpipe_bench import transcriber_speed_eval
+
+        return transcriber_speed_eval.main([a for a in argv if a != "--speed"])
     parser = argparse.ArgumentParser(prog="python -m callpipe_bench.transcriber_eval", description=__doc__)
     parser.add_argument("--calls", type=Path, default=None, help="folder of generated calls (*.json)")
     parser.add_argument("--model", default=None, help="override TRANSCRIBER_WHISPER_MODEL")

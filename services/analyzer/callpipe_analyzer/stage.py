@@ -51,7 +51,11 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
     utterances = redaction.utterances
     metrics = compute_metrics(utterances, event.audio_duration_s, sentiments)
     flags: list[str] = []
-    if event.roles_low_confidence:
+    if event.single_speaker:
+        # One voice only (voicemail, IVR, one side of a call): there is no second party whose role
+        # could be confused, so this is not a two-party call with unresolved roles.
+        flags.append("single_speaker")
+    elif event.roles_low_confidence:
         flags.append("roles_low_confidence")
     audio_uri = event.audio_uri
     if ports.audio_redactor is not None:

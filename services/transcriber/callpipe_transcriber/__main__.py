@@ -58,6 +58,7 @@ def build_ports(
         ),
         language=settings.language,
         keyterms=tuple(settings.keyterms),
+        max_audio_duration_s=settings.max_audio_duration_s,
     )
 
 

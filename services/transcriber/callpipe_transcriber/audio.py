@@ -73,7 +73,9 @@ def decode_audio(
             raise InvalidInputError(f"no decoder for the audio codec in this {container.format.name} data")
         channels = stream.codec_context.channels
         if not 1 <= channels <= _MAX_CHANNELS:
-            raise InvalidInputError(f"unsupported channel count {channels}")
+            raise InvalidInputError(
+                f"unsupported channel count {channels} (1 to {_MAX_CHANNELS} are handled)"
+            )
         source_rate = int(stream.codec_context.sample_rate or 0)
         codec = stream.codec_context.name
         layout = stream.codec_context.layout.name
@@ -88,7 +90,10 @@ def decode_audio(
                     chunks.append(chunk)
                     frames += chunk.shape[1]
                 if frames > max_duration_s * sample_rate:
-                    raise InvalidInputError(f"audio longer than the {max_duration_s:.0f} s limit")
+                    raise InvalidInputError(
+                        f"audio longer than the {max_duration_s:.0f} s limit"
+                        " (TRANSCRIBER_MAX_AUDIO_DURATION_S); decoding stopped there"
+                    )
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().astype(np.float32, copy=False))
         except (av.error.FFmpegError, ValueError) as exc:

@@ -20,8 +20,18 @@ attributed to whoever dominates it.
 
 ``separation`` (1 − similarity of the two largest speakers' centroids, over the threshold's
 distance) measures how distinct the voices were; a low value makes the role assignment
-low-confidence. Thresholds were chosen on the dev split of the real-speech eval only
-(``callpipe_bench.transcriber_real_eval``).
+low-confidence.
+
+How the numbers were set: ``merge_similarity`` and ``min_speaker_s`` were looked at on the dev
+split of the real-speech eval (``callpipe_bench.transcriber_real_eval``: two calls, the single
+clips, pyannote's sample) — a handful of values, not a search, on very little data; the window
+and pause lengths are common diarization defaults, not tuned. Treat them as a reasonable start
+to be re-checked on more real calls, not as optimized.
+
+Speed: the network runs with one BLAS thread (OpenBLAS's spinning workers tripled the CPU time
+on 2 cores) in batches of ``batch`` windows (4 kept the im2col buffers of the 2-D head small
+enough to stay fast: CPU time 9.4 s → 6.9 s on a 5-minute call against batch 32); figures and
+the command in ``callpipe_bench.transcriber_speed_eval``.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from callpipe_transcriber.audio import speech_activity
 from callpipe_transcriber.speaker_embedding import load_campplus
@@ -47,7 +58,8 @@ class DiarizationOptions:
     min_speech_s: float = 0.15
     merge_similarity: float = 0.35
     min_speaker_s: float = 3.0
-    batch: int = 32
+    batch: int = 4
+    blas_threads: int | None = 1  # None: no limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +172,10 @@ def diarize(
     for s, e in windows:
         centre = int((s + e) / 2 * rate) + span
         chunks.append(padded[centre - span // 2 : centre - span // 2 + span])
-    embeddings = np.concatenate(
-        [model.embed(chunks[i : i + opts.batch], rate) for i in range(0, len(chunks), opts.batch)]
-    )
+    with threadpool_limits(limits=opts.blas_threads, user_api="blas"):
+        embeddings = np.concatenate(
+            [model.embed(chunks[i : i + opts.batch], rate) for i in range(0, len(chunks), opts.batch)]
+        )
     durations = np.array([e - s for s, e in windows])
     labels = cluster_speakers(embeddings, durations, opts.merge_similarity, opts.min_speaker_s)
     for k in range(1, len(labels) - 1):

@@ -75,6 +75,16 @@ class TranscriberSettings(BaseSettings):
     deepgram_base_url: str = "https://api.deepgram.com"
     deepgram_timeout_s: float = 300.0
 
+    # Input limits
+    max_audio_duration_s: float = Field(
+        default=7200.0,
+        gt=0,
+        description=(
+            "Longer recordings are dead-lettered with the reason (decoding stops at the limit):"
+            " a 2 h call at 16 kHz is ~0.5 GB per channel in memory."
+        ),
+    )
+
     # Download
     download_max_bytes: int = 512 * 1024 * 1024
     download_timeout_s: float = 60.0

@@ -6,6 +6,11 @@ recording store (so any call can be re-transcribed later), decode and validate i
 the configured engine, attach speaker roles (channel map, or diarization + cues for mono), and
 emit utterances ordered by start. Silent audio yields ``status=no_speech``; undecodable audio
 raises ``InvalidInputError`` (dead-letter with the reason).
+
+Single-speaker recordings (a voicemail, an IVR prompt, one side of a call): when the channel
+analysis finds one party only, or the diarizer (or a diarizing engine) finds one voice, every
+utterance carries that voice's one role and the transcript says ``single_speaker=True``, so the
+analysis downstream does not treat it as a two-party call whose roles could not be resolved.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class TranscriberPorts:
     # Separation below which mono diarization is considered unreliable (scales role confidence).
     min_separation: float = 1.0
     channel_options: ChannelOptions = field(default_factory=ChannelOptions)
+    # Longer audio is refused (InvalidInputError → dead letter) while decoding, before it fills memory.
+    max_audio_duration_s: float = 7200.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -84,7 +91,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         key = archive_key(event.call_id, event.recording_id, content_type, audio_uri)
         audio_uri = await ports.store.put(key, data, content_type=content_type)
         t = timer.lap("archive", t)
-    audio = await asyncio.to_thread(decode_audio, data)
+    audio = await asyncio.to_thread(decode_audio, data, max_duration_s=ports.max_audio_duration_s)
     t = timer.lap("decode", t)
 
     def result(
@@ -93,6 +100,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         language: str | None,
         roles: RoleAssignment | None,
         model: str,
+        single_speaker: bool = False,
     ) -> TranscriptReady:
         timer.lap("total", start)
         return TranscriptReady(
@@ -112,6 +120,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
             metadata=event.metadata,
             received_at=event.received_at,
             timings=[*event.timings, *timer.timings],
+            single_speaker=single_speaker,
         )
 
     if is_silent(audio):
@@ -140,16 +149,19 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         return result(TranscriptStatus.NO_SPEECH, [], engine_result.language, None, engine_result.model)
     if multichannel:
         utterances, roles = _channel_utterances(event, audio, engine_result, ports.cues)
+        single = plan.layout is ChannelLayout.SINGLE_PARTY or len(plan.active) == 1
     elif engine_result.diarized:
         utterances, roles = _speaker_utterances(engine_result.segments, ports.cues, 1.0)
+        single = len({u.speaker for u in utterances}) == 1
     else:
         mono = engine_audio.mono()
         diarization = await asyncio.to_thread(diarize, mono, engine_audio.sample_rate)
         quality = min(1.0, diarization.separation / ports.min_separation) if ports.min_separation > 0 else 1.0
         segments = _split_by_speaker(engine_result.segments, diarization.speaker_at)
         utterances, roles = _speaker_utterances(segments, ports.cues, quality)
+        single = diarization.speakers <= 1 or len({u.speaker for u in utterances}) == 1
         t = timer.lap("diarize", t)
-    return result(TranscriptStatus.OK, utterances, engine_result.language, roles, engine_result.model)
+    return result(TranscriptStatus.OK, utterances, engine_result.language, roles, engine_result.model, single)
 
 
 def _engine_audio(audio: DecodedAudio, plan: ChannelPlan) -> DecodedAudio:

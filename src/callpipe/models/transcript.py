@@ -62,3 +62,10 @@ class TranscriptReady(Contract):
     metadata: CallMetadata = Field(description="Call metadata carried from RecordingReady.")
     received_at: datetime = Field(description="When ingest accepted the recording (UTC).")
     timings: list[StageTiming] = Field(default_factory=list, description="Stage timings so far.")
+    single_speaker: bool = Field(
+        default=False,
+        description=(
+            "True when the recording holds one voice only (voicemail, IVR prompt, one side of a call):"
+            " its utterances carry one role and there is no other party to analyse."
+        ),
+    )
