@@ -135,7 +135,7 @@ def der(reference: list[tuple[float, float, str]], transcript: TranscriptReady, 
     return errors / max(1, int(ref_n.sum()))
 
 
-def _wav_bytes(samples: npt.NDArray[np.float32], rate: int) -> bytes:
+def wav_bytes(samples: npt.NDArray[np.float32], rate: int) -> bytes:
     """16-bit PCM WAV of (channels, frames) float samples."""
     pcm = (np.clip(samples.T, -1, 1) * 32767).astype("<i2")
     buf = io.BytesIO()
@@ -257,7 +257,7 @@ async def _run(args: Any) -> int:
                 data = (realdata / "audio" / f"{call}.wav").read_bytes()
                 audio = audio_mod.decode_audio(data)
                 truth = frame_truth(audio.samples, audio.sample_rate)
-                mono = _wav_bytes(audio.samples.mean(axis=0, keepdims=True), audio.sample_rate)
+                mono = wav_bytes(audio.samples.mean(axis=0, keepdims=True), audio.sample_rate)
                 mapped = [ChannelRole(channel=c, role=r) for c, r in enumerate(_CHANNEL_ROLES)]
                 for mode, payload, chans, cmap in (("stereo", data, 2, mapped), ("mono", mono, 1, [])):
                     transcript, wall = await runner.run(f"{call}.{mode}.wav", payload, chans, cmap)

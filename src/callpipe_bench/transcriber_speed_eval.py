@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import io
 import tempfile
 import time
-import wave
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy.typing as npt
 
 from callpipe.models import CallMetadata, Direction, RecordingReady, RecordingSource
 from callpipe.store import LocalRecordingStore
+from callpipe_bench.transcriber_real_eval import wav_bytes
 
 __all__ = ["main"]
 
@@ -61,17 +60,6 @@ def _stereo(realdata: Path, duration_s: float) -> tuple[npt.NDArray[np.float32],
     reps = -(-need // samples.shape[1])
     tiled: npt.NDArray[np.float32] = np.tile(samples, (1, reps))[:, :need].astype(np.float32)
     return tiled, source
-
-
-def _wav(samples: npt.NDArray[np.float32], rate: int = 16000) -> bytes:
-    pcm = (np.clip(samples.T, -1, 1) * 32767).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(samples.shape[0])
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return buf.getvalue()
 
 
 def _line(label: str, cpu_s: float, duration_s: float, cores: int, extra: str = "") -> None:
@@ -101,7 +89,7 @@ async def _stage(stereo: npt.NDArray[np.float32], duration_s: float, cores: int)
             )
             mono = stereo.mean(axis=0, keepdims=True).astype(np.float32)
             for mode, samples in (("mono", mono), ("stereo", stereo)):
-                uri = await store.put(f"speed/{mode}.wav", _wav(samples), "audio/wav")
+                uri = await store.put(f"speed/{mode}.wav", wav_bytes(samples, 16000), "audio/wav")
                 event = RecordingReady(
                     call_id=f"speed-{mode}",
                     recording_id=f"speed-{mode}",
