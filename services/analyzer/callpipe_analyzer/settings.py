@@ -28,6 +28,11 @@ class LLMSettings(BaseSettings):
     context_tokens: int = Field(default=128_000, description="Model context window.")
     max_output_tokens: int = Field(default=2_000)
     structured_output: bool = Field(default=True, description="False for servers without json_schema.")
+    bounded_schema: bool = Field(
+        default=False,
+        description="Add maxItems to the schema's lists: set for llama.cpp, Ollama and vLLM so a small "
+        "model cannot loop in a list until the token cap.",
+    )
 
 
 class RedactionSettings(BaseSettings):

@@ -90,7 +90,7 @@ class LLMAnalyzer:
         self.config = config
         self.model = settings.model
         self.prompt_version = f"{PROMPT_VERSION}+cfg.{config.fingerprint}"
-        self._schema = analysis_schema(config)
+        self._schema = analysis_schema(config, bounded=settings.bounded_schema)
         self._response_format = {
             "type": "json_schema",
             "json_schema": {"name": "call_analysis", "strict": True, "schema": self._schema},
