@@ -28,6 +28,16 @@ class LLMSettings(BaseSettings):
     context_tokens: int = Field(default=128_000, description="Model context window.")
     max_output_tokens: int = Field(default=2_000)
     structured_output: bool = Field(default=True, description="False for servers without json_schema.")
+    bounded_schema: bool = Field(
+        default=False,
+        description="Add maxItems to the schema's lists: set for llama.cpp, Ollama and vLLM so a small "
+        "model cannot loop in a list until the token cap.",
+    )
+    sampler_options: dict[str, float] = Field(
+        default_factory=dict,
+        description='Extra sampler fields sent with each request, e.g. {"dry_multiplier": 0.8, '
+        '"repeat_penalty": 1.15} for llama.cpp (stops small models repeating); OpenAI rejects unknown ones.',
+    )
 
 
 class RedactionSettings(BaseSettings):

@@ -90,7 +90,7 @@ class LLMAnalyzer:
         self.config = config
         self.model = settings.model
         self.prompt_version = f"{PROMPT_VERSION}+cfg.{config.fingerprint}"
-        self._schema = analysis_schema(config)
+        self._schema = analysis_schema(config, bounded=settings.bounded_schema)
         self._response_format = {
             "type": "json_schema",
             "json_schema": {"name": "call_analysis", "strict": True, "schema": self._schema},
@@ -197,9 +197,10 @@ class LLMAnalyzer:
         # through its TypedDict transform on every request (~30 % of the analyzer's CPU per call at
         # 28 calls/s); the bytes on the wire are the same.
         if self.settings.structured_output:
-            kwargs["extra_body"] = {"response_format": self._response_format}
+            extra: dict[str, Any] = {"response_format": self._response_format}
         else:
-            kwargs["extra_body"] = {"response_format": {"type": "json_object"}}
+            extra = {"response_format": {"type": "json_object"}}
+        kwargs["extra_body"] = {**self.settings.sampler_options, **extra}
         try:
             completion = await self._client.chat.completions.create(**kwargs)
         except openai.RateLimitError as exc:

@@ -17,6 +17,7 @@ from callpipe.models import CallAnalysis, Utterance
 from callpipe_analyzer.config import AnalysisConfig
 
 __all__ = [
+    "LIST_BOUNDS",
     "PROMPT_VERSION",
     "analysis_schema",
     "chunk_utterances",
@@ -26,6 +27,12 @@ __all__ = [
 ]
 
 PROMPT_VERSION = "llm-2"
+
+# Longest lists a bounded schema allows (``maxItems``). Servers that compile the schema into a
+# decoding grammar (llama.cpp, Ollama, vLLM's guided decoding) then force the closing bracket, so a
+# small model cannot repeat one list item until the token cap. Custom answers are bounded by the
+# number of configured questions.
+LIST_BOUNDS = {"speaker_sentiment": 2, "key_topics": 5, "action_items": 3, "competitor_mentions": 3}
 
 _SYSTEM = """You analyze one recorded customer-service phone call for {brand}.
 Return only JSON matching the schema. Rules:
@@ -73,10 +80,18 @@ def _strict(node: Any) -> Any:
     return node
 
 
-def analysis_schema(config: AnalysisConfig) -> dict[str, Any]:
-    """JSON schema of ``CallAnalysis`` with the configuration's labels as enums."""
+def analysis_schema(config: AnalysisConfig, *, bounded: bool = False) -> dict[str, Any]:
+    """JSON schema of ``CallAnalysis`` with the configuration's labels as enums.
+
+    ``bounded`` adds ``maxItems`` to every list (see ``LIST_BOUNDS``) for grammar-constrained
+    local servers.
+    """
     schema: dict[str, Any] = _strict(copy.deepcopy(CallAnalysis.model_json_schema()))
     props = schema["properties"]
+    if bounded:
+        for name, most in LIST_BOUNDS.items():
+            props[name]["maxItems"] = most
+        props["custom_answers"]["maxItems"] = len(config.custom_questions)
     props["intent"]["enum"] = list(config.intents)
     if config.topics:
         props["key_topics"]["items"]["enum"] = list(config.topics)
