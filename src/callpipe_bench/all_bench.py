@@ -391,7 +391,8 @@ def _upload_and_wait(
     call_id = response.json()["call_id"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if httpx.get(f"{insights_url}/calls/{call_id}", headers=headers, timeout=10).status_code == 200:
+        read = {"Authorization": f"Bearer {pipeline.read_token}"}
+        if httpx.get(f"{insights_url}/calls/{call_id}", headers=read, timeout=10).status_code == 200:
             return
         time.sleep(0.1)
     raise TimeoutError(f"call {call_id} not in ClickHouse after {timeout_s:.0f} s")
