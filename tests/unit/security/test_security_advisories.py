@@ -22,7 +22,7 @@ def _snapshot() -> dict[str, object]:
 
 
 def test_lock_pins_no_version_the_snapshot_lists_as_vulnerable() -> None:
-    assert vulnerable_pins(_snapshot(), locked_versions()) == []  # type: ignore[arg-type]
+    assert vulnerable_pins(_snapshot(), locked_versions()) == []
 
 
 def test_the_check_flags_a_listed_version_the_lock_pins() -> None:
