@@ -24,13 +24,15 @@ class AuthError(Exception):
     """401 (who are you?), 403 (not allowed) or 503 (cannot check now), with a reason and the
     ``WWW-Authenticate`` header of RFC 6750."""
 
-    def __init__(self, status: int, reason: str, *, scope: Scope | None = None) -> None:
+    def __init__(
+        self, status: int, reason: str, *, scope: Scope | None = None, no_credentials: bool = False
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         if status == 403 and scope is not None:
             challenge = f'Bearer error="insufficient_scope", scope="{scope.value}"'
-        elif status == 401:
+        elif status == 401 and not no_credentials:  # RFC 6750 3.1: no error code when none was sent
             challenge = f'Bearer error="invalid_token", error_description="{reason}"'
         else:
             challenge = "Bearer"
@@ -64,7 +66,7 @@ class BearerAuthenticator:
         scheme, _, given = (authorization or "").partition(" ")
         token = given.strip()
         if scheme.lower() != "bearer" or not token:
-            raise AuthError(401, "missing bearer token")
+            raise AuthError(401, "missing bearer token", no_credentials=True)
         held = self._static_scopes(token.encode())
         if held:
             principal = Principal(f"static:{'+'.join(sorted(held))}", held)

@@ -62,6 +62,8 @@ def test_missing_or_unknown_token_is_401(header: str | None, reason: str) -> Non
     with pytest.raises(AuthError) as err:
         _auth().authorize(header, Scope.READ)
     assert (err.value.status, err.value.reason) == (401, reason)
+    challenge = err.value.headers["WWW-Authenticate"]
+    assert challenge == "Bearer" if reason == "missing bearer token" else 'error="invalid_token"' in challenge
     assert READ not in str(err.value.headers)  # never echoes a token
 
 
