@@ -378,6 +378,7 @@ def _upload_and_wait(
 ) -> None:
     """Upload one call and return once the insights API serves it (one call in flight)."""
     ingest_url, insights_url = pipeline.ingest_url, pipeline.insights_url
+    read = {"Authorization": f"Bearer {pipeline.read_token}"}  # the upload token cannot read
     with path.open("rb") as audio:
         response = httpx.post(
             f"{ingest_url}/recordings",
@@ -391,7 +392,7 @@ def _upload_and_wait(
     call_id = response.json()["call_id"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if httpx.get(f"{insights_url}/calls/{call_id}", headers=headers, timeout=10).status_code == 200:
+        if httpx.get(f"{insights_url}/calls/{call_id}", headers=read, timeout=10).status_code == 200:
             return
         time.sleep(0.1)
     raise TimeoutError(f"call {call_id} not in ClickHouse after {timeout_s:.0f} s")

@@ -80,7 +80,7 @@ def _upload(client: httpx.Client, pipeline: LocalPipeline, wav: Path, index: int
 def _wait_for_calls(
     client: httpx.Client, pipeline: LocalPipeline, call_ids: list[str], timeout: float
 ) -> dict[str, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {pipeline.api_token}"}
+    headers = {"Authorization": f"Bearer {pipeline.read_token}"}
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout
     last_report = 0.0
@@ -189,7 +189,8 @@ def _run_pipeline(args: argparse.Namespace, samples: list[Path], work_dir: Path,
         print("  services started", flush=True)
         print(f"  ingest   {pipeline.ingest_url}   (docs at /docs)")
         print(f"  insights {pipeline.insights_url}  (dashboard at /)")
-        print(f"  token for this run: {pipeline.api_token}")
+        print(f"  upload token for this run (ingest): {pipeline.api_token}")
+        print(f"  read token for this run (dashboard, insights API): {pipeline.read_token}")
         print(f"\nUploading {len(samples)} sample calls through POST /recordings …")
         with httpx.Client() as client:
             call_ids = [_upload(client, pipeline, wav, i) for i, wav in enumerate(samples)]
@@ -200,12 +201,12 @@ def _run_pipeline(args: argparse.Namespace, samples: list[Path], work_dir: Path,
             insights = client.get(
                 f"{pipeline.insights_url}/insights",
                 params={"days": 30},
-                headers={"Authorization": f"Bearer {pipeline.api_token}"},
+                headers={"Authorization": f"Bearer {pipeline.read_token}"},
                 timeout=10.0,
             ).json()
         _print_results(found, insights)
         if args.keep_running:
-            print(f"\nDashboard: {pipeline.insights_url}/  (token above). Ctrl-C stops everything.")
+            print(f"\nDashboard: {pipeline.insights_url}/  (read token above). Ctrl-C stops everything.")
             try:
                 while all(s.alive for s in pipeline.services.values()):
                     time.sleep(1.0)

@@ -180,7 +180,9 @@ class LocalPipeline:
 
     bootstrap_servers: str
     work_dir: Path
-    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Least privilege as in production: the upload token cannot read, the read token cannot upload.
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # upload scope
+    read_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # read scope
     ingest_port: int = field(default_factory=free_port)
     insights_port: int = field(default_factory=free_port)
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -221,7 +223,7 @@ class LocalPipeline:
                 "TRANSCRIBER_MODEL_CACHE_DIR": str((self.work_dir / "models").resolve()),
                 "CLICKHOUSE_CHDB_PATH": str(self.chdb_path.resolve()),
                 "INSIGHTS_PORT": str(self.insights_port),
-                "INSIGHTS_TOKEN": self.api_token,
+                "INSIGHTS_TOKEN": self.read_token,
             }
         )
         env.update(self.extra_env)

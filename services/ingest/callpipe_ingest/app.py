@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from callpipe.auth import BearerAuthenticator, Scope
 from callpipe.avro import AvroSerde, SchemaRegistry, registry_from_settings
 from callpipe.models import RecordingReady
 from callpipe.netguard import guarded_transport
@@ -61,6 +62,7 @@ def create_app(
         http=http_client or _guarded_client(settings),
         metrics=IngestMetrics(),
         ready=readiness,
+        auth=BearerAuthenticator({Scope.UPLOAD: settings.api_token}, settings.oidc),
     )
 
     @asynccontextmanager

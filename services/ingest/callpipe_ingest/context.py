@@ -9,6 +9,7 @@ import httpx
 from fastapi import HTTPException, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from callpipe.auth import BearerAuthenticator
 from callpipe.store import RecordingStore
 from callpipe_ingest.publisher import Publisher
 from callpipe_ingest.settings import IngestSettings
@@ -49,6 +50,7 @@ class IngestContext:
     http: httpx.AsyncClient
     metrics: IngestMetrics
     ready: ReadinessCheck
+    auth: BearerAuthenticator
 
     def base_url(self, request: Request) -> str:
         """Public base URL for URLs we hand to Twilio (TwiML actions and callbacks)."""

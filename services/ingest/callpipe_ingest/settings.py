@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callpipe.auth import OidcSettings, check_static_token
 from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
 
 __all__ = ["ConsentOnSilence", "IngestSettings"]
@@ -37,7 +38,9 @@ class IngestSettings(BaseSettings):
         default=None, description="Twilio Auth Token; without it every Twilio webhook is refused (403)."
     )
     api_token: SecretStr | None = Field(
-        default=None, description="Bearer token of the upload API; without it uploads are refused (503)."
+        default=None,
+        description="Bearer token of the upload scope (POST /recordings, /transcripts); it cannot read "
+        "or erase. Without it (and without AUTH_JWKS_URL) uploads are refused (503).",
     )
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1, description="Largest accepted audio.")
     url_fetch_timeout_s: float = Field(default=60.0, gt=0, description="Download timeout for audio_url.")
@@ -75,6 +78,12 @@ class IngestSettings(BaseSettings):
     language: str = Field(default="en-US")
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+
+    @field_validator("api_token")
+    @classmethod
+    def _real_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return check_static_token("INGEST_API_TOKEN", value)
 
     @property
     def delivery_timeout_s(self) -> float:

@@ -101,7 +101,7 @@ def _options(form: Any) -> tuple[RecordingMetadata, TranscriptFormat | None, dic
 async def upload_transcript(request: Request, response: Response) -> dict[str, Any]:
     ctx = get_context(request)
     publisher: TranscriptPublisher = request.app.state.transcripts
-    _authorize(request, ctx)
+    await _authorize(request, ctx)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_TRANSCRIPT_BYTES + (1 << 20):
         raise HTTPException(413, f"transcript larger than {MAX_TRANSCRIPT_BYTES} bytes")

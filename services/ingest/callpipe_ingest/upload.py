@@ -9,7 +9,6 @@ marks only acknowledged events).
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
@@ -20,8 +19,11 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from callpipe.auth import AuthError
+from callpipe.auth import Scope as AuthScope
 from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
 from callpipe.models import RecordingSource
 from callpipe.netguard import check_url
@@ -99,15 +101,15 @@ async def _send_413(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _authorize(request: Request, ctx: IngestContext) -> None:
-    token = ctx.settings.api_token
-    if token is None:
+async def _authorize(request: Request, ctx: IngestContext) -> None:
+    """The upload scope: ``INGEST_API_TOKEN`` or a JWT granting it (callpipe.auth)."""
+    if AuthScope.UPLOAD not in ctx.auth.configured:
         raise unavailable(ctx, "INGEST_API_TOKEN is not configured: the upload API is disabled")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
-        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        # A JWKS fetch (cache miss) blocks, so it runs off the event loop.
+        await run_in_threadpool(ctx.auth.authorize, request.headers.get("authorization"), AuthScope.UPLOAD)
+    except AuthError as exc:
+        raise HTTPException(exc.status, exc.reason, headers=exc.headers) from exc
 
 
 _FETCH_FAILED = "audio_url could not be fetched"  # one answer for every failure: no port scanning
@@ -237,7 +239,7 @@ _UPLOAD_BODY = {
 async def upload_recording(request: Request, response: Response) -> dict[str, Any]:
     ctx = get_context(request)
     started = time.perf_counter()
-    _authorize(request, ctx)
+    await _authorize(request, ctx)
     try:
         form = await request.form(max_files=1, max_fields=10)
     except HTTPException:

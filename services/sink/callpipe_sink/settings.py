@@ -7,6 +7,7 @@ import re
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callpipe.auth import OidcSettings, check_static_token
 from callpipe.settings import RunnerSettings
 
 __all__ = ["InsightsSettings", "SinkRunnerSettings", "WarehouseSettings"]
@@ -60,10 +61,14 @@ class InsightsSettings(BaseSettings):
     enabled: bool = Field(default=True, description="Serve the API from the sink process (embedded mode).")
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=8081, ge=1, le=65535)
-    token: SecretStr | None = Field(default=None, description="Bearer token required by every data endpoint.")
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the read scope: every data endpoint; it cannot upload or erase.",
+    )
     admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token of the admin endpoints (erasure); without it they answer 503.",
+        description="Bearer token of the admin scope (erasure), never accepted for reading; without it "
+        "(and without AUTH_JWKS_URL) admin endpoints answer 503.",
     )
     max_page_size: int = Field(default=500, ge=1)
     max_export_rows: int = Field(
@@ -74,20 +79,24 @@ class InsightsSettings(BaseSettings):
         default=False, description="Only for local demos: serve without a token (refused unless set)."
     )
 
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+
     @model_validator(mode="after")
     def _token_required(self) -> InsightsSettings:
-        if self.enabled and self.token is None and not self.allow_no_token:
+        no_reader = self.token is None and not self.oidc.enabled
+        if self.enabled and no_reader and not self.allow_no_token:
             raise ValueError(
-                "INSIGHTS_TOKEN is required (or set INSIGHTS_ALLOW_NO_TOKEN=true for a local demo)"
+                "INSIGHTS_TOKEN is required (or AUTH_JWKS_URL for JWTs, "
+                "or INSIGHTS_ALLOW_NO_TOKEN=true for a local demo)"
             )
-        if self.token is not None and len(self.token.get_secret_value()) < 16:
-            raise ValueError("INSIGHTS_TOKEN must be at least 16 characters")
-        if self.admin_token is not None:
-            admin = self.admin_token.get_secret_value()
-            if len(admin) < 16:
-                raise ValueError("INSIGHTS_ADMIN_TOKEN must be at least 16 characters")
-            if self.token is not None and admin == self.token.get_secret_value():
-                raise ValueError("INSIGHTS_ADMIN_TOKEN must differ from INSIGHTS_TOKEN")
+        check_static_token("INSIGHTS_TOKEN", self.token)
+        check_static_token("INSIGHTS_ADMIN_TOKEN", self.admin_token)
+        if (
+            self.admin_token is not None
+            and self.token is not None
+            and self.admin_token.get_secret_value() == self.token.get_secret_value()
+        ):
+            raise ValueError("INSIGHTS_ADMIN_TOKEN must differ from INSIGHTS_TOKEN")
         return self
 
 

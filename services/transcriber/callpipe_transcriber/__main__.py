@@ -26,7 +26,7 @@ from callpipe.settings import (
 from callpipe.store import RecordingStore, open_recording_store
 from callpipe_transcriber.engines.base import SpeechEngine
 from callpipe_transcriber.engines.factory import build_engine
-from callpipe_transcriber.fetch import AudioFetcher, FetchOptions
+from callpipe_transcriber.fetch import AudioFetcher, FetchOptions, guarded_client
 from callpipe_transcriber.roles import DEFAULT_AGENT_PHRASES, RoleCues
 from callpipe_transcriber.settings import TranscriberSettings
 from callpipe_transcriber.stage import TranscriberPorts, transcribe
@@ -100,12 +100,17 @@ async def run() -> None:
     await asyncio.to_thread(ensure_topics, kafka, [topics.recordings, topics.transcripts, dead_letter])
     store = open_recording_store(RecordingStoreSettings())
     timeout = httpx.Timeout(settings.download_timeout_s, connect=10.0)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as http:
+    # Recording downloads take URLs from events, so they go through the SSRF guard (every resolved
+    # address checked at connect time, on every redirect hop); the speech API client does not.
+    async with (
+        httpx.AsyncClient(timeout=timeout, follow_redirects=True) as http,
+        guarded_client(timeout) as downloads,
+    ):
         engine = build_engine(settings, http)
         warm = getattr(engine, "warm_up", None)
         if warm is not None:
             await warm()  # load (and SHA-verify) the model before taking messages
-        stage = build_stage(topics, recordings, transcripts, build_ports(settings, http, store, engine))
+        stage = build_stage(topics, recordings, transcripts, build_ports(settings, downloads, store, engine))
         runner = StageRunner(stage, kafka=kafka, runner=runner_settings, dead_letter_topic=dead_letter)
         try:
             await runner.run()

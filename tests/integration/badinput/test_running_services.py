@@ -159,7 +159,7 @@ def _upload(pipeline: LocalPipeline, path: Path, name: str) -> httpx.Response:
 def _stored_status(pipeline: LocalPipeline, call_id: str) -> str | None:
     response = httpx.get(
         f"{pipeline.insights_url}/calls/{call_id}",
-        headers={"Authorization": f"Bearer {pipeline.api_token}"},
+        headers={"Authorization": f"Bearer {pipeline.read_token}"},
         timeout=10,
     )
     if response.status_code == 404:

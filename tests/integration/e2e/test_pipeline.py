@@ -88,7 +88,8 @@ def test_fifty_recordings_land_exactly_once_in_clickhouse(
     # inside CI's time on 2 cores.
     topics = {**topic_env(prefix), **DELIVERY_ENGINE_ENV}
     pipeline = LocalPipeline(kafka_bootstrap, tmp_path / "pipeline", extra_env=topics)
-    headers = {"Authorization": f"Bearer {pipeline.api_token}"}
+    headers = {"Authorization": f"Bearer {pipeline.api_token}"}  # upload scope
+    read_headers = {"Authorization": f"Bearer {pipeline.read_token}"}
     try:
         pipeline.start()
 
@@ -114,7 +115,7 @@ def test_fifty_recordings_land_exactly_once_in_clickhouse(
         while time.monotonic() < deadline:
             for name, service in pipeline.services.items():
                 assert service.alive, f"{name} died:\n{service.log_tail()}"
-            response = httpx.get(f"{pipeline.insights_url}/calls", params={"limit": 1}, headers=headers)
+            response = httpx.get(f"{pipeline.insights_url}/calls", params={"limit": 1}, headers=read_headers)
             total = response.json()["total"] if response.status_code == 200 else 0
             if total >= CALLS:
                 break
@@ -125,13 +126,13 @@ def test_fifty_recordings_land_exactly_once_in_clickhouse(
         offset: int | None = 0
         while offset is not None:
             page = httpx.get(
-                f"{pipeline.insights_url}/calls", params={"limit": 50, "offset": offset}, headers=headers
+                f"{pipeline.insights_url}/calls", params={"limit": 50, "offset": offset}, headers=read_headers
             ).json()
             stored |= {item["call_id"] for item in page["items"]}
             offset = page["next_offset"]
         assert stored == set(call_ids)
 
-        detail = httpx.get(f"{pipeline.insights_url}/calls/{call_ids[0]}", headers=headers).json()
+        detail = httpx.get(f"{pipeline.insights_url}/calls/{call_ids[0]}", headers=read_headers).json()
         assert detail["call"]["intent"]
         assert {line["role"] for line in detail["transcript"]} == {"agent", "caller"}
     finally:

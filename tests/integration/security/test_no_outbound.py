@@ -87,7 +87,7 @@ def test_a_call_end_to_end_makes_no_outbound_connection(
         while time.monotonic() < deadline and stored != 200:
             stored = httpx.get(
                 f"{local.insights_url}/calls/no-outbound",
-                headers={"Authorization": f"Bearer {local.api_token}"},
+                headers={"Authorization": f"Bearer {local.read_token}"},
                 timeout=10,
             ).status_code
             time.sleep(2)

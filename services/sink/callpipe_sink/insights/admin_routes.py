@@ -1,19 +1,19 @@
-"""Admin routes of the insights API (``INSIGHTS_ADMIN_TOKEN``, never the read token): erasure.
+"""Admin routes of the insights API (admin scope: ``INSIGHTS_ADMIN_TOKEN`` or a JWT granting
+``callpipe:admin``; never the read token): erasure.
 
-Until the API has token scopes of its own, the admin token is a second bearer token checked
-here; without it configured every admin route answers 503, so a deployment that never set it
-exposes no destructive endpoint.
+Without an admin token or OIDC configured every admin route answers 503, so a deployment that
+never set one exposes no destructive endpoint.
 """
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
+from callpipe.auth import AuthError, BearerAuthenticator, Scope
 from callpipe.errors import InvalidInputError
 from callpipe_sink.lifecycle.erasure import Eraser, ErasureRequest
 
@@ -30,15 +30,14 @@ class EraseBody(BaseModel):
     dry_run: bool = False
 
 
-def admin_router(eraser: Eraser | None, admin_token: SecretStr | None) -> APIRouter:
-    expected = admin_token.get_secret_value().encode() if admin_token is not None else None
-
+def admin_router(eraser: Eraser | None, authenticator: BearerAuthenticator) -> APIRouter:
     def require_admin(request: Request) -> None:
-        if expected is None:
+        if Scope.ADMIN not in authenticator.configured:
             raise HTTPException(503, "admin endpoints are off: set INSIGHTS_ADMIN_TOKEN")
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-            raise HTTPException(401, "missing or wrong admin token", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            authenticator.authorize(request.headers.get("authorization"), Scope.ADMIN)
+        except AuthError as exc:
+            raise HTTPException(exc.status, exc.reason, headers=exc.headers) from exc
 
     router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 

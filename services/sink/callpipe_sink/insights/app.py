@@ -1,6 +1,7 @@
 """FastAPI app factory of the insights API and the built-in dashboard page.
 
-Every endpoint that returns call data requires ``Authorization: Bearer <INSIGHTS_TOKEN>``; the
+Every endpoint that returns call data requires the read scope (``Authorization: Bearer
+<INSIGHTS_TOKEN>`` or a JWT granting it, callpipe.auth); the
 page itself (static HTML/JS, no data) and ``/healthz`` do not. Queries are blocking
 clickhouse-connect calls, so endpoints are plain ``def`` and run in FastAPI's thread pool.
 Bad parameters answer 422 with a reason (FastAPI's validation, or our own checks below).
@@ -9,7 +10,6 @@ Bad parameters answer 422 with a reason (FastAPI's validation, or our own checks
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import logging
 import re
@@ -23,6 +23,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from callpipe.auth import AuthError, BearerAuthenticator, Scope
 from callpipe.errors import CallpipeError, DependencyUnavailableError
 from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
 from callpipe.security_headers import SecurityHeaders
@@ -107,17 +108,20 @@ def create_app(
     app.add_middleware(SecurityHeaders, static_prefix="/static/")
     queries = InsightsQueries(warehouse)
     status = CallStatusQueries(warehouse)
-    expected = settings.token.get_secret_value().encode() if settings.token is not None else None
+    authenticator = BearerAuthenticator(
+        {Scope.READ: settings.token, Scope.ADMIN: settings.admin_token}, settings.oidc
+    )
+    open_reads = Scope.READ not in authenticator.configured  # INSIGHTS_ALLOW_NO_TOKEN=true only
 
-    def require_token(request: Request) -> None:
-        if expected is None:  # only with INSIGHTS_ALLOW_NO_TOKEN=true (refused otherwise by settings)
+    def require_read(request: Request) -> None:
+        if open_reads:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            authenticator.authorize(request.headers.get("authorization"), Scope.READ)
+        except AuthError as exc:
+            raise HTTPException(exc.status, exc.reason, headers=exc.headers) from exc
 
-    auth = [Depends(require_token)]
+    auth = [Depends(require_read)]
 
     @app.exception_handler(CallpipeError)
     def _warehouse_error(request: Request, exc: CallpipeError) -> JSONResponse:
@@ -336,7 +340,7 @@ def create_app(
             },
         )
 
-    app.include_router(admin_router(eraser, settings.admin_token))
+    app.include_router(admin_router(eraser, authenticator))
     app.include_router(
         lifecycle_router(
             status,
