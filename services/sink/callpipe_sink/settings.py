@@ -63,7 +63,11 @@ class InsightsSettings(BaseSettings):
     token: SecretStr | None = Field(default=None, description="Bearer token required by every data endpoint.")
     admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token of the admin endpoints (erasure); without it they answer 503.",
+        description="Bearer token of the admin endpoints (erasure, reprocess); without it they answer 503.",
+    )
+    reprocess_checkpoint_dir: str = Field(
+        default="var/reprocess",
+        description="Where POST /admin/reprocess keeps each job's checkpoint (resume after a restart).",
     )
     max_page_size: int = Field(default=500, ge=1)
     docs_enabled: bool = Field(default=False, description="Serve /docs and /openapi.json.")

@@ -158,3 +158,45 @@ async def test_calls_stored_before_migration_0008_are_corrected_once_the_reproce
     await Reprocessor(warehouse).run(ReprocessRequest(SINCE, UNTIL, "analyze", rate_per_s=1e6), Collect())
     _write(warehouse, _reanalysed(events, "reprocessed"))
     assert _rollup_intents(warehouse) == {"reprocessed": 40}
+
+
+async def test_the_admin_endpoint_needs_the_admin_token_counts_and_runs_a_job(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    import asyncio
+
+    import httpx
+    from pydantic import SecretStr
+
+    from callpipe_sink.insights import create_app
+    from callpipe_sink.insights.admin_routes import ReprocessJobs
+    from callpipe_sink.settings import InsightsSettings
+
+    read, admin = "read-token-0123456789abcdef", "admin-token-0123456789abcdef"
+    _write(warehouse, list(synthetic_analyses(25, end=END, seed=13)))
+    sink = Collect()
+    jobs = ReprocessJobs(Reprocessor(warehouse), sink, tmp_path / "ckpt")
+    settings = InsightsSettings(token=SecretStr(read), admin_token=SecretStr(admin))
+    app = create_app(warehouse, settings, reprocess=jobs)
+    body = {"since": SINCE.isoformat(), "until": UNTIL.isoformat(), "from": "analyze", "rate": 1000}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        as_reader = await client.post(
+            "/admin/reprocess", json=body, headers={"Authorization": f"Bearer {read}"}
+        )
+        assert as_reader.status_code == 401
+        auth = {"Authorization": f"Bearer {admin}"}
+        dry = await client.post("/admin/reprocess", json=body | {"dry_run": True}, headers=auth)
+        assert dry.status_code == 202 and dry.json()["selected"] == 25 and sink.events == []
+        bad = await client.post("/admin/reprocess", json=body | {"until": SINCE.isoformat()}, headers=auth)
+        assert bad.status_code == 422
+        started = await client.post("/admin/reprocess", json=body, headers=auth)
+        job_id = started.json()["job_id"]
+        for _ in range(200):
+            job = (await client.get(f"/admin/reprocess/{job_id}", headers=auth)).json()
+            if job["state"] != "running":
+                break
+            await asyncio.sleep(0.05)
+    assert job["state"] == "finished" and job["done"] == 25 and job["report"]["published"] == 25
+    assert len(sink.events) == 25
+    assert not list((tmp_path / "ckpt").glob("*.json"))  # a finished job leaves no checkpoint

@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from callpipe.errors import CallpipeError, DependencyUnavailableError
 from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
 from callpipe.security_headers import SecurityHeaders
-from callpipe_sink.insights.admin_routes import admin_router
+from callpipe_sink.insights.admin_routes import ReprocessJobs, admin_router
 from callpipe_sink.insights.lifecycle_routes import lifecycle_router
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
@@ -67,7 +67,12 @@ def _json(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_app(
-    warehouse: Warehouse, settings: InsightsSettings, *, clock: Any = _now, eraser: Eraser | None = None
+    warehouse: Warehouse,
+    settings: InsightsSettings,
+    *,
+    clock: Any = _now,
+    eraser: Eraser | None = None,
+    reprocess: ReprocessJobs | None = None,
 ) -> FastAPI:
     """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data; ``eraser``
     (warehouse + recording store) serves the admin erasure endpoint."""
@@ -255,7 +260,7 @@ def create_app(
             {"total": total, "limit": limit, "offset": offset, "next_offset": next_offset, "items": items}
         )
 
-    app.include_router(admin_router(eraser, settings.admin_token))
+    app.include_router(admin_router(eraser, settings.admin_token, reprocess))
     app.include_router(
         lifecycle_router(
             status,
