@@ -37,6 +37,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "a spoken card number before / after the recording's redaction",
     ),
     "erase": ("callpipe_bench.erase_bench", "erase 1,000 calls by phone number among 20,000: seconds"),
+    "reprocess": (
+        "callpipe_bench.reprocess_bench",
+        "re-analyse 10,000 stored calls: calls/s, count FINAL and rollups unchanged",
+    ),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }
 

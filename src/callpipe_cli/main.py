@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "local": ("callpipe.local.__main__", "main", "start/stop the local Kafka broker and registry"),
     "chaos": ("callpipe_cli.chaos", "main", "crash test: kill services and the broker under load"),
     "erase": ("callpipe_cli.erase", "main", "erase calls (by id or phone number) from every store"),
+    "reprocess": (
+        "callpipe_cli.reprocess",
+        "main",
+        "re-run stored calls from transcribe or analyze",
+    ),
     "config-doc": ("callpipe_cli.configdoc", "main", "print the configuration table (README)"),
 }
 

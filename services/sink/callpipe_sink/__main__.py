@@ -17,21 +17,25 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 
 from callpipe.avro import registry_from_settings
 from callpipe.errors import DependencyUnavailableError
-from callpipe.kafka import ensure_topics
+from callpipe.kafka import EventProducer, ensure_topics
 from callpipe.observability import configure_logging
 from callpipe.runner import BatchStage, StageRunner
 from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
 from callpipe.store import open_recording_store
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
+from callpipe_sink.insights.admin_routes import ReprocessJobs
 from callpipe_sink.lifecycle import EventTopics
 from callpipe_sink.lifecycle.erasure import Eraser
 from callpipe_sink.lifecycle.events_consumer import DEAD_LETTER_STAGES, CallEventsConsumer
+from callpipe_sink.lifecycle.reprocess import Reprocessor
+from callpipe_sink.lifecycle.reprocess_sender import KafkaSender
 from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
@@ -69,7 +73,16 @@ def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedSe
     # The same store serves playback of a call's audio on the page.
     recordings = open_recording_store(RecordingStoreSettings())
     eraser = Eraser(warehouse, recordings)
-    app = create_app(warehouse, insights, eraser=eraser, recordings=recordings)
+    reprocess: ReprocessJobs | None = None
+    if insights.admin_token is not None or insights.oidc.enabled:
+        # Reprocessing publishes to the stages' topics: a producer only where admins can use it.
+        sender = KafkaSender(
+            EventProducer(KafkaSettings(), stage="reprocess"),
+            registry_from_settings(SchemaRegistrySettings()),
+            TopicSettings(),
+        )
+        reprocess = ReprocessJobs(Reprocessor(warehouse), sender, Path(insights.reprocess_checkpoint_dir))
+    app = create_app(warehouse, insights, eraser=eraser, recordings=recordings, reprocess=reprocess)
     config = uvicorn.Config(app, host=insights.host, port=insights.port, log_config=None, access_log=False)
     return _EmbeddedServer(config)
 

@@ -67,8 +67,12 @@ class InsightsSettings(BaseSettings):
     )
     admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token of the admin scope (erasure), never accepted for reading; without it "
-        "(and without AUTH_JWKS_URL) admin endpoints answer 503.",
+        description="Bearer token of the admin scope (erasure, reprocess), never accepted for reading; "
+        "without it (and without AUTH_JWKS_URL) admin endpoints answer 503.",
+    )
+    reprocess_checkpoint_dir: str = Field(
+        default="var/reprocess",
+        description="Where POST /admin/reprocess keeps each job's checkpoint (resume after a restart).",
     )
     max_page_size: int = Field(default=500, ge=1)
     max_export_rows: int = Field(

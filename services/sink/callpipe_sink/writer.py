@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
 from callpipe_sink.lifecycle.erasure import Tombstones
+from callpipe_sink.lifecycle.rollup_correction import RollupCorrector
 from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations
 from callpipe_sink.writer_schemas import WriterSchemaUpgrade
 
@@ -81,6 +82,7 @@ class SinkWriter:
         self._schemas = schemas
         self._upgrade = upgrade or WriterSchemaUpgrade()
         self._tombstones = Tombstones(warehouse)
+        self._rollups = RollupCorrector(warehouse)
 
     async def process_batch(self, payloads: list[AnalysisPayload]) -> None:
         result = await asyncio.to_thread(self.write, payloads)
@@ -112,6 +114,10 @@ class SinkWriter:
                 # Another writer schema's nested records do not load as-is (writer_schemas.py).
                 self._insert(container_file(*self._upgrade(schemas[schema_id], bodies)))
                 inserts += 1
+        # A re-analysis (callpipe reprocess) replaced stored rows: put their hours' rollups right
+        # before the offsets are committed, so a crash here redoes it on redelivery (marks stay).
+        if inserts:
+            self._rollups.correct()
         return BatchResult(len(payloads), inserts, time.perf_counter() - started)
 
     def _erased(self, call_ids: list[str]) -> set[str]:

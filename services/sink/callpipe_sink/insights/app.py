@@ -28,7 +28,7 @@ from callpipe.errors import CallpipeError, DependencyUnavailableError
 from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
 from callpipe.security_headers import SecurityHeaders
 from callpipe.store import RecordingStore
-from callpipe_sink.insights.admin_routes import admin_router
+from callpipe_sink.insights.admin_routes import ReprocessJobs, admin_router
 from callpipe_sink.insights.lifecycle_routes import lifecycle_router
 from callpipe_sink.insights.media_routes import media_router
 from callpipe_sink.insights.queries import CALL_EXPORT_COLUMNS, CallFilters, InsightsQueries
@@ -93,6 +93,7 @@ def create_app(
     clock: Any = _now,
     eraser: Eraser | None = None,
     recordings: RecordingStore | None = None,
+    reprocess: ReprocessJobs | None = None,
 ) -> FastAPI:
     """Build the app; ``clock`` is injectable so tests can pin "now" to seeded data; ``eraser``
     (warehouse + recording store) serves the admin erasure endpoint; ``recordings`` serves a
@@ -340,7 +341,7 @@ def create_app(
             },
         )
 
-    app.include_router(admin_router(eraser, authenticator))
+    app.include_router(admin_router(eraser, authenticator, reprocess))
     app.include_router(
         lifecycle_router(
             status,
