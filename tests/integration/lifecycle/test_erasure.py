@@ -90,6 +90,12 @@ async def _seed(
     return message, [audio_key, marker_key]
 
 
+def _rollup_calls(wh: Warehouse) -> int:
+    """Calls counted by the hourly intent rollup, over all hours."""
+    rows = wh.rows("SELECT countMerge(calls) FROM {db:Identifier}.calls_hourly")
+    return int(rows[0][0])
+
+
 def _traces(wh: Warehouse, needle: str) -> dict[str, int]:
     """Rows of any table of the database whose text contains ``needle`` (every column)."""
     tables = wh.rows(
@@ -131,6 +137,7 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         read, admin = {"Authorization": f"Bearer {READ}"}, {"Authorization": f"Bearer {ADMIN}"}
         assert (await client.get(f"/search?q={word}", headers=read)).json()["hits"]
+        assert _rollup_calls(warehouse) == 2
         body = {"phone": PHONE, "requested_by": "dpo@example.com ticket 42"}
         assert (
             await client.post("/admin/erase", json=body, headers=read)
@@ -150,6 +157,7 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
 
     # No row anywhere names the call or the number, except the tombstone/audit by hash only.
     assert _traces(warehouse, gone_id) == {}
+    assert _rollup_calls(warehouse) == 1  # the erased call's hour was recomputed without it
     assert _traces(warehouse, PHONE) == {}
     assert _traces(warehouse, kept_id)  # the other caller's call is untouched
     for key in gone_keys:

@@ -184,7 +184,7 @@ async def test_the_admin_endpoint_needs_the_admin_token_counts_and_runs_a_job(
         as_reader = await client.post(
             "/admin/reprocess", json=body, headers={"Authorization": f"Bearer {read}"}
         )
-        assert as_reader.status_code == 401
+        assert as_reader.status_code == 403  # a known token without the admin scope
         auth = {"Authorization": f"Bearer {admin}"}
         dry = await client.post("/admin/reprocess", json=body | {"dry_run": True}, headers=auth)
         assert dry.status_code == 202 and dry.json()["selected"] == 25 and sink.events == []

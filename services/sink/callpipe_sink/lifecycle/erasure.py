@@ -5,15 +5,15 @@ What is removed, per call:
 
 - ClickHouse: ``calls``, ``utterances`` (this is also the search index: /search reads the token
   bloom-filter index of ``utterances``, rebuilt with the rewritten parts), ``call_events`` and the
-  version tables ``call_versions`` / ``utterance_versions``. ``ALTER … DELETE`` with
+  version tables ``call_versions`` / ``utterance_versions`` / ``rollup_versions``. ``ALTER … DELETE`` with
   ``mutations_sync = 2`` rewrites the parts before returning, so the bytes are gone from disk,
   not only hidden (a lightweight DELETE would only mask them until a merge).
 - Recording store: the archived audio (``audio_uri``) and ingest's idempotency markers that
   name the call (``_ledger/content/<sha>.json`` for uploads, ``_ledger/twilio/<RecordingSid>.json``).
-- Not touched: the hourly rollups. They hold counts per hour, intent, topic, competitor, queue
-  and agent, never a call id, number or text, so they are anonymous aggregates; an erased call
-  stays counted in them (documented choice: recomputing past hours would change published
-  figures and the rollups cannot be rebuilt exactly, since re-analyses count twice there).
+- The hourly rollups hold counts per hour, intent, topic, competitor, queue and agent, never a
+  call id, number or text; still, an erased call should not stay counted: the hours of the
+  erased calls are marked (``rollup_dirty_hours``, migration 0008) and recomputed from
+  ``calls FINAL`` by :class:`RollupCorrector`, as after a re-analysis.
 
 Order matters: the tombstone is written first, so a redelivery racing the erasure is dropped.
 """
@@ -32,12 +32,20 @@ from urllib.parse import urlsplit
 
 from callpipe.errors import InvalidInputError
 from callpipe.store import RecordingStore, original_uri_of
+from callpipe_sink.lifecycle.rollup_correction import RollupCorrector
 from callpipe_sink.warehouse import Warehouse
 
 __all__ = ["PER_CALL_TABLES", "Eraser", "ErasureReport", "ErasureRequest", "Tombstones", "call_hash"]
 
 # Every ClickHouse table holding rows of one call (the rollups hold none: see the docstring).
-PER_CALL_TABLES = ("calls", "utterances", "call_events", "call_versions", "utterance_versions")
+PER_CALL_TABLES = (
+    "calls",
+    "utterances",
+    "call_events",
+    "call_versions",
+    "utterance_versions",
+    "rollup_versions",
+)
 _CONTENT_KEY = re.compile(r"(?:^|/)audio/[0-9a-f]{2}/([0-9a-f]{64})\.[A-Za-z0-9]+$")
 _LEDGER = "_ledger"
 
@@ -133,6 +141,9 @@ class Eraser:
                 for uri in objects:
                     await self._store.delete(uri)
             await asyncio.to_thread(self._delete_rows, call_ids)
+            # The hourly rollups hold counts, not call data, but an erased call should not be
+            # counted there either: its hours are recomputed from what remains.
+            await asyncio.to_thread(RollupCorrector(self._wh).correct)
         report.objects_deleted = len(objects)
         report.seconds = time.perf_counter() - started
         if not dry_run:
@@ -167,6 +178,14 @@ class Eraser:
         )
 
     def _delete_rows(self, call_ids: list[str]) -> None:
+        # Marked first: the rows name the hours, and a crash after this leaves the marks for the
+        # writer's next correction.
+        self._wh.command(
+            "INSERT INTO {db:Identifier}.rollup_dirty_hours (hour, marked_at) "
+            "SELECT DISTINCT toStartOfHour(started_at), now64(3) FROM {db:Identifier}.calls "
+            "WHERE call_id IN {ids:Array(String)}",
+            {"ids": call_ids},
+        )
         for table in PER_CALL_TABLES:
             self._wh.command(
                 f"ALTER TABLE {{db:Identifier}}.{table} DELETE WHERE call_id IN {{ids:Array(String)}} "
