@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from callpipe.models import CallAnalysis, TokenUsage, Utterance
+from callpipe_analyzer.quality import QualityRules
 from callpipe_analyzer.redaction import Redactor
 from callpipe_analyzer.sentiment import SentimentScorer
 
@@ -53,3 +54,5 @@ class AnalyzerPorts:
     redactor: Redactor
     sentiment: SentimentScorer
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Categories and QA forms of analysis.yaml; none configured means none evaluated.
+    quality: QualityRules = field(default_factory=QualityRules)

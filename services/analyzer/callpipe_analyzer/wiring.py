@@ -7,6 +7,7 @@ import httpx
 from callpipe.errors import InvalidInputError
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.ports import Analyzer, AnalyzerPorts
+from callpipe_analyzer.quality import QualityRules
 from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import AnalyzerSettings
@@ -41,4 +42,5 @@ def build_ports(settings: AnalyzerSettings, *, http_client: httpx.AsyncClient | 
             RedactorOptions(enabled=r.enabled, cards=r.cards, ssn=r.ssn, email=r.email, phone=r.phone)
         ),
         sentiment=SentimentScorer(),
+        quality=QualityRules.from_config(load_config(settings.config_path)),
     )
