@@ -25,6 +25,8 @@ from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
 from callpipe.security_headers import SecurityHeaders
 from callpipe_sink.insights.admin_routes import admin_router
 from callpipe_sink.insights.lifecycle_routes import lifecycle_router
+from callpipe_sink.insights.quality_queries import QualityQueries
+from callpipe_sink.insights.quality_routes import quality_router
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
 from callpipe_sink.lifecycle import CallStatusQueries
@@ -81,6 +83,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders, static_prefix="/static/")
     queries = InsightsQueries(warehouse)
+    quality = QualityQueries(warehouse)
     status = CallStatusQueries(warehouse)
     expected = settings.token.get_secret_value().encode() if settings.token is not None else None
 
@@ -215,6 +218,7 @@ def create_app(
         queue: Label = None,
         agent_id: Label = None,
         topic: Label = None,
+        category: Label = None,
         sentiment: Literal["positive", "negative", "neutral", "mixed"] | None = None,
         escalation_risk: Literal["low", "medium", "high"] | None = None,
         churn_risk: Literal["low", "medium", "high"] | None = None,
@@ -248,6 +252,7 @@ def create_app(
             min_satisfaction=min_satisfaction,
             max_satisfaction=max_satisfaction,
             topic=topic,
+            category=category,
         )
         total, items = queries.calls(filters, limit, offset)
         next_offset = offset + len(items) if offset + len(items) < total else None
@@ -256,6 +261,9 @@ def create_app(
         )
 
     app.include_router(admin_router(eraser, settings.admin_token))
+    app.include_router(
+        quality_router(quality, dependencies=auth, clock=lambda: _utc(clock()), jsonable=_json)
+    )
     app.include_router(
         lifecycle_router(
             status,
@@ -272,7 +280,17 @@ def create_app(
         if row is None:
             raise HTTPException(404, f"no call {call_id!r}")
         transcript = queries.transcript(call_id, _utc(row["analyzed_at"]))
-        return _json({"call": row, "transcript": transcript})
+        # Categories (with evidence pointing into the transcript) and scorecards of the current analysis.
+        assessed = quality.of_call(call_id)
+        current = assessed is not None and _utc(assessed.pop("analyzed_at")) == _utc(row["analyzed_at"])
+        return _json(
+            {
+                "call": row,
+                "transcript": transcript,
+                "categories": assessed["categories"] if current and assessed else [],
+                "scorecards": assessed["scorecards"] if current and assessed else [],
+            }
+        )
 
     @app.get("/search", dependencies=auth)
     def search(

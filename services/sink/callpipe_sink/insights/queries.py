@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from callpipe_sink.insights.quality_queries import CATEGORY_FILTER_SQL
 from callpipe_sink.warehouse import Warehouse
 
 __all__ = ["CallFilters", "InsightsQueries"]
@@ -37,6 +38,7 @@ class CallFilters:
     min_satisfaction: int | None = None
     max_satisfaction: int | None = None
     topic: str | None = None
+    category: str | None = None
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         clauses: list[str] = []
@@ -61,6 +63,9 @@ class CallFilters:
         if self.topic is not None:
             clauses.append("has(key_topics, {topic:String})")
             params["topic"] = self.topic
+        if self.category is not None:
+            clauses.append(CATEGORY_FILTER_SQL)
+            params["category"] = self.category
         return (" AND ".join(clauses) or "1"), params
 
 
