@@ -233,17 +233,23 @@ def _silence(rule: SilenceRule, call: CallView, text: str) -> _Result:
     evidence = []
     spoken_until = None
     for i, u in enumerate(call.utterances):
-        if spoken_until is not None and u.start_s - spoken_until >= rule.min_s:
-            if spoken_until < hi and u.start_s > lo:
-                evidence.append(
-                    CategoryEvidence(
-                        rule=text,
-                        utterance_index=i,
-                        start_s=spoken_until,
-                        end_s=u.start_s,
-                        text=f"{u.start_s - spoken_until:.1f} s of silence before: {_snippet(u.text)}",
-                    )
+        gap = None if spoken_until is None else u.start_s - spoken_until
+        if (
+            spoken_until is not None
+            and gap is not None
+            and gap >= rule.min_s
+            and spoken_until < hi
+            and u.start_s > lo
+        ):
+            evidence.append(
+                CategoryEvidence(
+                    rule=text,
+                    utterance_index=i,
+                    start_s=spoken_until,
+                    end_s=u.start_s,
+                    text=f"{u.start_s - spoken_until:.1f} s of silence before: {_snippet(u.text)}",
                 )
+            )
         spoken_until = u.end_s if spoken_until is None else max(spoken_until, u.end_s)
     return _Result(bool(evidence), tuple(evidence[:MAX_EVIDENCE]))
 
@@ -281,7 +287,11 @@ def _sentiment(rule: SentimentRule, call: CallView, text: str) -> _Result:
 
 
 def _talk_share(rule: TalkShareRule, call: CallView, text: str) -> _Result:
-    shares = [r.talk_share for r in call.metrics.roles if rule.speaker is Party.ANY or r.role.value == rule.speaker.value]
+    shares = [
+        r.talk_share
+        for r in call.metrics.roles
+        if rule.speaker is Party.ANY or r.role.value == rule.speaker.value
+    ]
     if not shares:
         return _Result(False)
     value = max(shares)
@@ -334,7 +344,14 @@ def _evaluate(rule: Rule, call: CallView) -> _Result:
             return _Result(False)
         # The absence itself is the evidence: what was looked for, and where.
         start, end = _window_of(rule.not_, call.duration_s)
-        return _Result(True, (CategoryEvidence(rule=text, start_s=start, end_s=end, text=f"not found: {describe(rule.not_)}"),))
+        return _Result(
+            True,
+            (
+                CategoryEvidence(
+                    rule=text, start_s=start, end_s=end, text=f"not found: {describe(rule.not_)}"
+                ),
+            ),
+        )
     if rule.all is not None:
         results = [_evaluate(child, call) for child in rule.all]
         if not all(r.matched for r in results):

@@ -203,7 +203,7 @@ class Rule(_Frozen):
         set_keys = [k for k in type(self).model_fields if getattr(self, k) is not None]
         if len(set_keys) != 1:
             raise ValueError(f"a rule has exactly one of all/any/not/phrase/silence/…; got {set_keys}")
-        if self.all is not None and not self.all or self.any is not None and not self.any:
+        if (self.all is not None and not self.all) or (self.any is not None and not self.any):
             raise ValueError("all/any need at least one rule")
         return self
 
@@ -218,7 +218,7 @@ class CategorySpec(_Frozen):
 
 class CategoryAnswer(_Frozen):
     category: str
-    pass_when: str = Field(default="absent", pattern=r"^(absent|present)$")
+    expect: str = Field(default="absent", pattern=r"^(absent|present)$")
 
 
 class MetricAnswer(_Frozen):
@@ -233,7 +233,7 @@ class QuestionAnswer(_Frozen):
     """A configured custom question; ``llm: true`` counts it only when the LLM engine answered."""
 
     custom_question: str
-    pass_when: str = "yes"
+    expect: str = "yes"
     llm: bool = False
 
 
@@ -310,8 +310,9 @@ class AnalysisConfig(_Frozen):
                 if q.category is not None and q.category.category not in self.categories:
                     raise ValueError(f"scorecard {form.id}.{q.id}: unknown category {q.category.category!r}")
                 if q.metric is not None and q.metric.metric not in METRICS:
+                    known = ", ".join(sorted(METRICS))
                     raise ValueError(
-                        f"scorecard {form.id}.{q.id}: unknown metric {q.metric.metric!r}; one of {sorted(METRICS)}"
+                        f"scorecard {form.id}.{q.id}: unknown metric {q.metric.metric!r}; one of {known}"
                     )
                 if q.question is not None and q.question.custom_question not in question_ids:
                     raise ValueError(

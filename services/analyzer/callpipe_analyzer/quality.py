@@ -47,6 +47,11 @@ class QualityRules:
         call = CallView(utterances=utterances, sentiments=sentiments, metrics=metrics, analysis=analysis)
         matches = evaluate_categories(self.categories, call)
         cards = score_forms(
-            self.scorecards, matches, metrics, analysis, longest_silence_s=longest_gap_s(utterances), engine=engine
+            self.scorecards,
+            matches,
+            metrics,
+            analysis,
+            longest_silence_s=longest_gap_s(utterances),
+            engine=engine,
         )
         return matches, cards

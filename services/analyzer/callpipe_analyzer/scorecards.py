@@ -54,7 +54,7 @@ def _answer(
     if q.category is not None:
         match = categories.get(q.category.category)
         present = match is not None
-        passed = present if q.category.pass_when == "present" else not present
+        passed = present if q.category.expect == "present" else not present
         if present and match is not None and match.evidence:
             first = match.evidence[0]
             where = f" at {first.start_s:.0f} s" if first.start_s is not None else ""
@@ -64,10 +64,16 @@ def _answer(
         value = METRICS[q.metric.metric](metrics, analysis, longest_silence_s)
         if value is None:
             return None, f"{q.metric.metric} not available for this call"
-        ok = (q.metric.min is None or value >= q.metric.min) and (q.metric.max is None or value <= q.metric.max)
+        ok = (q.metric.min is None or value >= q.metric.min) and (
+            q.metric.max is None or value <= q.metric.max
+        )
         bounds = " and ".join(
-            t for t in (f"≥ {q.metric.min:g}" if q.metric.min is not None else "",
-                        f"≤ {q.metric.max:g}" if q.metric.max is not None else "") if t
+            t
+            for t in (
+                f"≥ {q.metric.min:g}" if q.metric.min is not None else "",
+                f"≤ {q.metric.max:g}" if q.metric.max is not None else "",
+            )
+            if t
         )
         return ok, f"{q.metric.metric} = {value:.3g} ({'within' if ok else 'outside'} {bounds})"
     assert q.question is not None
@@ -78,7 +84,7 @@ def _answer(
     answer = next((a for a in analysis.custom_answers if a.question_id == q.question.custom_question), None)
     if answer is None:
         return None, f"{q.question.custom_question} was not answered"
-    ok = answer.answer.strip().lower() == q.question.pass_when.lower()
+    ok = answer.answer.strip().lower() == q.question.expect.lower()
     quote = f": {answer.evidence}" if answer.evidence else ""
     return ok, f"{q.question.custom_question} = {answer.answer}{quote}"
 
@@ -102,7 +108,11 @@ def score_form(
             reason = f"critical: {reason}"
         answers.append(
             ScorecardAnswer(
-                question_id=q.id, weight=q.weight, passed=passed, points=q.weight if passed else 0.0, reason=reason
+                question_id=q.id,
+                weight=q.weight,
+                passed=passed,
+                points=q.weight if passed else 0.0,
+                reason=reason,
             )
         )
     applicable = [a for a in answers if a.passed is not None]

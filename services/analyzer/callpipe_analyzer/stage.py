@@ -74,7 +74,10 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
         analysis = result.analysis
         model, prompt_version, usage = result.model, result.prompt_version, result.token_usage
         flags.extend(result.flags)
-    categories, scorecards = ports.quality.assess(utterances, sentiments, metrics, analysis, engine=analyzer.kind)
+    # Categories and QA forms after metrics and the engine, so they read both (whichever engine ran).
+    categories, scorecards = ports.quality.assess(
+        utterances, sentiments, metrics, analysis, engine=analyzer.kind
+    )
 
     return CallAnalyzed(
         call_id=event.call_id,

@@ -33,7 +33,15 @@ def _call(
     matches = [
         CategoryMatch(
             name=name,
-            evidence=[CategoryEvidence(rule=f"rule of {name}", utterance_index=1, start_s=3.5, end_s=6.0, text="I want a supervisor")],
+            evidence=[
+                CategoryEvidence(
+                    rule=f"rule of {name}",
+                    utterance_index=1,
+                    start_s=3.5,
+                    end_s=6.0,
+                    text="I want a supervisor",
+                )
+            ],
         )
         for name in categories
     ]
@@ -41,8 +49,21 @@ def _call(
         form="standard_qa",
         score=score,
         answers=[
-            ScorecardAnswer(question_id="greeting", weight=2, passed=score is not None and score > 50, points=2 if score and score > 50 else 0, reason="no_greeting not matched" if score and score > 50 else "no_greeting matched at 0 s: not found"),
-            ScorecardAnswer(question_id="verified_identity", weight=1, passed=None, reason="verified_identity was not answered"),
+            ScorecardAnswer(
+                question_id="greeting",
+                weight=2,
+                passed=score is not None and score > 50,
+                points=2 if score and score > 50 else 0,
+                reason="no_greeting not matched"
+                if score and score > 50
+                else "no_greeting matched at 0 s: not found",
+            ),
+            ScorecardAnswer(
+                question_id="verified_identity",
+                weight=1,
+                passed=None,
+                reason="verified_identity was not answered",
+            ),
         ],
     )
     return event.model_copy(
@@ -56,7 +77,9 @@ def _call(
 
 @pytest.fixture
 def api(warehouse: Warehouse) -> Iterator[TestClient]:
-    with TestClient(create_app(warehouse, InsightsSettings(token=SecretStr(TOKEN)), clock=lambda: NOW)) as client:
+    with TestClient(
+        create_app(warehouse, InsightsSettings(token=SecretStr(TOKEN)), clock=lambda: NOW)
+    ) as client:
         yield client
 
 
@@ -96,7 +119,11 @@ def test_categories_and_scorecards_are_stored_with_evidence_and_served(
     agent1 = next(i for i in cards if i["agent_id"] == "agent-1")
     assert agent1["calls"] == 2 and agent1["avg_score"] == pytest.approx(70.0)
     greeting = next(q for q in agent1["questions"] if q["question_id"] == "greeting")
-    assert greeting["applicable"] == 2 and greeting["passed"] == 1 and greeting["pass_rate"] == pytest.approx(0.5)
+    assert (
+        greeting["applicable"] == 2
+        and greeting["passed"] == 1
+        and greeting["pass_rate"] == pytest.approx(0.5)
+    )
     assert greeting["failing_reasons"] == ["no_greeting matched at 0 s: not found"]
     identity = next(q for q in agent1["questions"] if q["question_id"] == "verified_identity")
     assert identity["applicable"] == 0

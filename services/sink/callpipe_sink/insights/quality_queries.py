@@ -17,12 +17,20 @@ __all__ = ["CATEGORY_FILTER_SQL", "QualityQueries"]
 
 # For the call list: the calls whose current analysis matched {category:String}.
 CATEGORY_FILTER_SQL = (
-    "call_id IN (SELECT call_id FROM {db:Identifier}.call_quality FINAL WHERE has(categories, {category:String}))"
+    "call_id IN (SELECT call_id FROM {db:Identifier}.call_quality FINAL "
+    "WHERE has(categories, {category:String}))"
 )
 
 _RANGE = "started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')}"
-_SCOPE = "({queue:String} = '' OR queue = {queue:String}) AND ({agent_id:String} = '' OR agent_id = {agent_id:String})"
-_BUCKETS = {"hour": "toStartOfHour(started_at)", "day": "toStartOfDay(started_at)", "week": "toMonday(started_at)"}
+_SCOPE = (
+    "({queue:String} = '' OR queue = {queue:String}) "
+    "AND ({agent_id:String} = '' OR agent_id = {agent_id:String})"
+)
+_BUCKETS = {
+    "hour": "toStartOfHour(started_at)",
+    "day": "toStartOfDay(started_at)",
+    "week": "toMonday(started_at)",
+}
 
 
 class QualityQueries:
@@ -60,7 +68,13 @@ class QualityQueries:
         return calls, totals, series
 
     def agent_scores(
-        self, since: datetime, until: datetime, queue: str | None, agent_id: str | None, form: str | None, bucket: str
+        self,
+        since: datetime,
+        until: datetime,
+        queue: str | None,
+        agent_id: str | None,
+        form: str | None,
+        bucket: str,
     ) -> list[dict[str, Any]]:
         """Per agent, form and day/week: calls scored, average and lowest score."""
         return self._wh.dicts(
@@ -74,7 +88,13 @@ class QualityQueries:
         )
 
     def agent_questions(
-        self, since: datetime, until: datetime, queue: str | None, agent_id: str | None, form: str | None, bucket: str
+        self,
+        since: datetime,
+        until: datetime,
+        queue: str | None,
+        agent_id: str | None,
+        form: str | None,
+        bucket: str,
     ) -> list[dict[str, Any]]:
         """Per agent, form, period and question: pass rate and the most frequent failing reasons."""
         return self._wh.dicts(

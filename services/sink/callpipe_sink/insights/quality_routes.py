@@ -42,7 +42,14 @@ def quality_router(
         since = until - timedelta(days=days)
         calls, totals, series = queries.categories(since, until, queue, agent_id, bucket)
         return jsonable(
-            {"since": since, "until": until, "bucket": bucket, "calls": calls, "categories": totals, "points": series}
+            {
+                "since": since,
+                "until": until,
+                "bucket": bucket,
+                "calls": calls,
+                "categories": totals,
+                "points": series,
+            }
         )
 
     @router.get("/scorecards/agents")
