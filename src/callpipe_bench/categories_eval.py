@@ -144,14 +144,20 @@ def run_heldout(
         for name in ("supervisor_requested", "cancellation_threat"):
             tallies[name].add(bool(item[name]), name in found, item["id"][:10])
         first_agent = next((u for u in utterances if u.role is Role.AGENT), None)
-        if item["no_greeting"] is not None and first_agent is not None and first_agent.start_s < GREETING_WINDOW_S:
+        if (
+            item["no_greeting"] is not None
+            and first_agent is not None
+            and first_agent.start_s < GREETING_WINDOW_S
+        ):
             tallies["no_greeting"].add(bool(item["no_greeting"]), "no_greeting" in found, item["id"][:10])
     return tallies
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="callpipe bench categories", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="callpipe bench categories",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", type=Path, default=None, help="analysis.yaml (default: the bundled one)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="../shared/realdata/text")
