@@ -177,10 +177,7 @@ def main(argv: list[str]) -> int:
     print(f"{'category':<28} {'dev (team-written calls)':<36} held-out (real TweetSumm dialogues)")
     for name in STARTER:
         d = dev.get(name, Tally()).cell()
-        if not held:
-            h = "not run"
-        else:
-            h = held[name].cell() if name in held else "n/a (needs call audio timings)"
+        h = held[name].cell() if name in held else "n/a (needs call audio timings)" if held else "not run"
         print(f"{name:<28} {d:<36} {h}")
     if args.show_errors:
         for split, tallies in (("dev", dev), ("held-out", held)):
