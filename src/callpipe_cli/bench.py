@@ -23,6 +23,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.analyzer_real",
         "sentiment / intent on real text (airline tweets, Banking77)",
     ),
+    "categories": (
+        "callpipe_bench.categories_eval",
+        "starter categories precision / recall, dev vs held-out (TweetSumm)",
+    ),
     "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
     "call-status": (
         "callpipe_bench.call_status_probe",

@@ -20,11 +20,19 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "AnalysisConfig",
     "Brand",
+    "CategorySpec",
     "ChurnCues",
     "Competitor",
     "CustomQuestion",
     "IntentSpec",
+    "Party",
+    "PhraseMatch",
     "QuestionKind",
+    "Rule",
+    "ScorecardForm",
+    "ScorecardQuestion",
+    "SentimentAt",
+    "TimeWindow",
     "load_config",
 ]
 
@@ -98,6 +106,160 @@ class ChurnCues(_Frozen):
     medium: list[str] = Field(default_factory=list, description="The caller weighs leaving.")
 
 
+# --- categories: rules over the transcript, metrics and analysis (evaluated in categories.py) ---
+
+
+class Party(StrEnum):
+    AGENT = "agent"
+    CALLER = "caller"
+    ANY = "any"
+
+
+class PhraseMatch(StrEnum):
+    EXACT = "exact"  # the words in order, case-insensitive, on word boundaries
+    FUZZY = "fuzzy"  # stemmed words, near-spellings, up to ``slop`` extra words between them
+
+
+class TimeWindow(_Frozen):
+    """Part of the call a rule looks at; absolute (seconds) or relative (share of the call)."""
+
+    first_s: float | None = Field(default=None, gt=0)
+    last_s: float | None = Field(default=None, gt=0)
+    first_pct: float | None = Field(default=None, gt=0, le=100)
+    last_pct: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> TimeWindow:
+        if sum(v is not None for v in (self.first_s, self.last_s, self.first_pct, self.last_pct)) != 1:
+            raise ValueError("a window has exactly one of first_s, last_s, first_pct, last_pct")
+        return self
+
+
+class PhraseRule(_Frozen):
+    phrases: list[str] = Field(min_length=1)
+    speaker: Party = Party.ANY
+    match: PhraseMatch = PhraseMatch.FUZZY
+    slop: int = Field(default=1, ge=0, description="Extra words allowed between a phrase's words (fuzzy).")
+    window: TimeWindow | None = None
+
+
+class SilenceRule(_Frozen):
+    min_s: float = Field(gt=0, description="A gap with nobody speaking at least this long.")
+    window: TimeWindow | None = None
+
+
+class InterruptionRule(_Frozen):
+    by: Party = Party.AGENT
+    min: int = Field(default=1, ge=1)
+    window: TimeWindow | None = None
+
+
+class SentimentAt(StrEnum):
+    OVERALL = "overall"
+    END = "end"  # the party's last third of turns
+
+
+class SentimentRule(_Frozen):
+    speaker: Party = Party.CALLER
+    at: SentimentAt = SentimentAt.OVERALL
+    below: float | None = Field(default=None, ge=-1, le=1)
+    above: float | None = Field(default=None, ge=-1, le=1)
+
+
+class TalkShareRule(_Frozen):
+    speaker: Party = Party.AGENT
+    below: float | None = Field(default=None, ge=0, le=1)
+    above: float | None = Field(default=None, ge=0, le=1)
+
+
+class FieldRule(_Frozen):
+    """A field of the analysis: ``intent``, ``sentiment``, ``escalation_risk``, ``churn_risk``,
+    ``satisfaction_score``; ``in`` for labels, ``below``/``above`` for numbers."""
+
+    name: str = Field(pattern=r"^(intent|sentiment|escalation_risk|churn_risk|satisfaction_score)$")
+    in_: list[str] | None = Field(default=None, alias="in")
+    below: float | None = None
+    above: float | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Rule(_Frozen):
+    """One node of a category's rule tree: exactly one key set."""
+
+    all: list[Rule] | None = None
+    any: list[Rule] | None = None
+    not_: Rule | None = Field(default=None, alias="not")
+    phrase: PhraseRule | None = None
+    silence: SilenceRule | None = None
+    interruptions: InterruptionRule | None = None
+    sentiment: SentimentRule | None = None
+    talk_share: TalkShareRule | None = None
+    field: FieldRule | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Rule:
+        set_keys = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(set_keys) != 1:
+            raise ValueError(f"a rule has exactly one of all/any/not/phrase/silence/…; got {set_keys}")
+        if (self.all is not None and not self.all) or (self.any is not None and not self.any):
+            raise ValueError("all/any need at least one rule")
+        return self
+
+
+class CategorySpec(_Frozen):
+    description: str
+    rule: Rule
+
+
+# --- QA scorecards: weighted questions, each answered by one source (scorecards.py) ---
+
+
+class CategoryAnswer(_Frozen):
+    category: str
+    expect: str = Field(default="absent", pattern=r"^(absent|present)$")
+
+
+class MetricAnswer(_Frozen):
+    """A metric of the call against a threshold: ``min`` and/or ``max`` (inclusive) to pass."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+
+class QuestionAnswer(_Frozen):
+    """A configured custom question; ``llm: true`` counts it only when the LLM engine answered."""
+
+    custom_question: str
+    expect: str = "yes"
+    llm: bool = False
+
+
+class ScorecardQuestion(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    text: str
+    weight: float = Field(default=1.0, gt=0)
+    critical: bool = Field(default=False, description="Failing it scores the whole form 0.")
+    category: CategoryAnswer | None = None
+    metric: MetricAnswer | None = None
+    question: QuestionAnswer | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ScorecardQuestion:
+        if sum(x is not None for x in (self.category, self.metric, self.question)) != 1:
+            raise ValueError(f"scorecard question {self.id!r} needs exactly one of category/metric/question")
+        return self
+
+
+class ScorecardForm(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    questions: list[ScorecardQuestion] = Field(min_length=1)
+
+
 class AnalysisConfig(_Frozen):
     version: str
     own_brand: Brand
@@ -112,6 +274,8 @@ class AnalysisConfig(_Frozen):
     # The taxonomy's information-request label (offline analyzer: a caller whose first sentences
     # are questions that ask for nothing is evidence for it). None: the taxonomy has no such label.
     inquiry_intent: str | None = None
+    categories: dict[str, CategorySpec] = Field(default_factory=dict)
+    scorecards: list[ScorecardForm] = Field(default_factory=list)
 
     @field_validator("sentiment_examples")
     @classmethod
@@ -125,6 +289,7 @@ class AnalysisConfig(_Frozen):
         ids = [q.id for q in self.custom_questions]
         if len(ids) != len(set(ids)):
             raise ValueError("custom question ids must be unique")
+        self._check_scorecards(set(ids))
         unknown = sorted(set(self.churn.intents) - set(self.intents))
         if unknown:
             # A taxonomy written from the bundled template keeps its churn section: say so loudly
@@ -151,6 +316,23 @@ class AnalysisConfig(_Frozen):
             )
             object.__setattr__(self, "inquiry_intent", None)
         return self
+
+    def _check_scorecards(self, question_ids: set[str]) -> None:
+        from callpipe_analyzer.scorecards import METRICS  # the metric names live beside their reader
+
+        for form in self.scorecards:
+            for q in form.questions:
+                if q.category is not None and q.category.category not in self.categories:
+                    raise ValueError(f"scorecard {form.id}.{q.id}: unknown category {q.category.category!r}")
+                if q.metric is not None and q.metric.metric not in METRICS:
+                    known = ", ".join(sorted(METRICS))
+                    raise ValueError(
+                        f"scorecard {form.id}.{q.id}: unknown metric {q.metric.metric!r}; one of {known}"
+                    )
+                if q.question is not None and q.question.custom_question not in question_ids:
+                    raise ValueError(
+                        f"scorecard {form.id}.{q.id}: unknown custom question {q.question.custom_question!r}"
+                    )
 
     @property
     def fingerprint(self) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from callpipe.models import CallAnalysis, TokenUsage, Utterance
 from callpipe_analyzer.audio_redaction import AudioRedactor
+from callpipe_analyzer.quality import QualityRules
 from callpipe_analyzer.redaction import Redactor
 from callpipe_analyzer.sentiment import SentimentScorer
 
@@ -56,3 +57,5 @@ class AnalyzerPorts:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # None where no recording store is at hand (tools, transcript-only eval): text redaction only.
     audio_redactor: AudioRedactor | None = None
+    # Categories and QA forms of analysis.yaml; none configured means none evaluated.
+    quality: QualityRules = field(default_factory=QualityRules)

@@ -85,6 +85,10 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
         analysis = result.analysis
         model, prompt_version, usage = result.model, result.prompt_version, result.token_usage
         flags.extend(result.flags)
+    # Categories and QA forms after metrics and the engine, so they read both (whichever engine ran).
+    categories, scorecards = ports.quality.assess(
+        utterances, sentiments, metrics, analysis, engine=analyzer.kind
+    )
 
     return CallAnalyzed(
         call_id=event.call_id,
@@ -124,4 +128,6 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
             *event.timings,
             StageTiming(stage="analyzer.analyze", seconds=round(time.perf_counter() - started, 4)),
         ],
+        categories=categories,
+        scorecards=scorecards,
     )

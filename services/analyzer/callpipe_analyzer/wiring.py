@@ -9,6 +9,7 @@ from callpipe.store import RecordingStore
 from callpipe_analyzer.audio_redaction import AudioRedactionOptions, AudioRedactor
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.ports import Analyzer, AnalyzerPorts
+from callpipe_analyzer.quality import QualityRules
 from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import AnalyzerSettings
@@ -66,4 +67,5 @@ def build_ports(
             )
         ),
         sentiment=SentimentScorer(),
+        quality=QualityRules.from_config(load_config(settings.config_path)),
     )

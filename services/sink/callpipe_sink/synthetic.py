@@ -67,6 +67,8 @@ def synthetic_analyses(
     # churn_risk draws from its own generator, so the calls of a seed stay what they were before
     # the field existed (tests and benchmarks compare against those).
     churn_rng = random.Random(seed ^ 0x5EED)
+    # Categories and scorecards (CallAnalyzed v3) likewise: their own generator.
+    quality_rng = random.Random(seed ^ 0xCA7)
     span = days * 86400.0
     for n in range(count):
         started = end - timedelta(seconds=rng.random() * span)
@@ -161,7 +163,68 @@ def synthetic_analyses(
             "received_at": started + timedelta(seconds=duration + 5),
             "analyzed_at": analyzed,
             "timings": [{"stage": "analyzer.analyze", "seconds": 0.2}],
+            **_quality(quality_rng, intent),
         }
+
+
+# Starter categories (analysis.yaml) with a plausible share of calls each.
+_CATEGORY_SHARES = {
+    "recording_disclosure_missing": 0.08,
+    "no_greeting": 0.05,
+    "supervisor_requested": 0.04,
+    "cancellation_threat": 0.06,
+    "long_silence": 0.10,
+    "agent_talked_over_caller": 0.07,
+}
+_QA_QUESTIONS = (
+    ("recording_disclosure", 3.0, "recording_disclosure_missing"),
+    ("greeting", 2.0, "no_greeting"),
+    ("no_talk_over", 1.0, "agent_talked_over_caller"),
+    ("no_escalation_request", 1.0, "supervisor_requested"),
+)
+
+
+def _quality(rng: random.Random, intent: str) -> dict[str, Any]:
+    """Categories with one evidence each and the standard_qa scorecard that follows from them."""
+    names = [
+        name
+        for name, share in _CATEGORY_SHARES.items()
+        if rng.random()
+        < (share * 3 if name == "cancellation_threat" and intent == "cancel_service" else share)
+    ]
+    categories = [
+        {
+            "name": name,
+            "evidence": [
+                {
+                    "rule": name,
+                    "utterance_index": 1,
+                    "start_s": 5.0,
+                    "end_s": 9.0,
+                    "text": "synthetic evidence",
+                }
+            ],
+        }
+        for name in names
+    ]
+    answers = [
+        {
+            "question_id": qid,
+            "weight": weight,
+            "passed": category not in names,
+            "points": 0.0 if category in names else weight,
+            "reason": f"{category} {'matched' if category in names else 'not matched'}",
+        }
+        for qid, weight, category in _QA_QUESTIONS
+    ]
+    critical_failed = "recording_disclosure_missing" in names
+    total = sum(w for _, w, _ in _QA_QUESTIONS)
+    points = sum(0.0 if category in names else weight for _, weight, category in _QA_QUESTIONS)
+    score = 0.0 if critical_failed else round(100 * points / total, 1)
+    return {
+        "categories": categories,
+        "scorecards": [{"form": "standard_qa", "score": score, "answers": answers}],
+    }
 
 
 def _role(role: str, share: float, duration: float, rng: random.Random) -> dict[str, Any]:

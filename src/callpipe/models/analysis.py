@@ -163,6 +163,45 @@ class AnalyzedUtterance(Contract):
     sentiment: float | None = Field(default=None, description="Utterance sentiment from -1 to 1.")
 
 
+class CategoryEvidence(Contract):
+    """What made a category match: an utterance (index, time, snippet) or a call-level fact."""
+
+    rule: str = Field(description="The rule that matched, e.g. 'phrase agent: supervisor'.")
+    utterance_index: int | None = Field(
+        default=None, description="Index into the call's utterances; null for call-level facts."
+    )
+    start_s: float | None = Field(default=None, description="Start of the evidence, seconds.")
+    end_s: float | None = Field(default=None, description="End of the evidence, seconds.")
+    text: str = Field(default="", description="Snippet of the (redacted) utterance or the fact.")
+
+
+class CategoryMatch(Contract):
+    """A configured category that matched the call, with its evidence."""
+
+    name: str = Field(description="Category name as configured in the analysis configuration.")
+    evidence: list[CategoryEvidence] = Field(default_factory=list, description="Why it matched.")
+
+
+class ScorecardAnswer(Contract):
+    """One question of a QA form, answered for one call."""
+
+    question_id: str = Field(description="Question identifier in the form.")
+    weight: float = Field(description="Weight of the question in the form.")
+    passed: bool | None = Field(default=None, description="Pass/fail; null when not applicable.")
+    points: float = Field(default=0.0, description="Points earned (weight when passed, else 0).")
+    reason: str = Field(default="", description="Why it passed, failed or does not apply.")
+
+
+class Scorecard(Contract):
+    """A QA form scored automatically for one call."""
+
+    form: str = Field(description="Form identifier in the analysis configuration.")
+    score: float | None = Field(
+        default=None, description="0-100: points over the weights of applicable questions; null if none."
+    )
+    answers: list[ScorecardAnswer] = Field(default_factory=list, description="Per-question result.")
+
+
 class CallAnalyzed(Contract):
     """The analysis of one call; the Kafka key is ``call_id``."""
 
@@ -191,3 +230,9 @@ class CallAnalyzed(Contract):
     received_at: datetime = Field(description="When ingest accepted the recording (UTC).")
     analyzed_at: datetime = Field(description="When the analysis finished (UTC).")
     timings: list[StageTiming] = Field(default_factory=list, description="Stage timings of every stage.")
+    categories: list[CategoryMatch] = Field(
+        default_factory=list, description="Configured categories that matched, with evidence (v3)."
+    )
+    scorecards: list[Scorecard] = Field(
+        default_factory=list, description="QA forms scored for this call (v3)."
+    )

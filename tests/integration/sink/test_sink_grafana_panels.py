@@ -149,5 +149,11 @@ def test_every_panel_query_runs_and_returns_data(seeded: Warehouse, path: Path) 
         "Agents",
         "Failed calls",
         "Failed calls by stage and reason",
+        # issue 15: categories and per-agent scorecards
+        "Calls by category over time",
+        "Category share of calls",
+        "QA scorecards per agent",
+        "QA question pass rates",
+        "QA score trend",
     ):
         assert wanted in titles

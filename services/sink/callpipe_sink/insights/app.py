@@ -31,6 +31,8 @@ from callpipe.store import RecordingStore
 from callpipe_sink.insights.admin_routes import ReprocessJobs, admin_router
 from callpipe_sink.insights.lifecycle_routes import lifecycle_router
 from callpipe_sink.insights.media_routes import media_router
+from callpipe_sink.insights.quality_queries import QualityQueries
+from callpipe_sink.insights.quality_routes import quality_router
 from callpipe_sink.insights.queries import CALL_EXPORT_COLUMNS, CallFilters, InsightsQueries
 from callpipe_sink.insights.stats import two_proportion_z
 from callpipe_sink.lifecycle import CallStatusQueries
@@ -108,6 +110,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders, static_prefix="/static/")
     queries = InsightsQueries(warehouse)
+    quality = QualityQueries(warehouse)
     status = CallStatusQueries(warehouse)
     authenticator = BearerAuthenticator(
         {Scope.READ: settings.token, Scope.ADMIN: settings.admin_token}, settings.oidc
@@ -146,6 +149,7 @@ def create_app(
         queue: Label = None,
         agent_id: Label = None,
         topic: Label = None,
+        category: Label = None,
         sentiment: Literal["positive", "negative", "neutral", "mixed"] | None = None,
         escalation_risk: Literal["low", "medium", "high"] | None = None,
         churn_risk: Literal["low", "medium", "high"] | None = None,
@@ -176,6 +180,7 @@ def create_app(
             min_satisfaction=min_satisfaction,
             max_satisfaction=max_satisfaction,
             topic=topic,
+            category=category,
         )
 
     # One dependency object for every endpoint that takes the call filter (FastAPI resolves it per
@@ -343,6 +348,9 @@ def create_app(
 
     app.include_router(admin_router(eraser, authenticator, reprocess))
     app.include_router(
+        quality_router(quality, dependencies=auth, clock=lambda: _utc(clock()), jsonable=_json)
+    )
+    app.include_router(
         lifecycle_router(
             status,
             dependencies=auth,
@@ -360,7 +368,17 @@ def create_app(
         if row is None:
             raise HTTPException(404, f"no call {call_id!r}")
         transcript = queries.transcript(call_id, _utc(row["analyzed_at"]))
-        return _json({"call": row, "transcript": transcript})
+        # Categories (with evidence pointing into the transcript) and scorecards of the current analysis.
+        assessed = quality.of_call(call_id)
+        current = assessed is not None and _utc(assessed.pop("analyzed_at")) == _utc(row["analyzed_at"])
+        return _json(
+            {
+                "call": row,
+                "transcript": transcript,
+                "categories": assessed["categories"] if current and assessed else [],
+                "scorecards": assessed["scorecards"] if current and assessed else [],
+            }
+        )
 
     @app.get("/search", dependencies=auth)
     def search(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from callpipe_sink.insights.quality_queries import CATEGORY_FILTER_SQL
 from callpipe_sink.warehouse import Warehouse
 
 __all__ = ["CALL_EXPORT_COLUMNS", "CallFilters", "InsightsQueries"]
@@ -40,6 +41,7 @@ class CallFilters:
     min_satisfaction: int | None = None
     max_satisfaction: int | None = None
     topic: str | None = None
+    category: str | None = None
 
     @property
     def narrowed(self) -> bool:
@@ -55,6 +57,7 @@ class CallFilters:
                 "min_satisfaction",
                 "max_satisfaction",
                 "topic",
+                "category",
             )
         )
 
@@ -81,6 +84,9 @@ class CallFilters:
         if self.topic is not None:
             clauses.append("has(key_topics, {topic:String})")
             params["topic"] = self.topic
+        if self.category is not None:
+            clauses.append(CATEGORY_FILTER_SQL)
+            params["category"] = self.category
         return (" AND ".join(clauses) or "1"), params
 
 

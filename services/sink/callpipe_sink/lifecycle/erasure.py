@@ -38,6 +38,7 @@ from callpipe_sink.warehouse import Warehouse
 __all__ = ["PER_CALL_TABLES", "Eraser", "ErasureReport", "ErasureRequest", "Tombstones", "call_hash"]
 
 # Every ClickHouse table holding rows of one call (the rollups hold none: see the docstring).
+# call_quality (0009) holds category evidence: snippets of what was said.
 PER_CALL_TABLES = (
     "calls",
     "utterances",
@@ -45,6 +46,7 @@ PER_CALL_TABLES = (
     "call_versions",
     "utterance_versions",
     "rollup_versions",
+    "call_quality",
 )
 _CONTENT_KEY = re.compile(r"(?:^|/)audio/[0-9a-f]{2}/([0-9a-f]{64})\.[A-Za-z0-9]+$")
 _LEDGER = "_ledger"
