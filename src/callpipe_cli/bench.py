@@ -28,6 +28,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.call_status_probe",
         "seconds until a failed/declined call shows its status",
     ),
+    "alerts": (
+        "callpipe_bench.alerts_bench",
+        "alerts on 10,000 simulated calls (event time): once with a spike, none without",
+    ),
     "erase": ("callpipe_bench.erase_bench", "erase 1,000 calls by phone number among 20,000: seconds"),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }
