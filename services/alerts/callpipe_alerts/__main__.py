@@ -36,7 +36,8 @@ def main() -> None:
     ensure_topics(kafka, [topics.analyses])
     webhook = None
     if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
+        secret_text = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        secret = secret_text.encode() if secret_text else None  # empty (compose default) = unsigned
         webhook = WebhookSender(settings.webhook_url, secret, max_attempts=settings.webhook_max_attempts,
                                 backoff_s=settings.webhook_backoff_s, timeout_s=settings.webhook_timeout_s)
     job = build_job(

@@ -85,7 +85,7 @@ def build_job(
                             internal=True)
     alerts_topic = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
     dead_letter_topic = app.topic(topics.dead_letter, key_serializer="raw", value_serializer="raw")
-    state_table = app.Table("state", default=None, partitions=1, key_type=str, value_serializer="json")
+    state_table = app.Table("state", default=None, partitions=1, key_type=str)  # JSON: the app default
     seeded = {"done": False}
 
     @app.agent(analyses_topic, concurrency=1)
