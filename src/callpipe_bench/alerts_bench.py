@@ -70,8 +70,11 @@ def simulated_analyses(
     for i, (ts, intent) in enumerate(stamps):
         call_id = f"CA{i:032d}"
         record = {**template, "call_id": call_id, "analyzed_at": datetime.fromtimestamp(ts, tz=UTC)}
-        record["analysis"] = {**template["analysis"], "intent": intent,
-                              "sentiment_score": round(rng.uniform(0.1, 0.5), 3)}
+        record["analysis"] = {
+            **template["analysis"],
+            "intent": intent,
+            "sentiment_score": round(rng.uniform(0.1, 0.5), 3),
+        }
         record["metadata"] = {**template["metadata"], "agent_id": rng.choice(AGENTS)}
         if first_spike is None and spike_window is not None and ts >= spike_start:
             first_spike = i
@@ -93,8 +96,11 @@ def _run(stream: SimulatedStream) -> tuple[list[str], float]:
     alerts += engine.flush(state)
     elapsed = time.perf_counter() - began
     first_window = engine.window_index(START)
-    lines = [f"{a.rule} {a.subject} window {engine.window_index(a.window_start.timestamp()) - first_window} "
-             f"value {a.value:.0f} baseline {a.baseline or 0:.1f}" for a in alerts]
+    lines = [
+        f"{a.rule} {a.subject} window {engine.window_index(a.window_start.timestamp()) - first_window} "
+        f"value {a.value:.0f} baseline {a.baseline or 0:.1f}"
+        for a in alerts
+    ]
     return lines, len(stream.records) / elapsed
 
 
@@ -106,8 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     quiet = simulated_analyses(args.calls, spike_window=None)
     spike_alerts, rate = _run(spiked)
     quiet_alerts, _ = _run(quiet)
-    print(f"alerts bench: {args.calls} simulated calls over 16 x 15-min windows (event time), bundled alerts.yaml")
-    print(f"  with a spike of {spiked.spike_intent} in window {spiked.spike_window}: {len(spike_alerts)} alert(s)")
+    print(
+        f"alerts bench: {args.calls} simulated calls over 16 x 15-min windows (event time), "
+        "bundled alerts.yaml"
+    )
+    print(
+        f"  with a spike of {spiked.spike_intent} in window {spiked.spike_window}: "
+        f"{len(spike_alerts)} alert(s)"
+    )
     for line in spike_alerts:
         print(f"    {line}")
     print(f"  without a spike: {len(quiet_alerts)} alert(s)")

@@ -25,7 +25,6 @@ import faust
 from callpipe.avro import AvroSerde, SchemaRegistry
 from callpipe.errors import PoisonMessageError
 from callpipe.models import AlertRaised
-
 from callpipe_alerts.config import AlertsConfig
 from callpipe_alerts.decode import WriterSchemaDecoder
 from callpipe_alerts.engine import AlertEngine, new_state
@@ -81,8 +80,9 @@ def build_job(
     decoder = WriterSchemaDecoder(registry)
     alert_serde = AvroSerde(AlertRaised, registry, f"{topics.alerts}-value")
     analyses_topic = app.topic(topics.analyses, key_serializer="raw", value_serializer="raw")
-    facts_topic = app.topic(f"{app_id}-facts", key_serializer="raw", value_serializer="json", partitions=1,
-                            internal=True)
+    facts_topic = app.topic(
+        f"{app_id}-facts", key_serializer="raw", value_serializer="json", partitions=1, internal=True
+    )
     alerts_topic = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
     dead_letter_topic = app.topic(topics.dead_letter, key_serializer="raw", value_serializer="raw")
     state_table = app.Table("state", default=None, partitions=1, key_type=str)  # JSON: the app default
@@ -96,9 +96,14 @@ def build_job(
             try:
                 facts = extract_facts(decoder.decode(event.value), config.event_time, source)
             except PoisonMessageError as exc:
-                log.error("undecodable analysis dead-lettered", extra={"reason": exc.reason, "offset": source})
-                await (await dead_letter_topic.send(key=message.key, value=message.value,
-                                                    headers={"reason": exc.reason.encode()}))
+                log.error(
+                    "undecodable analysis dead-lettered", extra={"reason": exc.reason, "offset": source}
+                )
+                await (
+                    await dead_letter_topic.send(
+                        key=message.key, value=message.value, headers={"reason": exc.reason.encode()}
+                    )
+                )
                 continue
             if facts is not None:
                 await (await facts_topic.send(key=b"all", value=facts.to_json()))
@@ -113,9 +118,13 @@ def build_job(
                 state["fired"] = list(dict.fromkeys([*state["fired"], *(seed_fired or [])]))
                 seeded["done"] = True
             for alert in engine.apply(state, CallFacts.from_json(value)):
-                await (await alerts_topic.send(key=alert.alert_id.encode(), value=alert_serde.serialize(alert)))
-                log.info("alert raised", extra={"alert_id": alert.alert_id, "rule": alert.rule,
-                                                "subject": alert.subject})
+                await (
+                    await alerts_topic.send(key=alert.alert_id.encode(), value=alert_serde.serialize(alert))
+                )
+                log.info(
+                    "alert raised",
+                    extra={"alert_id": alert.alert_id, "rule": alert.rule, "subject": alert.subject},
+                )
             state_table[STATE_KEY] = state
             yield None
 

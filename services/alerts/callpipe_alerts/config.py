@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AgentDropRule", "AlertsConfig", "RateRule", "Rule", "SpikeRule", "default_config_path", "load_config"]
+__all__ = [
+    "AgentDropRule",
+    "AlertsConfig",
+    "RateRule",
+    "Rule",
+    "SpikeRule",
+    "default_config_path",
+    "load_config",
+]
 
 
 class _RuleBase(BaseModel):

@@ -27,7 +27,9 @@ class WriterSchemaDecoder:
         try:
             record = schemaless_reader(io.BytesIO(body), parsed, None)
         except Exception as exc:
-            raise PoisonMessageError(f"Avro body does not decode with schema id {schema_id}: {exc!r}") from exc
+            raise PoisonMessageError(
+                f"Avro body does not decode with schema id {schema_id}: {exc!r}"
+            ) from exc
         if not isinstance(record, dict):
             raise PoisonMessageError(f"schema id {schema_id} is not a record schema")
         return record

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callpipe.models import AlertRaised
-
 from callpipe_alerts.config import AgentDropRule, AlertsConfig, RateRule, SpikeRule
 from callpipe_alerts.facts import CallFacts
 
@@ -95,7 +94,9 @@ class AlertEngine:
                     kept.append(facts.call_id)
 
     @staticmethod
-    def _contributions(rule: SpikeRule | RateRule | AgentDropRule, facts: CallFacts) -> list[tuple[str, float]]:
+    def _contributions(
+        rule: SpikeRule | RateRule | AgentDropRule, facts: CallFacts
+    ) -> list[tuple[str, float]]:
         if isinstance(rule, SpikeRule):
             values = facts.dimensions.get(rule.dimension, [])
             return [(f"{rule.dimension}={v}", 1.0) for v in values if rule.values is None or v in rule.values]
@@ -120,7 +121,9 @@ class AlertEngine:
     def _close_through(self, state: dict[str, Any], due: int) -> list[AlertRaised]:
         alerts: list[AlertRaised] = []
         open_indexes = sorted(int(k) for k in state["windows"])
-        first = state["last_closed"] + 1 if state["last_closed"] is not None else min(open_indexes, default=due)
+        first = (
+            state["last_closed"] + 1 if state["last_closed"] is not None else min(open_indexes, default=due)
+        )
         # Empty windows between calls count as zero in baselines, but a long gap (a replay from an
         # old offset, a quiet weekend) needs no more empty windows than any baseline keeps.
         longest = max((getattr(r, "baseline_windows", 1) for r in self.config.rules), default=1)
@@ -206,7 +209,9 @@ class AlertEngine:
         state["fired"] = [*state["fired"][-(_FIRED_KEPT - 1) :], identifier]
         minutes = self.config.window_s / 60
         base = f", baseline {baseline:.2f}" if baseline is not None else ""
-        message = f"{rule.name}: {subject} at {value:.2f} in {minutes:.0f} min (threshold {threshold:.2f}{base})"
+        message = (
+            f"{rule.name}: {subject} at {value:.2f} in {minutes:.0f} min (threshold {threshold:.2f}{base})"
+        )
         return AlertRaised(
             alert_id=identifier,
             rule=rule.name,

@@ -105,7 +105,11 @@ def extract_facts(record: dict[str, Any], event_time: str, source: tuple[int, in
         if isinstance(analysis.get(key), int | float):
             metrics[key] = float(analysis[key])
     for party in analysis.get("speaker_sentiment") or []:
-        if isinstance(party, dict) and party.get("role") == "agent" and isinstance(party.get("score"), int | float):
+        if (
+            isinstance(party, dict)
+            and party.get("role") == "agent"
+            and isinstance(party.get("score"), int | float)
+        ):
             metrics["agent_sentiment"] = float(party["score"])
     agent = metadata.get("agent_id") if isinstance(metadata.get("agent_id"), str) else None
     return CallFacts(

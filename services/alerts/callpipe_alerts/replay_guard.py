@@ -17,8 +17,14 @@ __all__ = ["alert_ids_on_topic"]
 
 
 def alert_ids_on_topic(common_config: dict[str, Any], topic: str, timeout_s: float = 30.0) -> list[str]:
-    consumer = Consumer({**common_config, "group.id": f"alerts-guard-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            **common_config,
+            "group.id": f"alerts-guard-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None:

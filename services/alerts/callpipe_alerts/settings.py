@@ -15,15 +15,20 @@ class AlertsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore")
 
-    config_path: str | None = Field(default=None, description="alerts.yaml with windows and rules; None = bundled.")
-    topic: str = Field(default="callpipe.alerts", description="AlertRaised events (alerts job → sink).")
+    config_path: str | None = Field(
+        default=None, description="alerts.yaml with windows and rules; None = bundled."
+    )
     app_id: str = Field(
         default="callpipe-alerts",
         description="faust app id: consumer group and prefix of its changelog and repartition topics.",
     )
-    data_dir: str = Field(default="var/alerts", description="faust data directory (state is rebuilt from changelog).")
+    data_dir: str = Field(
+        default="var/alerts", description="faust data directory (state is rebuilt from changelog)."
+    )
     web_port: int = Field(default=6066, description="faust web port (/healthz-like status pages).")
-    webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook; None = off.")
+    webhook_url: str | None = Field(
+        default=None, description="Slack-compatible incoming webhook; None = off."
+    )
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key signing the webhook body (X-Callpipe-Signature)."
     )

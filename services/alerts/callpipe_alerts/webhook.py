@@ -40,8 +40,13 @@ def slack_payload(alert: AlertRaised) -> dict[str, Any]:
         fields.append({"title": "Example calls", "value": ", ".join(alert.sample_call_ids), "short": False})
     return {
         "text": f"[{alert.severity.upper()}] {alert.message}",
-        "attachments": [{"color": _COLORS.get(alert.severity, "#999999"), "fields": fields,
-                         "footer": f"callpipe alert {alert.alert_id}"}],
+        "attachments": [
+            {
+                "color": _COLORS.get(alert.severity, "#999999"),
+                "fields": fields,
+                "footer": f"callpipe alert {alert.alert_id}",
+            }
+        ],
     }
 
 
@@ -75,8 +80,11 @@ class WebhookSender:
         delay = self._backoff_s
         for attempt in range(1, self._max_attempts + 1):
             timestamp = str(int(time.time()))
-            headers = {"Content-Type": "application/json", "X-Callpipe-Alert-Id": alert.alert_id,
-                       "X-Callpipe-Timestamp": timestamp}
+            headers = {
+                "Content-Type": "application/json",
+                "X-Callpipe-Alert-Id": alert.alert_id,
+                "X-Callpipe-Timestamp": timestamp,
+            }
             if self._secret is not None:
                 headers["X-Callpipe-Signature"] = sign(self._secret, timestamp, body)
             try:
@@ -87,13 +95,17 @@ class WebhookSender:
                 if response.is_success:
                     return True
                 if response.status_code not in _RETRY_STATUSES:
-                    log.error("webhook refused the alert", extra={"status": response.status_code,
-                                                                   "alert_id": alert.alert_id})
+                    log.error(
+                        "webhook refused the alert",
+                        extra={"status": response.status_code, "alert_id": alert.alert_id},
+                    )
                     return False
                 reason = f"HTTP {response.status_code}"
             if attempt < self._max_attempts:
-                log.warning("webhook failed, retrying", extra={"reason": reason, "retry_in_s": delay,
-                                                               "alert_id": alert.alert_id})
+                log.warning(
+                    "webhook failed, retrying",
+                    extra={"reason": reason, "retry_in_s": delay, "alert_id": alert.alert_id},
+                )
                 await asyncio.sleep(delay)
                 delay *= 2
         log.error("webhook gave up", extra={"alert_id": alert.alert_id, "attempts": self._max_attempts})

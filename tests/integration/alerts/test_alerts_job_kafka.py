@@ -28,18 +28,30 @@ def _high_watermark(bootstrap: str, topic: str) -> int:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
             return 0
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions)
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions
+        )
     finally:
         consumer.close()
 
 
-def _start(bootstrap: str, analyses: str, alerts: str, app_id: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TOPIC_ANALYSES": analyses,
-           "ALERTS_TOPIC": alerts, "ALERTS_APP_ID": app_id, "ALERTS_DATA_DIR": str(data_dir),
-           "ALERTS_WEB_PORT": str(20000 + uuid.uuid4().int % 20000)}
+def _start(
+    bootstrap: str, analyses: str, alerts: str, app_id: str, data_dir: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "TOPIC_ANALYSES": analyses,
+        "TOPIC_ALERTS": alerts,
+        "ALERTS_APP_ID": app_id,
+        "ALERTS_DATA_DIR": str(data_dir),
+        "ALERTS_WEB_PORT": str(20000 + uuid.uuid4().int % 20000),
+    }
     env.pop("SCHEMA_REGISTRY_URL", None)
-    return subprocess.Popen([sys.executable, "-m", "callpipe_alerts"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(data_dir / "job.log", "ab"))
+    with open(data_dir / "job.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "callpipe_alerts"], env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
 
 
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
@@ -51,7 +63,9 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_spike_alert_once_across_a_sigkill_mid_window(kafka_bootstrap: str, new_topic, tmp_path: Path) -> None:
+def test_spike_alert_once_across_a_sigkill_mid_window(
+    kafka_bootstrap: str, new_topic, tmp_path: Path
+) -> None:
     stream = simulated_analyses(10_000)
     assert stream.first_spike_record is not None
     analyses = new_topic(3, prefix="analyses")

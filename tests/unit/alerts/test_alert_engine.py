@@ -22,20 +22,41 @@ def _config(**rule: object) -> AlertsConfig:
     )
 
 
-SPIKE = {"name": "intent_spike", "kind": "spike", "dimension": "intent", "factor": 3.0, "min_increase": 10,
-         "min_count": 15, "baseline_windows": 8, "min_baseline_windows": 4, "cooldown_s": 3600}
+SPIKE = {
+    "name": "intent_spike",
+    "kind": "spike",
+    "dimension": "intent",
+    "factor": 3.0,
+    "min_increase": 10,
+    "min_count": 15,
+    "baseline_windows": 8,
+    "min_baseline_windows": 4,
+    "cooldown_s": 3600,
+}
 
 
 def _facts(n: int, ts: float, **kw: object) -> CallFacts:
-    values: dict[str, object] = {"call_id": f"c{n}", "event_ts": ts, "agent": kw.get("agent", "a1"),
-                                 "dimensions": kw.get("dimensions", {"intent": ["billing"]}),
-                                 "fields": kw.get("fields", {}), "metrics": kw.get("metrics", {}),
-                                 "source": (0, n)}
+    values: dict[str, object] = {
+        "call_id": f"c{n}",
+        "event_ts": ts,
+        "agent": kw.get("agent", "a1"),
+        "dimensions": kw.get("dimensions", {"intent": ["billing"]}),
+        "fields": kw.get("fields", {}),
+        "metrics": kw.get("metrics", {}),
+        "source": (0, n),
+    }
     return CallFacts(**values)  # type: ignore[arg-type]
 
 
-def _stream(engine: AlertEngine, state: dict, windows: int, per_window: int, spike_window: int | set[int] | None,
-            spike_calls: int = 40, start: int = 0):
+def _stream(
+    engine: AlertEngine,
+    state: dict,
+    windows: int,
+    per_window: int,
+    spike_window: int | set[int] | None,
+    spike_calls: int = 40,
+    start: int = 0,
+):
     """``per_window`` billing calls in every window, plus ``spike_calls`` cancel calls in one window."""
     alerts = []
     n = start
@@ -75,7 +96,7 @@ def test_no_spike_before_the_baseline_has_enough_windows() -> None:
 def test_replayed_calls_are_not_counted_twice_and_the_alert_is_not_repeated() -> None:
     engine = AlertEngine(_config(**SPIKE))
     state = new_state()
-    alerts, n = _stream(engine, state, windows=10, per_window=20, spike_window=8)
+    alerts, _n = _stream(engine, state, windows=10, per_window=20, spike_window=8)
     assert len(alerts) == 1
     snapshot = json.loads(json.dumps(state))  # what the changelog restores
     # The same calls again (a consumer restarting from an older offset): nothing new.
@@ -108,8 +129,15 @@ def test_late_calls_are_counted_as_late_not_folded_into_a_closed_window() -> Non
 
 
 def test_rate_rule_on_escalation_share() -> None:
-    engine = AlertEngine(_config(name="escalation_rate", kind="rate", when={"escalation_risk": ["high"]},
-                                 threshold=0.25, min_calls=20))
+    engine = AlertEngine(
+        _config(
+            name="escalation_rate",
+            kind="rate",
+            when={"escalation_risk": ["high"]},
+            threshold=0.25,
+            min_calls=20,
+        )
+    )
     state = new_state()
     alerts = []
     for i in range(40):  # window 0: 10 % high, window 1: 50 % high
@@ -123,8 +151,17 @@ def test_rate_rule_on_escalation_share() -> None:
 
 
 def test_one_agents_sentiment_drop_against_their_own_baseline() -> None:
-    engine = AlertEngine(_config(name="agent_drop", kind="agent_drop", metric="sentiment_score", drop=0.5,
-                                 min_calls=4, baseline_windows=8, min_baseline_windows=3))
+    engine = AlertEngine(
+        _config(
+            name="agent_drop",
+            kind="agent_drop",
+            metric="sentiment_score",
+            drop=0.5,
+            min_calls=4,
+            baseline_windows=8,
+            min_baseline_windows=3,
+        )
+    )
     state = new_state()
     alerts = []
     n = 0
@@ -132,8 +169,9 @@ def test_one_agents_sentiment_drop_against_their_own_baseline() -> None:
         for i in range(6):
             for agent in ("a1", "a2"):
                 score = -0.6 if (agent == "a2" and w == 4) else 0.4
-                alerts += engine.apply(state, _facts(n, T0 + w * 900 + i * 100, agent=agent,
-                                                     metrics={"sentiment_score": score}))
+                alerts += engine.apply(
+                    state, _facts(n, T0 + w * 900 + i * 100, agent=agent, metrics={"sentiment_score": score})
+                )
                 n += 1
     alerts += engine.flush(state)
     assert [a.subject for a in alerts] == ["agent=a2"]
@@ -146,9 +184,16 @@ def test_facts_from_a_record_read_categories_defensively() -> None:
     assert facts is not None and facts.source == (3, 17)
     assert facts.dimensions["intent"] == [record["analysis"]["intent"]]
     assert "category" not in facts.dimensions  # no categories field yet: no category facts
-    with_records = {**record, "categories": [{"name": "cancellation_threat", "matched": True},
-                                             {"name": "no_greeting", "matched": False}]}
-    assert extract_facts(with_records, "analyzed_at", (0, 0)).dimensions["category"] == ["cancellation_threat"]
+    with_records = {
+        **record,
+        "categories": [
+            {"name": "cancellation_threat", "matched": True},
+            {"name": "no_greeting", "matched": False},
+        ],
+    }
+    assert extract_facts(with_records, "analyzed_at", (0, 0)).dimensions["category"] == [
+        "cancellation_threat"
+    ]
     with_names = {**record, "categories": ["supervisor_requested"]}
     assert extract_facts(with_names, "analyzed_at", (0, 0)).dimensions["category"] == ["supervisor_requested"]
     assert extract_facts({**record, "categories": 7}, "analyzed_at", (0, 0)) is not None
