@@ -33,6 +33,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Sink: ClickHouse", "callpipe_sink.settings:WarehouseSettings"),
     ("Sink: its runner defaults (other RUNNER_* as above)", "callpipe_sink.settings:SinkRunnerSettings"),
     ("Sink: insights API", "callpipe_sink.settings:InsightsSettings"),
+    ("Alerts job (rules: alerts.yaml)", "callpipe_alerts.settings:AlertsSettings"),
 )
 
 
