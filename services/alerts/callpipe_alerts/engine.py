@@ -169,13 +169,13 @@ class AlertEngine:
                     mean = total / n
                     past = history.get(subject, [])
                     if n >= rule.min_calls and len(past) >= rule.min_baseline_windows:
-                        baseline = sum(past) / len(past)
-                        if mean <= baseline - rule.drop:
-                            candidates.append((subject, mean, baseline, baseline - rule.drop))
+                        agent_baseline = sum(past) / len(past)
+                        if mean <= agent_baseline - rule.drop:
+                            candidates.append((subject, mean, agent_baseline, agent_baseline - rule.drop))
                     if n >= rule.min_calls:  # a window of one or two calls says little about an agent
                         self._remember(history, subject, mean, rule.baseline_windows)
-            for subject, value, baseline, threshold in candidates:
-                alert = self._raise(state, rule, subject, start, end, value, baseline, threshold, window)
+            for subject, value, compared_with, threshold in candidates:
+                alert = self._raise(state, rule, subject, start, end, value, compared_with, threshold, window)
                 if alert is not None:
                     alerts.append(alert)
         return alerts

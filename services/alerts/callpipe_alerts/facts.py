@@ -76,14 +76,18 @@ def _names(items: Any, keys: tuple[str, ...]) -> list[str]:
     return sorted(set(names))
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def extract_facts(record: dict[str, Any], event_time: str, source: tuple[int, int]) -> CallFacts | None:
     """Facts of a CallAnalyzed record; None when it has no usable event time (nothing to window)."""
-    metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    metadata = _mapping(record.get("metadata"))
     raw_ts = metadata.get(event_time) if event_time == "started_at" else record.get(event_time)
     event_ts = _timestamp(raw_ts) or _timestamp(record.get("analyzed_at"))
     if event_ts is None:
         return None
-    analysis = record.get("analysis") if isinstance(record.get("analysis"), dict) else {}
+    analysis = _mapping(record.get("analysis"))
     dimensions: dict[str, list[str]] = {}
     if isinstance(analysis.get("intent"), str):
         dimensions["intent"] = [analysis["intent"]]

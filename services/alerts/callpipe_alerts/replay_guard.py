@@ -48,8 +48,9 @@ def alert_ids_on_topic(common_config: dict[str, Any], topic: str, timeout_s: flo
             key = message.key()
             if key:
                 ids.append(key.decode())
-            if message.offset() + 1 >= ends[message.partition()]:
-                done.add(message.partition())
+            partition, offset = message.partition(), message.offset()
+            if partition is not None and offset is not None and offset + 1 >= ends[partition]:
+                done.add(partition)
         return ids
     finally:
         consumer.close()

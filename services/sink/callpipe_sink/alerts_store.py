@@ -86,7 +86,7 @@ class AlertsConsumer:
         try:
             while not self._stopping.is_set():
                 messages = await asyncio.to_thread(consumer.consume, 500, 0.5)
-                values = [m.value() for m in messages if m.error() is None and m.value()]
+                values = [v for m in messages if m.error() is None and (v := m.value())]
                 rows = self.rows(values)
                 if rows:
                     await self._store(rows)

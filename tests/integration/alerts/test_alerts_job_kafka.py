@@ -92,7 +92,7 @@ def test_spike_alert_once_across_a_sigkill_mid_window(
             job.kill()
     log = (tmp_path / "job.log").read_text(errors="replace")[-3000:]
     serde = AvroSerde(AlertRaised, LocalSchemaRegistry.from_directory(), f"{alerts_topic}-value")
-    alerts = [serde.deserialize(r.value()) for r in records]
+    alerts = [serde.deserialize(r.value() or b"") for r in records]
     assert [(a.rule, a.subject) for a in alerts] == [("intent_spike", "intent=cancel_service")], log
     spike_start = START + stream.spike_window * stream.window_s  # type: ignore[operator]
     assert alerts[0].window_start.timestamp() == spike_start

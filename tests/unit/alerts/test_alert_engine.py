@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def _facts(n: int, ts: float, **kw: object) -> CallFacts:
 
 def _stream(
     engine: AlertEngine,
-    state: dict,
+    state: dict[str, Any],
     windows: int,
     per_window: int,
     spike_window: int | set[int] | None,
@@ -191,11 +192,11 @@ def test_facts_from_a_record_read_categories_defensively() -> None:
             {"name": "no_greeting", "matched": False},
         ],
     }
-    assert extract_facts(with_records, "analyzed_at", (0, 0)).dimensions["category"] == [
-        "cancellation_threat"
-    ]
+    from_records = extract_facts(with_records, "analyzed_at", (0, 0))
+    assert from_records is not None and from_records.dimensions["category"] == ["cancellation_threat"]
     with_names = {**record, "categories": ["supervisor_requested"]}
-    assert extract_facts(with_names, "analyzed_at", (0, 0)).dimensions["category"] == ["supervisor_requested"]
+    from_names = extract_facts(with_names, "analyzed_at", (0, 0))
+    assert from_names is not None and from_names.dimensions["category"] == ["supervisor_requested"]
     assert extract_facts({**record, "categories": 7}, "analyzed_at", (0, 0)) is not None
     assert CallFacts.from_json(json.loads(json.dumps(facts.to_json()))) == facts
 
