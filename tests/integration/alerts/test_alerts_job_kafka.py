@@ -77,7 +77,7 @@ def test_spike_alert_once_across_a_sigkill_mid_window(
     produce(kafka_bootstrap, analyses, stream.records[:middle])
     job = _start(kafka_bootstrap, analyses, alerts_topic, app_id, tmp_path)
     try:
-        _wait_for(lambda: _high_watermark(kafka_bootstrap, facts_topic) >= middle - 200, 240, "facts")
+        _wait_for(lambda: _high_watermark(kafka_bootstrap, facts_topic) >= middle - 200, 420, "facts")
         job.send_signal(signal.SIGKILL)
         job.wait(30)
         assert _high_watermark(kafka_bootstrap, alerts_topic) == 0  # the spike window is still open
