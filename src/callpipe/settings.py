@@ -85,6 +85,9 @@ class TopicSettings(BaseSettings):
     call_events: str = Field(
         default="callpipe.call-events", description="Facts that are not recordings (consent declined)."
     )
+    alerts: str = Field(
+        default="callpipe.alerts", description="AlertRaised events (alerts job → sink, webhook)."
+    )
     dead_letter_prefix: str = Field(default="callpipe.dlq", description="Dead-letter topics: PREFIX.<stage>.")
 
     def dead_letter(self, stage: str) -> str:

@@ -40,6 +40,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.audio_redaction_eval",
         "a spoken card number before / after the recording's redaction",
     ),
+    "alerts": (
+        "callpipe_bench.alerts_bench",
+        "alerts on 10,000 simulated calls (event time): once with a spike, none without",
+    ),
     "erase": ("callpipe_bench.erase_bench", "erase 1,000 calls by phone number among 20,000: seconds"),
     "reprocess": (
         "callpipe_bench.reprocess_bench",

@@ -35,6 +35,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Sink: its runner defaults (other RUNNER_* as above)", "callpipe_sink.settings:SinkRunnerSettings"),
     ("Sink: insights API", "callpipe_sink.settings:InsightsSettings"),
     ("Auth: OIDC/JWT bearer tokens (ingest, insights API)", "callpipe.auth:OidcSettings"),
+    ("Alerts job (rules: alerts.yaml)", "callpipe_alerts.settings:AlertsSettings"),
 )
 
 

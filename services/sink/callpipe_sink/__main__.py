@@ -28,6 +28,7 @@ from callpipe.observability import configure_logging
 from callpipe.runner import BatchStage, StageRunner
 from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
 from callpipe.store import open_recording_store
+from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.insights.admin_routes import ReprocessJobs
@@ -94,6 +95,7 @@ async def run(mode: str) -> int:
     runner: StageRunner | None = None
     server: _EmbeddedServer | None = None
     events: CallEventsConsumer | None = None
+    alerts: AlertsConsumer | None = None
 
     def stop() -> None:
         stopping.set()
@@ -101,6 +103,8 @@ async def run(mode: str) -> int:
             runner.stop()
         if events is not None:
             events.stop()
+        if alerts is not None:
+            alerts.stop()
         if server is not None:
             server.should_exit = True
 
@@ -149,6 +153,10 @@ async def run(mode: str) -> int:
             ensure_topics(kafka, event_topics.all(DEAD_LETTER_STAGES))
             events = CallEventsConsumer(warehouse, kafka, event_topics, SinkRunnerSettings())
             tasks.append(asyncio.create_task(events.run(), name="sink-events"))
+            # Alerts from the alerts job (alerts table, GET /alerts): its own group as well.
+            ensure_topics(kafka, [topics.alerts], partitions=1)
+            alerts = AlertsConsumer(warehouse, kafka, topics.alerts, registry, SinkRunnerSettings())
+            tasks.append(asyncio.create_task(alerts.run(), name="sink-alerts"))
         # When one part ends (crash or stop), stop the other so the process exits as a whole.
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop()

@@ -1,4 +1,4 @@
-"""The three event contracts, their schema files, and ``python -m callpipe.avro.contracts``.
+"""The event contracts, their schema files, and ``python -m callpipe.avro.contracts``.
 
 Running the module (``callpipe schemas``) writes schemas/<full name>.avsc from the models and adds a
 registry.json entry with the next stable id when a contract changed; older versions stay listed
@@ -16,11 +16,11 @@ from pydantic import BaseModel
 
 from callpipe.avro.registry import default_schema_dir, schema_fingerprint
 from callpipe.avro.schema import avro_schema, full_name
-from callpipe.models import CallAnalyzed, RecordingReady, TranscriptReady
+from callpipe.models import AlertRaised, CallAnalyzed, RecordingReady, TranscriptReady
 
 __all__ = ["CONTRACTS", "cli", "render", "write_schemas"]
 
-CONTRACTS: tuple[type[BaseModel], ...] = (RecordingReady, TranscriptReady, CallAnalyzed)
+CONTRACTS: tuple[type[BaseModel], ...] = (RecordingReady, TranscriptReady, CallAnalyzed, AlertRaised)
 
 
 def render(schema: dict[str, Any]) -> str:

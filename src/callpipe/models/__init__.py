@@ -1,5 +1,6 @@
 """Event contracts of callpipe: pydantic models that are the source of the Avro schemas in schemas/."""
 
+from callpipe.models.alert import AlertRaised
 from callpipe.models.analysis import (
     ActionItem,
     AnalysisStatus,
@@ -38,6 +39,7 @@ from callpipe.models.transcript import TranscriptReady, TranscriptStatus, Uttera
 __all__ = [
     "AVRO_NAMESPACE",
     "ActionItem",
+    "AlertRaised",
     "AnalysisStatus",
     "AnalyzedUtterance",
     "CallAnalysis",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,29 @@ from callpipe.avro import AvroSerde, LocalSchemaRegistry, avro_schema, default_s
 from callpipe.avro.contracts import CONTRACTS, render, write_schemas
 from callpipe.errors import PoisonMessageError
 from callpipe.examples import example_analysis, example_recording, example_transcript
-from callpipe.models import CallAnalyzed, RecordingReady, TranscriptReady
+from callpipe.models import AlertRaised, CallAnalyzed, RecordingReady, TranscriptReady
 
 SCHEMA_DIR = default_schema_dir()
 EXAMPLES = {
     RecordingReady: example_recording(),
     TranscriptReady: example_transcript(),
     CallAnalyzed: example_analysis(),
+    AlertRaised: AlertRaised(
+        alert_id="5f1c0e",
+        rule="intent_spike",
+        kind="spike",
+        severity="warning",
+        subject="intent=cancel_service",
+        window_start=datetime(2026, 11, 2, 14, 0, tzinfo=UTC),
+        window_end=datetime(2026, 11, 2, 14, 15, tzinfo=UTC),
+        value=42.0,
+        baseline=6.5,
+        threshold=19.5,
+        calls_in_window=180,
+        message="cancel_service: 42 calls in 15 min, baseline 6.5",
+        sample_call_ids=["CA1", "CA2"],
+        raised_at=datetime(2026, 11, 2, 14, 17, tzinfo=UTC),
+    ),
 }
 
 
@@ -82,6 +99,7 @@ def test_registry_ids_are_stable_and_unique() -> None:
         "callpipe.v1.RecordingReady": 1,
         "callpipe.v1.TranscriptReady": 2,
         "callpipe.v1.CallAnalyzed": 3,
+        "callpipe.v1.AlertRaised": 7,
     }
 
 

@@ -28,6 +28,7 @@ from callpipe.errors import CallpipeError, DependencyUnavailableError
 from callpipe.limits import EARLIEST_CALL, LABEL_PATTERN, date_in_window
 from callpipe.security_headers import SecurityHeaders
 from callpipe.store import RecordingStore
+from callpipe_sink.alerts_store import AlertQueries
 from callpipe_sink.insights.admin_routes import ReprocessJobs, admin_router
 from callpipe_sink.insights.lifecycle_routes import lifecycle_router
 from callpipe_sink.insights.media_routes import media_router
@@ -361,6 +362,19 @@ def create_app(
     )
 
     app.include_router(media_router(recordings, dependencies=auth, call_row=queries.call))
+    alert_queries = AlertQueries(warehouse)
+
+    @app.get("/alerts", dependencies=auth)
+    def alerts(
+        days: Annotated[int, Query(ge=1, le=366, description="Windows ending within the last N days.")] = 7,
+        severity: Annotated[str | None, Query(pattern="^(info|warning|critical)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        until = _utc(clock())
+        since = until - timedelta(days=days)
+        return _json(
+            {"since": since, "until": until, "items": alert_queries.recent(since, until, limit, severity)}
+        )
 
     @app.get("/calls/{call_id}", dependencies=auth)
     def call(call_id: Annotated[str, PathParam(min_length=1, max_length=256)]) -> dict[str, Any]:

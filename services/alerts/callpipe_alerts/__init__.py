@@ -1,0 +1,1 @@
+"""callpipe alerts: real-time alerts over event-time windows of analyzed calls (faust-streaming job)."""

@@ -1,0 +1,207 @@
+"""The alert logic without Kafka: windows in event time, spike vs baseline, rates, agent drops,
+dedup on replay and cooldown, and facts read defensively (categories in either shape or absent)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from callpipe.examples import example_analysis
+from callpipe_alerts.config import AlertsConfig, load_config
+from callpipe_alerts.engine import AlertEngine, new_state
+from callpipe_alerts.facts import CallFacts, extract_facts
+
+T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC).timestamp()
+
+
+def _config(**rule: object) -> AlertsConfig:
+    return AlertsConfig.model_validate(
+        {"window_s": 900, "lateness_s": 60, "samples_per_alert": 3, "rules": [rule]}
+    )
+
+
+SPIKE = {
+    "name": "intent_spike",
+    "kind": "spike",
+    "dimension": "intent",
+    "factor": 3.0,
+    "min_increase": 10,
+    "min_count": 15,
+    "baseline_windows": 8,
+    "min_baseline_windows": 4,
+    "cooldown_s": 3600,
+}
+
+
+def _facts(n: int, ts: float, **kw: object) -> CallFacts:
+    values: dict[str, object] = {
+        "call_id": f"c{n}",
+        "event_ts": ts,
+        "agent": kw.get("agent", "a1"),
+        "dimensions": kw.get("dimensions", {"intent": ["billing"]}),
+        "fields": kw.get("fields", {}),
+        "metrics": kw.get("metrics", {}),
+        "source": (0, n),
+    }
+    return CallFacts(**values)  # type: ignore[arg-type]
+
+
+def _stream(
+    engine: AlertEngine,
+    state: dict[str, Any],
+    windows: int,
+    per_window: int,
+    spike_window: int | set[int] | None,
+    spike_calls: int = 40,
+    start: int = 0,
+):
+    """``per_window`` billing calls in every window, plus ``spike_calls`` cancel calls in one window."""
+    alerts = []
+    n = start
+    for w in range(windows):
+        calls = [{"intent": ["billing"]}] * per_window + [{"intent": ["cancel"]}] * 2
+        if w == spike_window or (isinstance(spike_window, set) and w in spike_window):
+            calls += [{"intent": ["cancel"]}] * spike_calls
+        for i, dims in enumerate(calls):
+            ts = T0 + w * 900 + (i + 0.5) * 900 / len(calls)
+            alerts += engine.apply(state, _facts(n, ts, dimensions=dims))
+            n += 1
+    return alerts, n
+
+
+def test_spike_fires_once_in_its_window_and_never_without_one() -> None:
+    engine = AlertEngine(_config(**SPIKE))
+    state = new_state()
+    alerts, _ = _stream(engine, state, windows=12, per_window=20, spike_window=8)
+    alerts += engine.flush(state)
+    assert [(a.rule, a.subject) for a in alerts] == [("intent_spike", "intent=cancel")]
+    assert alerts[0].window_start == datetime.fromtimestamp(T0 + 8 * 900, tz=UTC)
+    assert alerts[0].value == 42 and alerts[0].baseline == pytest.approx(2.0)
+    assert len(alerts[0].sample_call_ids) == 3
+
+    quiet = new_state()
+    none, _ = _stream(engine, quiet, windows=12, per_window=20, spike_window=None)
+    assert none + engine.flush(quiet) == []
+
+
+def test_no_spike_before_the_baseline_has_enough_windows() -> None:
+    engine = AlertEngine(_config(**SPIKE))
+    state = new_state()
+    alerts, _ = _stream(engine, state, windows=4, per_window=20, spike_window=1)
+    assert alerts + engine.flush(state) == []
+
+
+def test_replayed_calls_are_not_counted_twice_and_the_alert_is_not_repeated() -> None:
+    engine = AlertEngine(_config(**SPIKE))
+    state = new_state()
+    alerts, _n = _stream(engine, state, windows=10, per_window=20, spike_window=8)
+    assert len(alerts) == 1
+    snapshot = json.loads(json.dumps(state))  # what the changelog restores
+    # The same calls again (a consumer restarting from an older offset): nothing new.
+    again, _ = _stream(engine, snapshot, windows=10, per_window=20, spike_window=8)
+    assert again == []
+    # A state restored from before the window closed, with the alert id already on the topic.
+    replay = new_state()
+    replay["fired"] = [alerts[0].alert_id]
+    repeated, _ = _stream(engine, replay, windows=10, per_window=20, spike_window=8)
+    assert repeated == []
+
+
+def test_cooldown_suppresses_the_same_subject_in_the_next_window() -> None:
+    # Spikes in windows 6, 7 and 9: 7 is within 30 min of 6's alert, 9 is not.
+    engine = AlertEngine(_config(**{**SPIKE, "cooldown_s": 1800}))
+    state = new_state()
+    alerts, _ = _stream(engine, state, windows=11, per_window=20, spike_window={6, 7, 9}, spike_calls=200)
+    starts = [int((a.window_start.timestamp() - T0) // 900) for a in alerts]
+    assert starts == [6, 9]
+
+
+def test_late_calls_are_counted_as_late_not_folded_into_a_closed_window() -> None:
+    engine = AlertEngine(_config(**SPIKE))
+    state = new_state()
+    engine.apply(state, _facts(1, T0 + 10))
+    engine.apply(state, _facts(2, T0 + 900 + 61))  # past window 0's end + lateness: it closes
+    assert state["last_closed"] == engine.window_index(T0)
+    engine.apply(state, _facts(3, T0 + 20))
+    assert state["late"] == 1
+
+
+def test_rate_rule_on_escalation_share() -> None:
+    engine = AlertEngine(
+        _config(
+            name="escalation_rate",
+            kind="rate",
+            when={"escalation_risk": ["high"]},
+            threshold=0.25,
+            min_calls=20,
+        )
+    )
+    state = new_state()
+    alerts = []
+    for i in range(40):  # window 0: 10 % high, window 1: 50 % high
+        risk = "high" if i % 10 == 0 else "low"
+        alerts += engine.apply(state, _facts(i, T0 + i * 20, fields={"escalation_risk": risk}))
+    for i in range(40):
+        risk = "high" if i % 2 == 0 else "low"
+        alerts += engine.apply(state, _facts(100 + i, T0 + 900 + i * 20, fields={"escalation_risk": risk}))
+    alerts += engine.flush(state)
+    assert [(a.rule, a.value) for a in alerts] == [("escalation_rate", 0.5)]
+
+
+def test_one_agents_sentiment_drop_against_their_own_baseline() -> None:
+    engine = AlertEngine(
+        _config(
+            name="agent_drop",
+            kind="agent_drop",
+            metric="sentiment_score",
+            drop=0.5,
+            min_calls=4,
+            baseline_windows=8,
+            min_baseline_windows=3,
+        )
+    )
+    state = new_state()
+    alerts = []
+    n = 0
+    for w in range(6):
+        for i in range(6):
+            for agent in ("a1", "a2"):
+                score = -0.6 if (agent == "a2" and w == 4) else 0.4
+                alerts += engine.apply(
+                    state, _facts(n, T0 + w * 900 + i * 100, agent=agent, metrics={"sentiment_score": score})
+                )
+                n += 1
+    alerts += engine.flush(state)
+    assert [a.subject for a in alerts] == ["agent=a2"]
+    assert alerts[0].value == pytest.approx(-0.6)
+
+
+def test_facts_from_a_record_read_categories_defensively() -> None:
+    record = example_analysis().model_dump(mode="python")
+    facts = extract_facts(record, "analyzed_at", (3, 17))
+    assert facts is not None and facts.source == (3, 17)
+    assert facts.dimensions["intent"] == [record["analysis"]["intent"]]
+    assert "category" not in facts.dimensions  # no categories field yet: no category facts
+    with_records = {
+        **record,
+        "categories": [
+            {"name": "cancellation_threat", "matched": True},
+            {"name": "no_greeting", "matched": False},
+        ],
+    }
+    from_records = extract_facts(with_records, "analyzed_at", (0, 0))
+    assert from_records is not None and from_records.dimensions["category"] == ["cancellation_threat"]
+    with_names = {**record, "categories": ["supervisor_requested"]}
+    from_names = extract_facts(with_names, "analyzed_at", (0, 0))
+    assert from_names is not None and from_names.dimensions["category"] == ["supervisor_requested"]
+    assert extract_facts({**record, "categories": 7}, "analyzed_at", (0, 0)) is not None
+    assert CallFacts.from_json(json.loads(json.dumps(facts.to_json()))) == facts
+
+
+def test_bundled_rules_parse() -> None:
+    config = load_config()
+    assert {r.kind for r in config.rules} == {"spike", "rate", "agent_drop"}
+    assert any(getattr(r, "dimension", None) == "category" for r in config.rules)
