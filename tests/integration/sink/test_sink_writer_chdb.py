@@ -213,6 +213,13 @@ def _v1_message(registry: LocalSchemaRegistry, event: CallAnalyzed) -> bytes:
     return buf.getvalue()
 
 
+class _NoRollupCorrection:
+    """The sink before migration 0008 (rollup corrections) had nothing to correct."""
+
+    def correct(self) -> None:
+        return None
+
+
 def test_churn_risk_migration_keeps_old_calls_and_reads_both_writers(
     chdb_client: Any, registry: LocalSchemaRegistry, serde: AvroSerde[CallAnalyzed]
 ) -> None:
@@ -232,6 +239,7 @@ def test_churn_risk_migration_keeps_old_calls_and_reads_both_writers(
         )
         # The sink as it was before churn_risk: its tables and schema were v1.
         old_sink = SinkWriter(wh, SchemaResolver(registry), WriterSchemaUpgrade(registry.schema_for(3)))
+        old_sink._rollups = _NoRollupCorrection()  # type: ignore[assignment]  # it predates 0008
         old_sink.write([decode_analysis(_v1_message(registry, example_analysis("CA-before")))])
         # The upgrade applies churn_risk and every migration after it (call events, erasure).
         assert apply_migrations(wh) == [m.version for m in migrations if m.version >= churn.version]
