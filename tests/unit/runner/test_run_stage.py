@@ -102,8 +102,9 @@ class FakeAdmin:
         futures: dict[str, Future[None]] = {}
         for topic in new:
             self._broker.topics.setdefault(topic.topic, [])
-            futures[topic.topic] = done = Future()
+            done: Future[None] = Future()
             done.set_result(None)
+            futures[topic.topic] = done
         return futures
 
     def poll(self, timeout: float) -> int:
@@ -300,9 +301,7 @@ async def test_a_companion_that_fails_stops_the_stage_and_the_failure_is_raised(
 
     with pytest.raises(RuntimeError, match="the API crashed"):
         await asyncio.wait_for(
-            serve_stage(
-                build, settings=_settings(), clients=broker.clients(), install_signal_handlers=False
-            ),
+            serve_stage(build, settings=_settings(), clients=broker.clients(), install_signal_handlers=False),
             10,
         )
     assert companion.stopped
@@ -319,6 +318,10 @@ async def test_a_builder_stopped_before_it_was_ready_runs_nothing() -> None:
         yield None
 
     await serve_stage(
-        build, settings=_settings(), clients=broker.clients(), install_signal_handlers=False, stopping=stopping
+        build,
+        settings=_settings(),
+        clients=broker.clients(),
+        install_signal_handlers=False,
+        stopping=stopping,
     )
     assert broker.topics == {}  # nothing created, nothing consumed
