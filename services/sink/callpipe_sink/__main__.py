@@ -112,7 +112,9 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
                 topics.recordings, topics.transcripts, topics.call_events, topics.dead_letter_prefix
             )
             companions: dict[str, Companion] = {
-                "sink-events": CallEventsConsumer(warehouse, env.kafka, event_topics, env.runner)
+                "sink-events": CallEventsConsumer(
+                    warehouse, env.kafka, event_topics, env.runner, consumer_factory=env.clients.consumer
+                )
             }
             # With a server the API may also run on its own (mode "insights"); in embedded mode it
             # must run here, since no other process can open the chdb directory.

@@ -61,10 +61,12 @@ class StageSettings:
 
 @dataclass(frozen=True)
 class StageEnvironment:
-    """What a service's builder receives: settings, the schema registry, and the stop signal."""
+    """What a service's builder receives: settings, the schema registry, the Kafka client
+    factories (for a companion's own consumer), and the stop signal."""
 
     settings: StageSettings
     registry: SchemaRegistry
+    clients: KafkaClients
     # Set on SIGTERM/SIGINT: a builder still waiting for a dependency gives up and yields None.
     stopping: asyncio.Event
 
@@ -140,7 +142,7 @@ async def serve_stage(
     loop = asyncio.get_running_loop()
     signals = _add_signal_handlers(loop, stop) if install_signal_handlers else []
     try:
-        env = StageEnvironment(settings, registry_from_settings(settings.registry), stopping)
+        env = StageEnvironment(settings, registry_from_settings(settings.registry), clients, stopping)
         async with build(env) as plan:
             if plan is None or stopping.is_set():
                 return

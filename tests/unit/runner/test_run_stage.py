@@ -244,8 +244,13 @@ async def test_a_stage_gets_its_topics_processes_dead_letters_and_stops_cleanly(
     closed: list[str] = []
     stopping = asyncio.Event()
 
+    clients = broker.clients()
+
     @contextlib.asynccontextmanager
     async def build(env: StageEnvironment) -> AsyncIterator[StagePlan]:
+        # A builder's own consumers (the sink's status reader) get the same client factories.
+        assert env.clients is clients
+        assert env.topics.dead_letter("x") == "test.dlq.x"
         try:
             yield StagePlan(_upper_stage(seen), extra_topics=("test.status",))
         finally:
@@ -255,7 +260,7 @@ async def test_a_stage_gets_its_topics_processes_dead_letters_and_stops_cleanly(
         serve_stage(
             build,
             settings=_settings(max_in_flight=2),
-            clients=broker.clients(),
+            clients=clients,
             install_signal_handlers=False,
             stopping=stopping,
         )
