@@ -7,7 +7,7 @@
 - ``schema_registry_url`` -> str: ``$SCHEMA_REGISTRY_URL`` if set, else a LocalRegistry (Apicurio).
 - ``new_topic(partitions=1, *, prefix="test", config=None)`` -> str: a fresh, ready topic.
 - ``chdb_client`` -> clickhouse-connect client on the ONE embedded ClickHouse directory of this
-  pytest process: chdb lets a process open a single data directory (NOTES), so every in-process
+  pytest process: chdb lets a process open a single data directory (warehouse/client.py), so every in-process
   test shares it and isolates itself with its own database. Directories written by service
   subprocesses are read with ``callpipe_cli.localrun.query_chdb`` (a subprocess) instead.
 """

@@ -28,6 +28,8 @@ OFFLINE_ENV: dict[str, str] = {
     "HF_DATASETS_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "DO_NOT_TRACK": "1",
+    # Not telemetry: Rust tokenizers (the offline analyzer's encoder) spawn threads per call,
+    # which with several worker threads oversubscribes the cores the BLAS threads already use.
     "TOKENIZERS_PARALLELISM": "false",
 }
 

@@ -23,7 +23,10 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Kafka (every service)", "callpipe.settings:KafkaSettings"),
     ("Schema registry (every service)", "callpipe.settings:SchemaRegistrySettings"),
     ("Topics (every service)", "callpipe.settings:TopicSettings"),
-    ("Stage runner (transcriber, analyzer, sink)", "callpipe.settings:RunnerSettings"),
+    (
+        "Stage runner (transcriber; analyzer and sink change defaults below)",
+        "callpipe.settings:RunnerSettings",
+    ),
     ("Recording store (ingest, transcriber)", "callpipe.settings:RecordingStoreSettings"),
     ("Ingest", "callpipe_ingest.settings:IngestSettings"),
     ("Transcriber", "callpipe_transcriber.settings:TranscriberSettings"),
@@ -31,6 +34,14 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Analyzer: LLM", "callpipe_analyzer.settings:LLMSettings"),
     ("Analyzer: redaction", "callpipe_analyzer.settings:RedactionSettings"),
     ("Analyzer: audio redaction (PCI)", "callpipe_analyzer.settings:AudioRedactionSettings"),
+    (
+        "Analyzer, offline engine: its runner defaults (other RUNNER_* as above)",
+        "callpipe_analyzer.settings:OfflineRunnerSettings",
+    ),
+    (
+        "Analyzer, LLM engine: its runner defaults (other RUNNER_* as above)",
+        "callpipe_analyzer.settings:LLMRunnerSettings",
+    ),
     ("Sink: ClickHouse", "callpipe_sink.settings:WarehouseSettings"),
     ("Sink: its runner defaults (other RUNNER_* as above)", "callpipe_sink.settings:SinkRunnerSettings"),
     ("Sink: insights API", "callpipe_sink.settings:InsightsSettings"),

@@ -5,20 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["AnalyzerSettings", "LLMSettings", "RedactionSettings"]
+from callpipe.settings import RunnerSettings
+
+__all__ = [
+    "AnalyzerSettings",
+    "LLMRunnerSettings",
+    "LLMSettings",
+    "OfflineRunnerSettings",
+    "RedactionSettings",
+    "runner_settings_for",
+]
 
 
 class LLMSettings(BaseSettings):
     """Any OpenAI-compatible chat-completions endpoint (OpenAI, Azure OpenAI, vLLM, Ollama …)."""
 
-    model_config = SettingsConfigDict(env_prefix="ANALYZER_LLM_", extra="ignore")
+    # populate_by_name: code and tests still pass api_key=… although the variable has an alias.
+    model_config = SettingsConfigDict(env_prefix="ANALYZER_LLM_", extra="ignore", populate_by_name=True)
 
     base_url: str | None = Field(default=None, description="None = api.openai.com.")
-    # Falls back to OPENAI_API_KEY in __main__; local servers accept any non-empty key.
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(
+        default=None,
+        # OPENAI_API_KEY is the OpenAI convention, accepted so users need not rename their key.
+        validation_alias=AliasChoices("ANALYZER_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="API key; OPENAI_API_KEY is read when this is unset (local servers accept any key).",
+    )
     model: str = "gpt-4o-mini"
     temperature: float = 0.0
     timeout_s: float = Field(default=60.0, gt=0)
@@ -94,3 +108,36 @@ class AnalyzerSettings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     audio_redaction: AudioRedactionSettings = Field(default_factory=AudioRedactionSettings)
+
+
+class OfflineRunnerSettings(RunnerSettings):
+    """The runner settings (``RUNNER_*``) of the analyzer with the offline engine.
+
+    Offline analysis is CPU-bound and its encoder already uses every core through BLAS threads:
+    one call at a time (two calls at once, each with multi-threaded BLAS, measured 3x slower on
+    2 cores).
+    """
+
+    max_in_flight: int = Field(
+        default=1, ge=1, description="Offline engine: one call at a time (the encoder uses every core)."
+    )
+
+
+class LLMRunnerSettings(RunnerSettings):
+    """The runner settings (``RUNNER_*``) of the analyzer with the LLM engine.
+
+    An LLM call is ~1 s of waiting: the runner keeps as many calls in flight as the LLM client
+    allows requests (``ANALYZER_LLM_MAX_CONCURRENCY``, 32), so one instance keeps them all busy.
+    """
+
+    max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        description="LLM engine: calls in flight; keep it ≥ ANALYZER_LLM_MAX_CONCURRENCY "
+        "to use every request slot.",
+    )
+
+
+def runner_settings_for(engine: Literal["offline", "llm"]) -> type[RunnerSettings]:
+    """The runner settings class (its declared defaults) of the analyzer with ``engine``."""
+    return LLMRunnerSettings if engine == "llm" else OfflineRunnerSettings

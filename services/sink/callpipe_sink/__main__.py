@@ -7,6 +7,9 @@
 chdb lets one process open a data directory (a second one cannot lock it), so in embedded mode
 the insights API runs inside the sink process, on the same client. With a server it runs there too by default
 (INSIGHTS_ENABLED=false turns it off) or on its own with the ``insights`` mode.
+
+The ``sink`` mode is a consumer stage like the others, run by the shared ``run_stage`` (topics,
+logging, metrics, shutdown); the insights API and the call-status reader are its companions.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -25,7 +28,7 @@ from callpipe.avro import registry_from_settings
 from callpipe.errors import DependencyUnavailableError
 from callpipe.kafka import EventProducer, ensure_topics
 from callpipe.observability import configure_logging
-from callpipe.runner import BatchStage, StageRunner
+from callpipe.runner import BatchStage, Companion, StageBuilder, StageEnvironment, StagePlan, run_stage
 from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
 from callpipe.store import open_recording_store
 from callpipe_sink.alerts_store import AlertsConsumer
@@ -88,83 +91,95 @@ def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedSe
     return _EmbeddedServer(config)
 
 
-async def run(mode: str) -> int:
-    warehouse_settings = WarehouseSettings()
-    insights = InsightsSettings()
-    stopping = asyncio.Event()
-    runner: StageRunner | None = None
-    server: _EmbeddedServer | None = None
-    events: CallEventsConsumer | None = None
-    alerts: AlertsConsumer | None = None
+class _InsightsAPI:
+    """The insights API as a companion of the sink stage (stopped with it, and it with the stage)."""
 
-    def stop() -> None:
-        stopping.set()
-        if runner is not None:
-            runner.stop()
-        if events is not None:
-            events.stop()
-        if alerts is not None:
-            alerts.stop()
-        if server is not None:
-            server.should_exit = True
+    def __init__(self, server: _EmbeddedServer) -> None:
+        self._server = server
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)
+    async def run(self) -> None:
+        await self._server.serve()
 
-    warehouse = await _open_and_migrate(warehouse_settings, stopping)
-    if warehouse is None:
-        return 0
-    try:
-        if mode == "migrate":
-            return 0
-        tasks: list[asyncio.Task[None]] = []
-        # With a server the API may also run on its own (mode "insights"); in embedded mode it
-        # must run here, since no other process can open the chdb directory.
-        serve_api = mode == "insights" or insights.enabled
-        if serve_api:
-            server = _api_server(warehouse, insights)
-            tasks.append(asyncio.create_task(server.serve(), name="insights-api"))
-            log.info("insights API listening", extra={"host": insights.host, "port": insights.port})
-        if mode == "sink":
-            kafka, topics = KafkaSettings(), TopicSettings()
-            ensure_topics(kafka, [topics.analyses, topics.dead_letter("sink")])
-            registry = registry_from_settings(SchemaRegistrySettings())
-            writer = SinkWriter(warehouse, SchemaResolver(registry))
+    def stop(self) -> None:
+        self._server.should_exit = True
+
+
+def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings) -> StageBuilder:
+    """The sink's stage builder: the warehouse (migrated), the batch writer, and its companions:
+    the per-call status reader and, unless INSIGHTS_ENABLED=false, the insights API."""
+
+    @contextlib.asynccontextmanager
+    async def build(env: StageEnvironment) -> AsyncIterator[StagePlan | None]:
+        warehouse = await _open_and_migrate(warehouse_settings, env.stopping)
+        if warehouse is None:
+            yield None  # stopped while the warehouse was still unreachable
+            return
+        try:
+            topics = env.topics
+            writer = SinkWriter(warehouse, SchemaResolver(env.registry))
             stage: BatchStage[AnalysisPayload] = BatchStage(
                 name="sink",
                 input_topic=topics.analyses,
                 decode=decode_analysis,
                 process_batch=writer.process_batch,
             )
-            runner = StageRunner(
-                stage,
-                kafka=kafka,
-                runner=SinkRunnerSettings(),
-                dead_letter_topic=topics.dead_letter("sink"),
-                install_signal_handlers=False,
-                consumer_overrides=dict(SINK_CONSUMER_OVERRIDES),
-            )
-            tasks.append(asyncio.create_task(runner.run(), name="sink-runner"))
             # Per-call status (call_events): its own consumer group, so it never slows the batches.
             event_topics = EventTopics(
                 topics.recordings, topics.transcripts, topics.call_events, topics.dead_letter_prefix
             )
-            ensure_topics(kafka, event_topics.all(DEAD_LETTER_STAGES))
-            events = CallEventsConsumer(warehouse, kafka, event_topics, SinkRunnerSettings())
-            tasks.append(asyncio.create_task(events.run(), name="sink-events"))
-            # Alerts from the alerts job (alerts table, GET /alerts): its own group as well.
-            ensure_topics(kafka, [topics.alerts], partitions=1)
-            alerts = AlertsConsumer(warehouse, kafka, topics.alerts, registry, SinkRunnerSettings())
-            tasks.append(asyncio.create_task(alerts.run(), name="sink-alerts"))
-        # When one part ends (crash or stop), stop the other so the process exits as a whole.
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if task.exception() is not None:
-                log.error("sink part failed", exc_info=task.exception(), extra={"part": task.get_name()})
-                return 1
+            companions: dict[str, Companion] = {
+                "sink-events": CallEventsConsumer(
+                    warehouse, env.kafka, event_topics, env.runner, consumer_factory=env.clients.consumer
+                )
+            }
+            # Alerts from the alerts job (alerts table, GET /alerts): its own group as well; one
+            # partition, so the alerts keep their order.
+            await asyncio.to_thread(
+                ensure_topics, env.kafka, [topics.alerts], 1, admin_factory=env.clients.admin
+            )
+            companions["sink-alerts"] = AlertsConsumer(
+                warehouse, env.kafka, topics.alerts, env.registry, env.runner
+            )
+            # With a server the API may also run on its own (mode "insights"); in embedded mode it
+            # must run here, since no other process can open the chdb directory.
+            if insights.enabled:
+                companions["insights-api"] = _InsightsAPI(_api_server(warehouse, insights))
+                log.info("insights API listening", extra={"host": insights.host, "port": insights.port})
+            yield StagePlan(
+                stage,
+                extra_topics=tuple(event_topics.all(DEAD_LETTER_STAGES)),
+                consumer_overrides=SINK_CONSUMER_OVERRIDES,
+                companions=companions,
+            )
+        finally:
+            warehouse.close()
+
+    return build
+
+
+async def run_without_stage(
+    mode: str, warehouse_settings: WarehouseSettings, insights: InsightsSettings
+) -> int:
+    """``migrate`` (apply and exit) and ``insights`` (the API alone, with a ClickHouse server)."""
+    stopping = asyncio.Event()
+    server: _EmbeddedServer | None = None
+
+    def stop() -> None:
+        stopping.set()
+        if server is not None:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    warehouse = await _open_and_migrate(warehouse_settings, stopping)
+    if warehouse is None:
+        return 0
+    try:
+        if mode == "insights":
+            server = _api_server(warehouse, insights)
+            log.info("insights API listening", extra={"host": insights.host, "port": insights.port})
+            await server.serve()
         return 0
     finally:
         warehouse.close()
@@ -176,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     if mode not in ("sink", "insights", "migrate"):
         print("usage: python -m callpipe_sink [sink|insights|migrate]", file=sys.stderr)
         return 2
+    warehouse_settings, insights = WarehouseSettings(), InsightsSettings()
+    if mode == "sink":
+        return run_stage("sink", sink_stage(warehouse_settings, insights), runner_settings=SinkRunnerSettings)
     configure_logging("sink")
-    return asyncio.run(run(mode))
+    return asyncio.run(run_without_stage(mode, warehouse_settings, insights))
 
 
 if __name__ == "__main__":

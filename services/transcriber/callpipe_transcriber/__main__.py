@@ -1,28 +1,24 @@
-"""Entry point of the transcriber service: settings from the environment → adapters → stage runner.
+"""Entry point of the transcriber service: its stage, run by the shared ``run_stage``.
 
 python -m callpipe_transcriber
+
+Topics, logging, metrics and shutdown are ``run_stage``'s; the runner uses ``RunnerSettings``
+as declared (the transcriber has no defaults of its own).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 
-from callpipe.avro import registry_from_settings
 from callpipe.avro.serde import AvroSerde
-from callpipe.kafka import ensure_topics
 from callpipe.models import RecordingReady, TranscriptReady
-from callpipe.observability import bind_call_id, configure_logging
-from callpipe.runner import MessageStage, StageRunner
-from callpipe.settings import (
-    KafkaSettings,
-    RecordingStoreSettings,
-    RunnerSettings,
-    SchemaRegistrySettings,
-    TopicSettings,
-)
+from callpipe.observability import bind_call_id
+from callpipe.runner import MessageStage, StageBuilder, StageEnvironment, StagePlan, run_stage
+from callpipe.settings import RecordingStoreSettings, TopicSettings
 from callpipe.store import RecordingStore, open_recording_store
 from callpipe_transcriber.engines.base import SpeechEngine
 from callpipe_transcriber.engines.factory import build_engine
@@ -88,41 +84,40 @@ def build_stage(
     )
 
 
-async def run() -> None:
-    settings = TranscriberSettings()
-    kafka, topics, runner_settings = KafkaSettings(), TopicSettings(), RunnerSettings()
-    registry = registry_from_settings(SchemaRegistrySettings())
-    recordings = AvroSerde(RecordingReady, registry, f"{topics.recordings}-value")
-    transcripts = AvroSerde(TranscriptReady, registry, f"{topics.transcripts}-value")
-    dead_letter = topics.dead_letter("transcriber")
-    # A fresh cluster (or a new tenant prefix) has none of our topics yet: subscribing to a
-    # missing input topic only logs errors forever, so create what this stage reads and writes.
-    await asyncio.to_thread(ensure_topics, kafka, [topics.recordings, topics.transcripts, dead_letter])
-    store = open_recording_store(RecordingStoreSettings())
-    timeout = httpx.Timeout(settings.download_timeout_s, connect=10.0)
-    # Recording downloads take URLs from events, so they go through the SSRF guard (every resolved
-    # address checked at connect time, on every redirect hop); the speech API client does not.
-    async with (
-        httpx.AsyncClient(timeout=timeout, follow_redirects=True) as http,
-        guarded_client(timeout) as downloads,
-    ):
-        engine = build_engine(settings, http)
-        warm = getattr(engine, "warm_up", None)
-        if warm is not None:
-            await warm()  # load (and SHA-verify) the model before taking messages
-        stage = build_stage(topics, recordings, transcripts, build_ports(settings, downloads, store, engine))
-        runner = StageRunner(stage, kafka=kafka, runner=runner_settings, dead_letter_topic=dead_letter)
+def transcriber_stage(settings: TranscriberSettings, store_settings: RecordingStoreSettings) -> StageBuilder:
+    """The transcriber's stage builder: serdes, the recording store, HTTP client and engine."""
+
+    @contextlib.asynccontextmanager
+    async def build(env: StageEnvironment) -> AsyncIterator[StagePlan]:
+        topics = env.topics
+        recordings = AvroSerde(RecordingReady, env.registry, f"{topics.recordings}-value")
+        transcripts = AvroSerde(TranscriptReady, env.registry, f"{topics.transcripts}-value")
+        store = open_recording_store(store_settings)
+        timeout = httpx.Timeout(settings.download_timeout_s, connect=10.0)
         try:
-            await runner.run()
+            # Recording downloads take URLs from events, so they go through the SSRF guard (every
+            # resolved address checked at connect time, on every redirect hop); the speech API
+            # client does not.
+            async with (
+                httpx.AsyncClient(timeout=timeout, follow_redirects=True) as http,
+                guarded_client(timeout) as downloads,
+            ):
+                engine = build_engine(settings, http)
+                try:
+                    await engine.warm_up()  # load (and SHA-verify) the model before taking messages
+                    ports = build_ports(settings, downloads, store, engine)
+                    yield StagePlan(build_stage(topics, recordings, transcripts, ports))
+                finally:
+                    await engine.aclose()
         finally:
-            await engine.aclose()
             await store.aclose()
 
+    return build
 
-def main() -> None:
-    configure_logging("transcriber")
-    asyncio.run(run())
+
+def main() -> int:
+    return run_stage("transcriber", transcriber_stage(TranscriberSettings(), RecordingStoreSettings()))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

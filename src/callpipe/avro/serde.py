@@ -15,7 +15,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from callpipe.avro.registry import SchemaRegistry
 from callpipe.avro.schema import avro_schema
-from callpipe.errors import CallpipeError, PoisonMessageError
+from callpipe.errors import CallpipeError, InvalidOutputError, PoisonMessageError
 from callpipe.models.common import Contract
 
 __all__ = ["MAGIC_BYTE", "AvroSerde", "split_wire_header"]
@@ -60,7 +60,12 @@ class AvroSerde(Generic[M]):
     def serialize_dict(self, record: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
         buf.write(_HEADER.pack(MAGIC_BYTE, self.writer_id))
-        schemaless_writer(buf, self._parsed, record)
+        try:
+            schemaless_writer(buf, self._parsed, record)
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            # fastavro's own errors must not cross the stage: an event that breaks its contract
+            # cannot be produced however often it is retried (dead-letter, with the reason).
+            raise InvalidOutputError(f"{self.model.__name__} breaks its Avro contract: {exc}") from exc
         return buf.getvalue()
 
     def deserialize_dict(self, data: bytes) -> dict[str, Any]:

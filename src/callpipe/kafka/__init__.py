@@ -4,6 +4,7 @@ The only package (with the stage runner) that imports confluent-kafka's producer
 """
 
 from callpipe.kafka._client_logs import LIBRDKAFKA_LOGGER, KafkaClientLogger
+from callpipe.kafka._clients import AdminFactory, ConsumerFactory, KafkaClients
 from callpipe.kafka._consumer_config import consumer_config, group_id_for
 from callpipe.kafka._producer import (
     EventProducer,
@@ -16,8 +17,11 @@ from callpipe.kafka._topics import ensure_topics
 
 __all__ = [
     "LIBRDKAFKA_LOGGER",
+    "AdminFactory",
+    "ConsumerFactory",
     "EventProducer",
     "KafkaClientLogger",
+    "KafkaClients",
     "ProducerFactory",
     "consumer_config",
     "delivery_error_to_callpipe",

@@ -28,7 +28,6 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from callpipe.errors import CallpipeError, DependencyUnavailableError, InvalidOutputError
 from callpipe.kafka._client_logs import KafkaClientLogger
+from callpipe.kafka._clients import ProducerFactory
 from callpipe.settings import KafkaSettings
 
 __all__ = [
@@ -50,8 +50,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, str | bytes | None]]
-# Builds the librdkafka producer from its config; tests pass a fake to inject fatal errors.
-ProducerFactory = Callable[[dict[str, Any]], Any]
 
 # Errors after which the same record can never be accepted: retrying would loop forever.
 _PERMANENT_CODES = frozenset(

@@ -12,6 +12,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from callpipe.errors import DependencyUnavailableError
 from callpipe.kafka._client_logs import KafkaClientLogger
+from callpipe.kafka._clients import AdminFactory
 from callpipe.settings import KafkaSettings
 
 __all__ = ["ensure_topics"]
@@ -25,18 +26,20 @@ def ensure_topics(
     partitions: int | None = None,
     *,
     timeout_s: float = 30.0,
+    admin_factory: AdminFactory = AdminClient,
 ) -> list[str]:
     """Create every missing topic; returns the names that were created now.
 
     An existing topic is fine (TOPIC_ALREADY_EXISTS), whatever its partition count: callpipe never
     shrinks or repartitions a topic behind the operator's back. Raises DependencyUnavailableError
-    when the broker cannot be reached within ``timeout_s``.
+    when the broker cannot be reached within ``timeout_s``. ``admin_factory`` builds the admin
+    client (see :class:`callpipe.kafka.KafkaClients`).
     """
     wanted = sorted(set(names))
     if not wanted:
         return []
     config: dict[str, Any] = {**kafka.common_config(), "logger": KafkaClientLogger("admin")}
-    admin = AdminClient(config)
+    admin = admin_factory(config)
     try:
         return _create_missing(admin, kafka, wanted, partitions, timeout_s)
     finally:
@@ -45,7 +48,7 @@ def ensure_topics(
 
 
 def _create_missing(
-    admin: AdminClient, kafka: KafkaSettings, wanted: list[str], partitions: int | None, timeout_s: float
+    admin: Any, kafka: KafkaSettings, wanted: list[str], partitions: int | None, timeout_s: float
 ) -> list[str]:
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from callpipe.kafka import ConsumerFactory
 from callpipe.runner._offsets import TopicPartitionKey
 
 __all__ = ["ConsumerThread", "PartitionsCallback"]
@@ -34,8 +35,10 @@ class ConsumerThread:
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
+        consumer_factory: ConsumerFactory = Consumer,
     ) -> None:
         self._config = config
+        self._factory = consumer_factory
         self._topic = topic
         self._on_assign = on_assign
         self._on_revoke = on_revoke
@@ -63,7 +66,7 @@ class ConsumerThread:
     # -- everything below runs on the consumer thread -------------------------------------
 
     def open(self) -> None:
-        consumer = Consumer({**self._config, "error_cb": self._on_error})
+        consumer = self._factory({**self._config, "error_cb": self._on_error})
         consumer.subscribe(
             [self._topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Message
 
-from callpipe.kafka import EventProducer, consumer_config
+from callpipe.kafka import EventProducer, KafkaClients, consumer_config
 from callpipe.observability import HealthServer, runner_metrics
 from callpipe.runner._batch_mode import BatchMode
 from callpipe.runner._consumer import ConsumerThread
@@ -58,16 +58,19 @@ class StageRunner:
         *,
         kafka: KafkaSettings,
         runner: RunnerSettings,
-        dead_letter_topic: str | None = None,
+        dead_letter_topic: str,
         consumer_overrides: dict[str, Any] | None = None,
         producer_overrides: dict[str, Any] | None = None,
         policy: RetryPolicy | None = None,
         install_signal_handlers: bool = True,
+        clients: KafkaClients | None = None,
     ) -> None:
         self.stage = stage
         self._kafka = kafka
         self._settings = runner
-        self.dead_letter_topic = dead_letter_topic or f"callpipe.dlq.{stage.name}"
+        # Named by the caller (TopicSettings.dead_letter): the prefix lives in one place only.
+        self.dead_letter_topic = dead_letter_topic
+        self._clients = clients or KafkaClients()
         self._consumer_config = consumer_config(kafka, stage.name, consumer_overrides, runner)
         self._producer_overrides = producer_overrides
         self.policy = policy or RetryPolicy.from_settings(runner)
@@ -117,7 +120,10 @@ class StageRunner:
         if self._stop_requested:
             self._ctx.stopping.set()
         self._outputs.producer = EventProducer(
-            self._kafka, config_overrides=self._producer_overrides, stage=self.stage.name
+            self._kafka,
+            config_overrides=self._producer_overrides,
+            stage=self.stage.name,
+            producer_factory=self._clients.producer,
         )
         self._consumer = ConsumerThread(
             self._consumer_config,
@@ -125,6 +131,7 @@ class StageRunner:
             on_assign=self._on_assign,
             on_revoke=lambda keys: self._on_revoke(keys, commit=True),
             on_lost=lambda keys: self._on_revoke(keys, commit=False),
+            consumer_factory=self._clients.consumer,
         )
         health: HealthServer | None = None
         if self._settings.metrics_port is not None:

@@ -36,6 +36,7 @@ def main() -> None:
     runner = StageRunner(
         stage,
         kafka=KafkaSettings(bootstrap_servers=bootstrap),
+        dead_letter_topic=f"callpipe.dlq.{stage_name}",
         runner=RunnerSettings(max_in_flight=int(concurrency), commit_interval_s=0.5, drain_timeout_s=20),
     )
     asyncio.run(runner.run())

@@ -62,6 +62,7 @@ async def test_healthz_answers_503_once_the_consumer_thread_died(kafka_bootstrap
     runner = StageRunner(
         echo_stage(stage_name, source, sink, process),
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        dead_letter_topic=f"callpipe.dlq.{stage_name}",
         runner=RunnerSettings(metrics_port=port, drain_timeout_s=60, commit_interval_s=0.2),
         # Static membership: a second member with the same instance id fences this consumer, a
         # fatal librdkafka error that ends the consumer thread.
@@ -132,12 +133,14 @@ async def test_work_outliving_the_drain_on_revoke_is_redelivered_to_the_new_owne
     first = StageRunner(
         echo_stage(stage_name, source, sink, process_for("first")),
         kafka=kafka,
+        dead_letter_topic=f"callpipe.dlq.{stage_name}",
         runner=settings,
         install_signal_handlers=False,
     )
     second = StageRunner(
         echo_stage(stage_name, source, sink, process_for("second")),
         kafka=kafka,
+        dead_letter_topic=f"callpipe.dlq.{stage_name}",
         runner=settings,
         install_signal_handlers=False,
     )
@@ -185,6 +188,7 @@ async def test_broker_stopped_while_outputs_are_delivered_then_every_input_has_i
     runner = StageRunner(
         echo_stage(stage_name, source, sink, process),
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        dead_letter_topic=f"callpipe.dlq.{stage_name}",
         runner=RunnerSettings(
             max_in_flight=16,
             commit_interval_s=0.2,

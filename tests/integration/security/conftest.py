@@ -1,6 +1,6 @@
 """A seeded chdb warehouse and the insights app over it, for the injection tests.
 
-chdb opens one data directory per process (NOTES): the warehouse is a database of its own on the
+chdb opens one data directory per process (warehouse/client.py): the warehouse is a database of its own on the
 session's shared embedded client (``chdb_client`` in tests/conftest.py).
 """
 

@@ -37,8 +37,9 @@ What it implements, and how:
   ``X-ClickHouse-User``/``-Key`` headers or ``user``/``password`` parameters), else
   AUTHENTICATION_FAILED (516, HTTP 403).
 
-Every chdb call is serialized under one lock (the NOTES warn against concurrent use of one
-engine from threads); the HTTP side is threaded so kept-alive connections do not block each other.
+Every chdb call is serialized under one lock (a test server errs on the safe side about
+concurrent use of one engine from threads); the HTTP side is threaded so kept-alive
+connections do not block each other.
 """
 
 from __future__ import annotations

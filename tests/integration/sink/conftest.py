@@ -1,8 +1,9 @@
 """chdb fixtures for the sink's integration tests.
 
-chdb lets a process open one data directory only (NOTES), so every test of the session shares one
-embedded client (``chdb_client`` in tests/conftest.py) and gets its own database (a fresh
-``Warehouse``), like clickhouse-connect's own integration tests do with a random database per run.
+chdb lets a process open one data directory only (warehouse/client.py), so every test of
+the session shares one embedded client (``chdb_client`` in tests/conftest.py) and gets its
+own database (a fresh ``Warehouse``), like clickhouse-connect's own integration tests do
+with a random database per run.
 """
 
 from __future__ import annotations

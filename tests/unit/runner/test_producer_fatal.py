@@ -135,6 +135,7 @@ async def test_the_runner_fails_its_health_check_and_stops_when_the_producer_gav
     runner = StageRunner(
         stage,
         kafka=KafkaSettings(),
+        dead_letter_topic="callpipe.dlq.fatal-test",
         runner=RunnerSettings(backoff_initial_s=0.01, backoff_max_s=0.02),
         install_signal_handlers=False,
     )

@@ -104,6 +104,7 @@ class FakeEngine:
     diarized: bool = False
     language: str | None = "en"
     requests: list[EngineRequest] = field(default_factory=list)
+    warmed_up: bool = False
 
     @property
     def name(self) -> str:
@@ -112,6 +113,9 @@ class FakeEngine:
     @property
     def model(self) -> str:
         return "fake-1"
+
+    async def warm_up(self) -> None:
+        self.warmed_up = True
 
     async def transcribe(self, request: EngineRequest) -> EngineResult:
         self.requests.append(request)

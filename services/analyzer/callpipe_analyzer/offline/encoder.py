@@ -16,7 +16,6 @@ which needs the sequence axis, works on the padded ``(batch, heads, seq, head_di
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,6 @@ import numpy.typing as npt
 __all__ = ["MiniLMEncoder", "default_model_path"]
 
 Array = npt.NDArray[np.float32]
-
-# Rust tokenizers spawn threads per call; with several worker threads that oversubscribes 2 cores.
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 _F32 = np.float32
 

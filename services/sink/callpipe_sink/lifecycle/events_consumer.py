@@ -19,7 +19,7 @@ import pyarrow as pa
 from confluent_kafka import Consumer, Message
 
 from callpipe.errors import CallpipeError
-from callpipe.kafka import consumer_config
+from callpipe.kafka import ConsumerFactory, consumer_config
 from callpipe.settings import KafkaSettings, RunnerSettings
 from callpipe_sink.lifecycle.erasure import Tombstones
 from callpipe_sink.lifecycle.event_rows import COLUMNS, CallEventRow, EventTopics, event_row
@@ -63,6 +63,7 @@ class CallEventsConsumer:
         *,
         dead_letter_stages: Sequence[str] = DEAD_LETTER_STAGES,
         batch_size: int = 1000,
+        consumer_factory: ConsumerFactory = Consumer,
     ) -> None:
         self._wh = warehouse
         self._tombstones = Tombstones(warehouse)
@@ -70,6 +71,7 @@ class CallEventsConsumer:
         self._subscribed = topics.all(dead_letter_stages)
         self._config = consumer_config(kafka, EVENTS_STAGE, runner=runner)
         self._batch_size = batch_size
+        self._consumer_factory = consumer_factory
         self._stopping = asyncio.Event()
         self.rows_written = 0
 
@@ -81,7 +83,7 @@ class CallEventsConsumer:
         self._stopping.set()
 
     async def run(self) -> None:
-        consumer = Consumer(self._config)
+        consumer = self._consumer_factory(self._config)
         consumer.subscribe(self._subscribed)
         try:
             while not self._stopping.is_set():

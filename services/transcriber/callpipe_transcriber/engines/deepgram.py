@@ -105,6 +105,9 @@ class DeepgramEngine:
         body = response.model_dump(mode="json") if hasattr(response, "model_dump") else dict(response)
         return parse_deepgram_response(body, multichannel=request.multichannel, model=self._options.model)
 
+    async def warm_up(self) -> None:
+        """Nothing to load: a hosted engine (the key is checked by the first request)."""
+
     async def aclose(self) -> None:
         if self._own_http:
             await self._http.aclose()
