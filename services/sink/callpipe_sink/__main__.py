@@ -25,13 +25,20 @@ from callpipe.errors import DependencyUnavailableError
 from callpipe.kafka import ensure_topics
 from callpipe.observability import configure_logging
 from callpipe.runner import BatchStage, StageRunner
-from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
-from callpipe.store import open_recording_store
+from callpipe.settings import (
+    KafkaSettings,
+    RecordingStoreSettings,
+    RetentionSettings,
+    SchemaRegistrySettings,
+    TopicSettings,
+)
+from callpipe.store import SweepableStore, open_recording_store
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.lifecycle import EventTopics
 from callpipe_sink.lifecycle.erasure import Eraser
 from callpipe_sink.lifecycle.events_consumer import DEAD_LETTER_STAGES, CallEventsConsumer
+from callpipe_sink.retention import apply_ttls, audio_retention, sweep_periodically
 from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
@@ -62,6 +69,32 @@ async def _open_and_migrate(settings: WarehouseSettings, stopping: asyncio.Event
                 await asyncio.wait_for(stopping.wait(), delay)
             delay = min(delay * 2, 30.0)
     return None
+
+
+async def _start_retention(
+    warehouse: Warehouse, retention: RetentionSettings, stopping: asyncio.Event, *, sweep: bool
+) -> tuple[SweepableStore | None, asyncio.Task[None] | None]:
+    """TTLs from the settings; with ``sweep``, the S3 lifecycle rule and the periodic store sweep."""
+    changed = apply_ttls(warehouse, retention)
+    log.info("retention applied", extra={"ttl_statements": len(changed)})
+    audio = audio_retention(retention)
+    if not sweep or not (audio.enabled or retention.s3_lifecycle):
+        return None, None
+    store = open_recording_store(RecordingStoreSettings())
+    if retention.s3_lifecycle:
+        from callpipe.store._s3 import S3RecordingStore  # only S3 has lifecycle rules
+
+        if isinstance(store, S3RecordingStore):
+            rules = await store.apply_lifecycle(retention.audio_days)
+            log.info("S3 lifecycle rules set", extra={"rules": len(rules)})
+        else:
+            log.warning("RETENTION_S3_LIFECYCLE is set but the recording store is not S3: ignored")
+    if not audio.enabled or retention.sweep_interval_s == 0:
+        return store, None
+    task = asyncio.create_task(
+        sweep_periodically(store, audio, retention.sweep_interval_s, stopping), name="sink-retention"
+    )
+    return store, task
 
 
 def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedServer:
@@ -98,10 +131,18 @@ async def run(mode: str) -> int:
     warehouse = await _open_and_migrate(warehouse_settings, stopping)
     if warehouse is None:
         return 0
+    swept_store: SweepableStore | None = None
     try:
+        tasks: list[asyncio.Task[None]] = []
+        # The process that migrates also sets the TTLs; an insights-only process does neither.
+        if mode in ("sink", "migrate"):
+            swept_store, sweeper = await _start_retention(
+                warehouse, RetentionSettings(), stopping, sweep=mode == "sink"
+            )
+            if sweeper is not None:
+                tasks.append(sweeper)
         if mode == "migrate":
             return 0
-        tasks: list[asyncio.Task[None]] = []
         # With a server the API may also run on its own (mode "insights"); in embedded mode it
         # must run here, since no other process can open the chdb directory.
         serve_api = mode == "insights" or insights.enabled
@@ -146,6 +187,8 @@ async def run(mode: str) -> int:
                 return 1
         return 0
     finally:
+        if swept_store is not None:
+            await swept_store.aclose()
         warehouse.close()
 
 

@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 
 from callpipe.settings import RetentionSettings
-from callpipe_sink.warehouse import Warehouse, load_migrations
+from callpipe_sink.warehouse import SchemaMissingError, Warehouse, load_migrations
 from callpipe_sink.warehouse.cluster import LOCAL_SUFFIX, ClusterDDL
 
 __all__ = ["KEPT_TABLES", "TableTTL", "apply_ttls", "current_ttl", "table_ttls", "ttl_statements"]
@@ -109,7 +109,9 @@ def current_ttl(warehouse: Warehouse, table: str) -> str | None:
         {"d": warehouse.database, "t": table},
     )
     if not rows:
-        raise LookupError(f"table {warehouse.database}.{table} does not exist (migrations not applied?)")
+        raise SchemaMissingError(
+            f"table {warehouse.database}.{table} does not exist (migrations not applied?)"
+        )
     match = _TTL_CLAUSE.search(str(rows[0][0]))
     return match.group(1).strip() if match else None
 
