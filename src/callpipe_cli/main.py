@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "local": ("callpipe.local.__main__", "main", "start/stop the local Kafka broker and registry"),
     "chaos": ("callpipe_cli.chaos", "main", "crash test: kill services and the broker under load"),
     "erase": ("callpipe_cli.erase", "main", "erase calls (by id or phone number) from every store"),
+    "retention": ("callpipe_cli.retention", "main", "expire old audio and rows (sweep, ttl, lifecycle)"),
     "config-doc": ("callpipe_cli.configdoc", "main", "print the configuration table (README)"),
 }
 

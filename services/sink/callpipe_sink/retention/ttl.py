@@ -116,8 +116,9 @@ def current_ttl(warehouse: Warehouse, table: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def apply_ttls(warehouse: Warehouse, settings: RetentionSettings) -> list[str]:
-    """Bring every table's TTL to what ``settings`` say; returns the statements run now."""
+def apply_ttls(warehouse: Warehouse, settings: RetentionSettings, *, dry_run: bool = False) -> list[str]:
+    """Bring every table's TTL to what ``settings`` say; returns the statements run now (with
+    ``dry_run``, the statements that would run, running none)."""
     ddl = cluster_ddl(warehouse.cluster, warehouse.database) if warehouse.cluster else None
     ran: list[str] = []
     for ttl in table_ttls(settings):
@@ -127,8 +128,11 @@ def apply_ttls(warehouse: Warehouse, settings: RetentionSettings) -> list[str]:
         if current == wanted:
             continue
         for statement in ttl_statements(ttl, ddl):
-            warehouse.command(statement)
+            if not dry_run:
+                warehouse.command(statement)
             ran.append(statement)
+        if dry_run:
+            continue
         log.info(
             "retention TTL changed",
             extra={"table": ttl.table, "days": ttl.days, "before": current or "none"},
