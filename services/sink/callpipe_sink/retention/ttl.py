@@ -15,7 +15,10 @@ after the call", and a re-analysis (reprocess) inserts the row again; counting f
 would restart the clock on every reprocessing, and a backfill of old calls would keep them a full
 period after import. ``started_at`` falls back to the receive time when telephony did not say.
 ``call_events`` lives as long as the analyses: a call's status is read beside its analysis, and
-the events of a call that failed (no ``calls`` row) are its only trace, kept as long.
+the events of a call that failed (no ``calls`` row) are its only trace, kept as long. It has no
+call start, so each event expires by its own time: for live traffic the same day as the call; a
+backfilled or reprocessed old call's new events (``stored`` at the insert) outlive its row by up
+to the period (call id, event and stage only: no number or text).
 
 Kept on purpose (``KEPT_TABLES``): the audit trail of erasures must outlive the data it vouches
 for (it holds call hashes, never a number or text), as must the tombstones that keep an erased
