@@ -27,7 +27,7 @@ def _store_call(writer: SinkWriter, serde: AvroSerde[CallAnalyzed], started_at: 
 
 
 def _ids(wh: Warehouse, table: str) -> set[str]:
-    return {str(r[0]) for r in wh.rows(f"SELECT DISTINCT call_id FROM {{db:Identifier}}.{table}")}  # noqa: S608
+    return {str(r[0]) for r in wh.rows(f"SELECT DISTINCT call_id FROM {{db:Identifier}}.{table}")}
 
 
 def _optimize(wh: Warehouse, *tables: str) -> None:
@@ -89,7 +89,9 @@ def test_a_changed_setting_replaces_the_ttl(warehouse: Warehouse) -> None:
     assert current_ttl(warehouse, "utterances") == "toDateTime(started_at) + toIntervalDay(10)"
     assert current_ttl(warehouse, "calls") is None
     ran = apply_ttls(warehouse, RetentionSettings(transcript_days=90))
-    assert ran == ["ALTER TABLE {db:Identifier}.utterances MODIFY TTL toDateTime(started_at) + toIntervalDay(90)"]
+    assert ran == [
+        "ALTER TABLE {db:Identifier}.utterances MODIFY TTL toDateTime(started_at) + toIntervalDay(90)"
+    ]
     assert current_ttl(warehouse, "utterances") == "toDateTime(started_at) + toIntervalDay(90)"
     dry = apply_ttls(warehouse, RetentionSettings(), dry_run=True)
     assert dry == ["ALTER TABLE {db:Identifier}.utterances REMOVE TTL"]
