@@ -182,8 +182,8 @@ class RetentionSettings(BaseSettings):
     analysis_days: int = Field(
         default=0,
         ge=0,
-        description="Analyses (calls rows) and per-call status (call_events), by call start; 0 = forever. "
-        "Hourly rollups are anonymous and kept.",
+        description="Analyses (calls rows, by call start) and per-call status (call_events, by event "
+        "time); 0 = forever. Hourly rollups are anonymous and kept.",
     )
     sweep_interval_s: int = Field(
         default=3600,

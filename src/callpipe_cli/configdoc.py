@@ -34,6 +34,10 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Sink: ClickHouse", "callpipe_sink.settings:WarehouseSettings"),
     ("Sink: its runner defaults (other RUNNER_* as above)", "callpipe_sink.settings:SinkRunnerSettings"),
     ("Sink: insights API", "callpipe_sink.settings:InsightsSettings"),
+    (
+        "Retention (sink: ClickHouse TTLs, store sweep; `callpipe retention`)",
+        "callpipe.settings:RetentionSettings",
+    ),
 )
 
 

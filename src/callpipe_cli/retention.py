@@ -76,9 +76,7 @@ def _ttl(dry_run: bool) -> int:
         warehouse.close()
     for statement in statements:
         print(statement.replace("{db:Identifier}", warehouse.database) + ";")
-    print(
-        f"-- {len(statements)} statement(s) {'would run' if dry_run else 'ran'}; TTLs otherwise current"
-    )
+    print(f"-- {len(statements)} statement(s) {'would run' if dry_run else 'ran'}; TTLs otherwise current")
     return 0
 
 
