@@ -4,7 +4,9 @@ is set (the broker's default applies)."""
 
 from __future__ import annotations
 
-from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 
 from callpipe.kafka import ensure_topics
 from callpipe.local import TopicFactory, delete_topics, unique_topic_name

@@ -13,7 +13,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+from confluent_kafka.admin import AdminClient
+
+# The admin package re-exports these without declaring it (no __all__): import them from where
+# they are defined, as NewTopic is from cimpl, so strict mypy sees them.
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from callpipe.errors import DependencyUnavailableError
