@@ -13,6 +13,7 @@ __all__ = [
     "PLACEHOLDER_SECRET",
     "KafkaSettings",
     "RecordingStoreSettings",
+    "RetentionSettings",
     "RunnerSettings",
     "SchemaRegistrySettings",
     "TopicSettings",
@@ -43,6 +44,17 @@ class KafkaSettings(BaseSettings):
     client_id: str = Field(default="callpipe", description="Client id prefix shown in broker logs.")
     topic_partitions: int = Field(default=6, description="Partitions for topics callpipe creates.")
     topic_replication: int = Field(default=1, description="Replication factor for topics callpipe creates.")
+    topic_retention_hours: int | None = Field(
+        default=None,
+        ge=1,
+        description="retention.ms of the topics callpipe creates (and of existing ones it ensures); "
+        "None = the broker's default (log.retention.hours, 168 unless changed).",
+    )
+
+    @field_validator("topic_retention_hours", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     _no_placeholder = field_validator("sasl_password")(refuse_placeholder)
 
@@ -135,3 +147,65 @@ class RecordingStoreSettings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
 
     _no_placeholder = field_validator("s3_access_key_id", "s3_secret_access_key")(refuse_placeholder)
+
+
+def _days_or_forever(value: object) -> object:
+    """Validator: an empty value means 0 (keep forever), as documented."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    return value
+
+
+class RetentionSettings(BaseSettings):
+    """How long call data is kept (``RETENTION_*``), in days from the call; 0 = keep forever.
+
+    Read by the sink (ClickHouse TTLs at start, the periodic recording-store sweep) and by
+    ``callpipe retention``. The default keeps everything, as before this setting existed.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RETENTION_", extra="ignore")
+
+    audio_days: int = Field(
+        default=0,
+        ge=0,
+        description="Archived recordings (the PCI-redacted copy when audio redaction is on) and "
+        "ingest's markers, by the object's age in the recording store; 0 = forever.",
+    )
+    original_audio_days: int = Field(
+        default=0,
+        ge=0,
+        description="Unredacted originals kept beside the redacted copy "
+        "(ANALYZER_REDACT_AUDIO_KEEP_ORIGINAL); never longer than RETENTION_AUDIO_DAYS; 0 = no own limit.",
+    )
+    transcript_days: int = Field(
+        default=0,
+        ge=0,
+        description="Redacted transcripts (utterances, the search index), by call start; 0 = forever.",
+    )
+    analysis_days: int = Field(
+        default=0,
+        ge=0,
+        description="Analyses (calls rows, by call start) and per-call status (call_events, by event "
+        "time); 0 = forever. Hourly rollups are anonymous and kept.",
+    )
+    sweep_interval_s: int = Field(
+        default=3600,
+        ge=0,
+        description="How often the sink deletes expired audio from the recording store; 0 = never "
+        "(then `callpipe retention sweep` or an S3 lifecycle rule does it).",
+    )
+    s3_lifecycle: bool = Field(
+        default=False,
+        description="At sink start, put a lifecycle rule expiring RETENTION_AUDIO_DAYS-old objects under "
+        "the store's prefix on the S3 bucket (other rules of the bucket are kept).",
+    )
+
+    _empty_is_forever = field_validator(
+        "audio_days", "original_audio_days", "transcript_days", "analysis_days", mode="before"
+    )(_days_or_forever)
+
+    @property
+    def effective_original_audio_days(self) -> int:
+        """The originals' retention: their own, bounded by the audio's (0 = forever)."""
+        limits = [d for d in (self.audio_days, self.original_audio_days) if d > 0]
+        return min(limits) if limits else 0

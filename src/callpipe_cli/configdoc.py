@@ -47,6 +47,10 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Sink: insights API", "callpipe_sink.settings:InsightsSettings"),
     ("Auth: OIDC/JWT bearer tokens (ingest, insights API)", "callpipe.auth:OidcSettings"),
     ("Alerts job (rules: alerts.yaml)", "callpipe_alerts.settings:AlertsSettings"),
+    (
+        "Retention (sink: ClickHouse TTLs, store sweep; `callpipe retention`)",
+        "callpipe.settings:RetentionSettings",
+    ),
 )
 
 

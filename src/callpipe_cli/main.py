@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
         "re-run stored calls from transcribe or analyze",
     ),
+    "retention": ("callpipe_cli.retention", "main", "expire old audio and rows (sweep, ttl, lifecycle)"),
     "config-doc": ("callpipe_cli.configdoc", "main", "print the configuration table (README)"),
 }
 

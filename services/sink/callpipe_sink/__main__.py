@@ -29,8 +29,14 @@ from callpipe.errors import DependencyUnavailableError
 from callpipe.kafka import EventProducer, ensure_topics
 from callpipe.observability import configure_logging
 from callpipe.runner import BatchStage, Companion, StageBuilder, StageEnvironment, StagePlan, run_stage
-from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
-from callpipe.store import open_recording_store
+from callpipe.settings import (
+    KafkaSettings,
+    RecordingStoreSettings,
+    RetentionSettings,
+    SchemaRegistrySettings,
+    TopicSettings,
+)
+from callpipe.store import AudioRetention, SweepableStore, open_recording_store
 from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
@@ -40,6 +46,7 @@ from callpipe_sink.lifecycle.erasure import Eraser
 from callpipe_sink.lifecycle.events_consumer import DEAD_LETTER_STAGES, CallEventsConsumer
 from callpipe_sink.lifecycle.reprocess import Reprocessor
 from callpipe_sink.lifecycle.reprocess_sender import KafkaSender
+from callpipe_sink.retention import apply_ttls, audio_retention, sweep_periodically
 from callpipe_sink.settings import InsightsSettings, SinkRunnerSettings, WarehouseSettings
 from callpipe_sink.warehouse import Warehouse, apply_migrations, open_warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
@@ -70,6 +77,44 @@ async def _open_and_migrate(settings: WarehouseSettings, stopping: asyncio.Event
                 await asyncio.wait_for(stopping.wait(), delay)
             delay = min(delay * 2, 30.0)
     return None
+
+
+class _RetentionSweep:
+    """The recording-store sweep as a companion of the sink stage (every RETENTION_SWEEP_INTERVAL_S)."""
+
+    def __init__(self, store: SweepableStore, audio: AudioRetention, interval_s: float) -> None:
+        self._store, self._audio, self._interval_s = store, audio, interval_s
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        await sweep_periodically(self._store, self._audio, self._interval_s, self._stopping)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+async def _start_retention(
+    warehouse: Warehouse, retention: RetentionSettings, *, sweep: bool
+) -> tuple[SweepableStore | None, _RetentionSweep | None]:
+    """TTLs from the settings; with ``sweep``, the S3 lifecycle rule and the periodic store sweep
+    (the store returned is the caller's to close)."""
+    changed = await asyncio.to_thread(apply_ttls, warehouse, retention)
+    log.info("retention applied", extra={"ttl_statements": len(changed)})
+    audio = audio_retention(retention)
+    if not sweep or not (audio.enabled or retention.s3_lifecycle):
+        return None, None
+    store = open_recording_store(RecordingStoreSettings())
+    if retention.s3_lifecycle:
+        from callpipe.store._s3 import S3RecordingStore  # only S3 has lifecycle rules
+
+        if isinstance(store, S3RecordingStore):
+            rules = await store.apply_lifecycle(retention.audio_days)
+            log.info("S3 lifecycle rules set", extra={"rules": len(rules)})
+        else:
+            log.warning("RETENTION_S3_LIFECYCLE is set but the recording store is not S3: ignored")
+    if not audio.enabled or retention.sweep_interval_s == 0:
+        return store, None
+    return store, _RetentionSweep(store, audio, retention.sweep_interval_s)
 
 
 def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedServer:
@@ -114,7 +159,11 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
         if warehouse is None:
             yield None  # stopped while the warehouse was still unreachable
             return
+        swept_store: SweepableStore | None = None
         try:
+            # The process that migrates also sets the TTLs and sweeps the store (insights-only
+            # processes do neither).
+            swept_store, sweep = await _start_retention(warehouse, RetentionSettings(), sweep=True)
             topics = env.topics
             writer = SinkWriter(warehouse, SchemaResolver(env.registry))
             stage: BatchStage[AnalysisPayload] = BatchStage(
@@ -140,6 +189,8 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
             companions["sink-alerts"] = AlertsConsumer(
                 warehouse, env.kafka, topics.alerts, env.registry, env.runner
             )
+            if sweep is not None:
+                companions["sink-retention"] = sweep
             # With a server the API may also run on its own (mode "insights"); in embedded mode it
             # must run here, since no other process can open the chdb directory.
             if insights.enabled:
@@ -152,6 +203,8 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
                 companions=companions,
             )
         finally:
+            if swept_store is not None:
+                await swept_store.aclose()
             warehouse.close()
 
     return build
@@ -176,6 +229,8 @@ async def run_without_stage(
     if warehouse is None:
         return 0
     try:
+        if mode == "migrate":
+            await _start_retention(warehouse, RetentionSettings(), sweep=False)
         if mode == "insights":
             server = _api_server(warehouse, insights)
             log.info("insights API listening", extra={"host": insights.host, "port": insights.port})

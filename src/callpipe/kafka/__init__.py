@@ -13,7 +13,7 @@ from callpipe.kafka._producer import (
     is_fatal,
     producer_config,
 )
-from callpipe.kafka._topics import ensure_topics
+from callpipe.kafka._topics import ensure_topics, topic_config
 
 __all__ = [
     "LIBRDKAFKA_LOGGER",
@@ -29,4 +29,5 @@ __all__ = [
     "group_id_for",
     "is_fatal",
     "producer_config",
+    "topic_config",
 ]

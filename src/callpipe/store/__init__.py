@@ -11,21 +11,37 @@ from callpipe.settings import RecordingStoreSettings
 from callpipe.store._base import RecordingNotFoundError, RecordingStore, validate_key
 from callpipe.store._local import LocalRecordingStore, parse_file_url
 from callpipe.store._redacted import REDACTED_SUFFIX, original_uri_of, redacted_key_of
+from callpipe.store._sweep import (
+    AudioRetention,
+    ExpiredObject,
+    StoredObject,
+    SweepableStore,
+    SweepReport,
+    expired_in_directory,
+    sweep_store,
+)
 
 __all__ = [
     "REDACTED_SUFFIX",
+    "AudioRetention",
+    "ExpiredObject",
     "LocalRecordingStore",
     "RecordingNotFoundError",
     "RecordingStore",
+    "StoredObject",
+    "SweepReport",
+    "SweepableStore",
+    "expired_in_directory",
     "open_recording_store",
     "original_uri_of",
     "parse_file_url",
     "redacted_key_of",
+    "sweep_store",
     "validate_key",
 ]
 
 
-def open_recording_store(settings: RecordingStoreSettings) -> RecordingStore:
+def open_recording_store(settings: RecordingStoreSettings) -> SweepableStore:
     """The store the settings describe. S3 support needs the ``s3`` extra (boto3)."""
     url = settings.url
     if url.startswith("file://"):

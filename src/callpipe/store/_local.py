@@ -12,12 +12,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from callpipe.errors import DependencyUnavailableError, InvalidInputError
 from callpipe.store._base import RecordingNotFoundError, validate_key
+from callpipe.store._sweep import StoredObject
 
 __all__ = ["LocalRecordingStore", "parse_file_url"]
 
@@ -137,6 +139,40 @@ class LocalRecordingStore:
             await asyncio.to_thread(path.unlink, True)
         except OSError as exc:
             raise DependencyUnavailableError(f"deleting {uri} failed: {exc}") from exc
+
+    async def walk(self) -> AsyncIterator[list[StoredObject]]:
+        """Every stored file, one list per directory (for the retention sweep). Files that are no
+        object (a writer's ``.tmp-`` file, anything with a name ``put`` would refuse) are left out."""
+        pending = [self.root]
+        while pending:
+            files, subdirs = await asyncio.to_thread(self._scan, pending.pop())
+            pending.extend(sorted(subdirs, reverse=True))
+            if files:
+                yield files
+
+    def _scan(self, directory: Path) -> tuple[list[StoredObject], list[Path]]:
+        files: list[StoredObject] = []
+        subdirs: list[Path] = []
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return files, subdirs
+        except OSError as exc:
+            raise DependencyUnavailableError(f"listing {directory} failed: {exc}") from exc
+        for entry in sorted(entries, key=lambda e: e.name):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append(Path(entry.path))
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                key = Path(entry.path).relative_to(self.root).as_posix()
+                validate_key(key)
+                modified = datetime.fromtimestamp(entry.stat(follow_symlinks=False).st_mtime, tz=UTC)
+            except (FileNotFoundError, InvalidInputError):
+                continue  # deleted meanwhile, or no object of this store
+            files.append(StoredObject(key, modified))
+        return files, subdirs
 
     async def aclose(self) -> None:
         return None

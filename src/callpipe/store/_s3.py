@@ -30,11 +30,12 @@ from callpipe.errors import (
 )
 from callpipe.settings import RecordingStoreSettings
 from callpipe.store._base import RecordingNotFoundError, validate_key
+from callpipe.store._sweep import StoredObject
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
 
-__all__ = ["S3RecordingStore", "parse_s3_url"]
+__all__ = ["S3RecordingStore", "lifecycle_rule", "lifecycle_rules", "parse_s3_url"]
 
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 _THROTTLED = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503"})
@@ -188,8 +189,108 @@ class S3RecordingStore:
         # S3 DeleteObject succeeds for a missing key, which is the idempotence we want.
         await self._call(f"delete {uri}", self._client.delete_object, Bucket=self.bucket, Key=key)
 
+    async def walk(self) -> AsyncIterator[list[StoredObject]]:
+        """Every object under the prefix, one list per ``/``-delimited level (for the retention
+        sweep): an original and its redacted copy always land in the same list."""
+        pending = [f"{self.prefix}/" if self.prefix else ""]
+        while pending:
+            level = pending.pop()
+            objects: list[StoredObject] = []
+            subprefixes: list[str] = []
+            token: str | None = None
+            while True:
+                page = await self._call(
+                    f"list s3://{self.bucket}/{level}",
+                    self._client.list_objects_v2,
+                    Bucket=self.bucket,
+                    Prefix=level,
+                    Delimiter="/",
+                    **({"ContinuationToken": token} if token else {}),
+                )
+                subprefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self.prefix) + 1 :] if self.prefix else item["Key"]
+                    with contextlib.suppress(InvalidInputError):
+                        objects.append(StoredObject(validate_key(key), item["LastModified"]))
+                if not page.get("IsTruncated"):
+                    break
+                token = page.get("NextContinuationToken")
+            pending.extend(sorted(subprefixes, reverse=True))
+            if objects:
+                yield objects
+
+    async def apply_lifecycle(self, audio_days: int) -> list[dict[str, Any]]:
+        """Put (or, with 0, remove) callpipe's expiration rule for this store's prefix on the
+        bucket, keeping every other rule: PutBucketLifecycleConfiguration replaces the whole
+        configuration, so the current one is read first. Returns the rules now on the bucket."""
+        what = f"lifecycle of s3://{self.bucket}"
+        try:
+            current = await asyncio.to_thread(
+                self._client.get_bucket_lifecycle_configuration, Bucket=self.bucket
+            )
+            existing: list[dict[str, Any]] = [dict(r) for r in current.get("Rules", [])]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+                raise translate_boto_error(exc, f"get {what}") from exc
+            existing = []  # a bucket without any rule answers this error
+        except BotoCoreError as exc:
+            raise translate_boto_error(exc, f"get {what}") from exc
+        rules = lifecycle_rules(existing, self.prefix, audio_days)
+        if rules == existing:
+            return rules
+        if rules:
+            await self._call(
+                f"put {what}",
+                self._client.put_bucket_lifecycle_configuration,
+                Bucket=self.bucket,
+                LifecycleConfiguration={"Rules": rules},
+            )
+        else:
+            await self._call(
+                f"delete {what}",
+                self._client.delete_bucket_lifecycle,
+                Bucket=self.bucket,
+            )
+        return rules
+
     async def aclose(self) -> None:
         await asyncio.to_thread(self._client.close)
+
+
+def lifecycle_rule_id(prefix: str) -> str:
+    """callpipe's rule for one store prefix: two deployments sharing a bucket keep their own."""
+    return f"callpipe-audio-retention:{prefix}" if prefix else "callpipe-audio-retention"
+
+
+def lifecycle_rule(prefix: str, audio_days: int) -> dict[str, Any]:
+    """The S3 lifecycle rule expiring the store's objects ``audio_days`` after they were written.
+
+    NoncurrentVersionExpiration: on a versioned bucket, expiring only leaves a delete marker and
+    the audio would live on as a noncurrent version. Originals kept for a shorter time cannot be
+    told apart by a lifecycle filter (prefix and tags only): the sweep removes those.
+    """
+    return {
+        "ID": lifecycle_rule_id(prefix),
+        "Filter": {"Prefix": f"{prefix}/" if prefix else ""},
+        "Status": "Enabled",
+        "Expiration": {"Days": audio_days},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    }
+
+
+def lifecycle_rules(existing: list[dict[str, Any]], prefix: str, audio_days: int) -> list[dict[str, Any]]:
+    """The bucket's rules with callpipe's rule for ``prefix`` set to ``audio_days`` (0: removed)."""
+    rule_id = lifecycle_rule_id(prefix)
+    ours = [lifecycle_rule(prefix, audio_days)] if audio_days > 0 else []
+    rules: list[dict[str, Any]] = []
+    for rule in existing:
+        if rule.get("ID") == rule_id:
+            rules.extend(ours)  # in place: an unchanged configuration compares equal
+            ours = []
+        else:
+            rules.append(rule)
+    return rules + ours
 
 
 def _make_client(settings: RecordingStoreSettings) -> S3Client:

@@ -1,0 +1,95 @@
+"""Retention on S3 against moto's S3 server on 127.0.0.1 (real HTTP, real botocore): the sweep
+walks the bucket and deletes what expired; the lifecycle rule lands beside the bucket's own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
+
+from callpipe.local._process import free_port
+from callpipe.settings import RecordingStoreSettings
+from callpipe.store import AudioRetention, redacted_key_of, sweep_store
+from callpipe.store._s3 import S3RecordingStore, lifecycle_rule
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> tuple[str, Any]:
+    name = f"rec-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    client.create_bucket(Bucket=name)
+    return name, client
+
+
+def _store(endpoint: str, bucket: str) -> S3RecordingStore:
+    return S3RecordingStore(
+        RecordingStoreSettings(
+            url=f"s3://{bucket}/calls", s3_endpoint_url=endpoint, s3_region="us-east-1",
+            s3_access_key_id=SecretStr("testing"), s3_secret_access_key=SecretStr("testing"),
+        )
+    )  # fmt: skip
+
+
+async def test_sweep_deletes_expired_originals_and_keeps_the_rest(
+    s3_endpoint: str, bucket: tuple[str, Any]
+) -> None:
+    name, client = bucket
+    store = _store(s3_endpoint, name)
+    original = "audio/ab/abc.wav"
+    for key in (original, redacted_key_of(original), "audio/cd/plain.wav", "_ledger/content/abc.json"):
+        await store.put(key, key.encode())
+    client.put_object(Bucket=name, Key="elsewhere/not-ours.wav", Body=b"x")
+    # moto stamps objects with the real time: sweep "10 days from now" instead of ageing them.
+    later = datetime.now(UTC) + timedelta(days=10)
+    report = await sweep_store(store, AudioRetention(audio_days=30, original_days=7), later)
+    assert [(e.key, e.kind) for e in report.expired] == [(original, "original")]
+    assert report.scanned == 4  # only the store's prefix is walked
+    assert not await store.exists(original)
+    assert await store.exists(redacted_key_of(original)) and await store.exists("audio/cd/plain.wav")
+    much_later = datetime.now(UTC) + timedelta(days=31)
+    report = await sweep_store(store, AudioRetention(audio_days=30, original_days=7), much_later)
+    assert report.deleted == 3
+    left = client.list_objects_v2(Bucket=name)["Contents"]
+    assert [o["Key"] for o in left] == ["elsewhere/not-ours.wav"]
+    await store.aclose()
+
+
+async def test_lifecycle_rule_is_put_beside_the_buckets_own_rules(
+    s3_endpoint: str, bucket: tuple[str, Any]
+) -> None:
+    name, client = bucket
+    foreign = {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 3}}
+    client.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [foreign]})
+    store = _store(s3_endpoint, name)
+    await store.apply_lifecycle(90)
+    rules = client.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    by_id = {r["ID"]: r for r in rules}
+    assert set(by_id) == {"logs", lifecycle_rule("calls", 90)["ID"]}
+    ours = by_id[lifecycle_rule("calls", 90)["ID"]]
+    assert ours["Expiration"] == {"Days": 90} and ours["Filter"] == {"Prefix": "calls/"}
+    await store.apply_lifecycle(0)
+    rules = client.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    assert [r["ID"] for r in rules] == ["logs"]
+    await store.aclose()
