@@ -1,7 +1,7 @@
 """Transcriber eval: WER, role-attribution accuracy and real-time factor on synthetic calls.
 
     python -m callpipe_bench.transcriber_eval [--scripts sample|heldout|all] [--calls DIR]
-                                               [--model tiny.en] [--beam-size 5]
+                                               [--model tiny.en] [--beam-size 5] [--cache-dir DIR]
     python -m callpipe_bench.transcriber_eval --real [...]   (real speech: transcriber_real_eval)
     python -m callpipe_bench.transcriber_eval --speed [...]  (CPU time: transcriber_speed_eval)
 
@@ -49,6 +49,7 @@ import httpx
 from callpipe.models import Direction, RecordingReady, RecordingSource, TranscriptReady
 from callpipe.store import LocalRecordingStore
 from callpipe.synthetic import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
+from callpipe_bench.stt_cache import CachingEngine
 from callpipe_bench.wer import align_words, normalize_text, word_errors
 
 __all__ = ["main", "role_accuracy"]
@@ -116,6 +117,12 @@ async def _run(args: argparse.Namespace) -> int:
         store = LocalRecordingStore(Path(tmp) / "store")
         async with httpx.AsyncClient() as http:
             engine = build_engine(settings, http)
+            if args.cache_dir is not None:
+                # Everything the engine's output depends on besides the audio, model and keyterms.
+                fingerprint = settings.model_dump_json(
+                    include={k for k in type(settings).model_fields if k.startswith("whisper_")}
+                )
+                engine = CachingEngine(engine, args.cache_dir, fingerprint)
             ports = TranscriberPorts(
                 fetcher=AudioFetcher(http, store, FetchOptions()),
                 store=store,
@@ -215,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         "--no-keyterms", action="store_true", help="ignore the calls' configured brand names (keyterms)"
     )
     parser.add_argument("--cores", type=int, default=2, help="cores the cpuRTF figure assumes")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="cache engine results here (iterate on diarization/roles without re-running Whisper;"
+        " RTF figures then measure the cache, not the engine)",
+    )
     return asyncio.run(_run(parser.parse_args(argv)))
 
 
