@@ -93,6 +93,11 @@ class TranscriberSettings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
 
     # Roles (mono / unmapped channels)
-    agent_phrases: list[str] | None = Field(default=None, description="Replace the built-in agent cues.")
+    agent_phrases: list[str] | None = Field(
+        default=None, description="Replace the built-in agent cues (role_cues.AGENT_PHRASES; lower case)."
+    )
+    caller_phrases: list[str] | None = Field(
+        default=None, description="Replace the built-in caller cues (role_cues.CALLER_PHRASES; lower case)."
+    )
     first_speaker_role: Role = Role.AGENT
     role_min_confidence: float = Field(default=0.7, ge=0, le=1)
