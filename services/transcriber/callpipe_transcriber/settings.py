@@ -67,6 +67,11 @@ class TranscriberSettings(BaseSettings):
     whisper_no_repeat_ngram_size: int = Field(
         default=4, ge=0, description="Forbid repeating n-grams of this size (stops decoding loops); 0 = off."
     )
+    whisper_batch_size: int = Field(
+        default=0,
+        ge=0,
+        description="Decode VAD chunks in batches of this size (BatchedInferencePipeline); 0 = sequential.",
+    )
     model_cache_dir: Path = Field(default=Path("var/models"), description="Where split models are joined.")
 
     # Deepgram
