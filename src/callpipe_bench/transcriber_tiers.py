@@ -169,16 +169,16 @@ def _batched(model_dir: str, settings: Any, calls: list[SyntheticCall], batch_si
     audio_s = 0.0
     for call in calls:
         decoded = audio_mod.decode_audio(call.stereo_path.read_bytes())
-        for channel, role in ((0, call.channel_roles[0].role), (1, call.channel_roles[1].role)):
-            samples = np.ascontiguousarray(decoded.samples[channel])
-            reference = " ".join(t.text for t in call.turns if t.role is role)
+        for mapped in call.channel_roles:
+            samples = np.ascontiguousarray(decoded.samples[mapped.channel])
+            reference = " ".join(t.text for t in call.turns if t.role is mapped.role)
             audio_s += decoded.duration_s
-            for name, run in (
-                ("plain", lambda s=samples: model.transcribe(s, condition_on_previous_text=False, **common)),
-                ("batched", lambda s=samples: pipeline.transcribe(s, batch_size=batch_size, **common)),
-            ):
+            for name in ("plain", "batched"):
                 wall, cpu = time.perf_counter(), time.process_time()
-                segments, _ = run()
+                if name == "plain":
+                    segments, _ = model.transcribe(samples, condition_on_previous_text=False, **common)
+                else:
+                    segments, _ = pipeline.transcribe(samples, batch_size=batch_size, **common)
                 text = " ".join(seg.text for seg in segments)  # the generator decodes lazily
                 errs, words = word_errors(reference, text)
                 acc = results[name]
