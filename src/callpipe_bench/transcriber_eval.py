@@ -1,9 +1,10 @@
 """Transcriber eval: WER, role-attribution accuracy and real-time factor on synthetic calls.
 
     python -m callpipe_bench.transcriber_eval [--scripts sample|heldout|all] [--calls DIR]
-                                               [--model tiny.en] [--beam-size 5]
+                                               [--model tiny.en] [--beam-size 5] [--cache-dir DIR]
     python -m callpipe_bench.transcriber_eval --real [...]   (real speech: transcriber_real_eval)
     python -m callpipe_bench.transcriber_eval --speed [...]  (CPU time: transcriber_speed_eval)
+    python -m callpipe_bench.transcriber_eval --tiers [...]  (Whisper tiers: transcriber_tiers)
 
 Generates the built-in scripts (espeak-ng, 8 kHz; ``--scripts``: the five sample calls, the five
 held-out calls with other words and voices, or both) unless ``--calls`` points at a folder of
@@ -49,9 +50,10 @@ import httpx
 from callpipe.models import Direction, RecordingReady, RecordingSource, TranscriptReady
 from callpipe.store import LocalRecordingStore
 from callpipe.synthetic import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
+from callpipe_bench.stt_cache import CachingEngine
 from callpipe_bench.wer import align_words, normalize_text, word_errors
 
-__all__ = ["main", "role_accuracy"]
+__all__ = ["event_for", "main", "role_accuracy"]
 
 
 def role_accuracy(call: SyntheticCall, transcript: TranscriptReady) -> tuple[int, int]:
@@ -67,7 +69,8 @@ def role_accuracy(call: SyntheticCall, transcript: TranscriptReady) -> tuple[int
     return right, total
 
 
-def _event(call: SyntheticCall, uri: str, mono: bool) -> RecordingReady:
+def event_for(call: SyntheticCall, uri: str, mono: bool) -> RecordingReady:
+    """The ``RecordingReady`` for one generated call: dual-channel with its channel map, or its mono mix."""
     from datetime import UTC, datetime
 
     from callpipe.models import CallMetadata
@@ -116,6 +119,12 @@ async def _run(args: argparse.Namespace) -> int:
         store = LocalRecordingStore(Path(tmp) / "store")
         async with httpx.AsyncClient() as http:
             engine = build_engine(settings, http)
+            if args.cache_dir is not None:
+                # Everything the engine's output depends on besides the audio, model and keyterms.
+                fingerprint = settings.model_dump_json(
+                    include={k for k in type(settings).model_fields if k.startswith("whisper_")}
+                )
+                engine = CachingEngine(engine, args.cache_dir, fingerprint)
             ports = TranscriberPorts(
                 fetcher=AudioFetcher(http, store, FetchOptions()),
                 store=store,
@@ -148,7 +157,7 @@ async def _run(args: argparse.Namespace) -> int:
                     # Each call is a different call center: its ports carry that center's
                     # vocabulary (TRANSCRIBER_KEYTERMS), as the service's would.
                     call_ports = replace(ports, keyterms=tuple(call.keyterms) if keyterms_on else ())
-                    transcript = await transcribe(_event(call, uri, mode == "mono"), call_ports)
+                    transcript = await transcribe(event_for(call, uri, mode == "mono"), call_ports)
                     elapsed = time.perf_counter() - started
                     cpu_rtf = (time.process_time() - cpu_started) / (call.duration_s * args.cores)
                     errors, words = word_errors(
@@ -202,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         from callpipe_bench import transcriber_real_eval
 
         return transcriber_real_eval.main([a for a in argv if a != "--real"])
+    if "--tiers" in argv:  # Whisper model tiers side by side: transcriber_tiers
+        from callpipe_bench import transcriber_tiers
+
+        return transcriber_tiers.main([a for a in argv if a != "--tiers"])
     if "--speed" in argv:  # CPU time of diarization (and the stage) on a 5-minute call
         from callpipe_bench import transcriber_speed_eval
 
@@ -215,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         "--no-keyterms", action="store_true", help="ignore the calls' configured brand names (keyterms)"
     )
     parser.add_argument("--cores", type=int, default=2, help="cores the cpuRTF figure assumes")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="cache engine results here (iterate on diarization/roles without re-running Whisper;"
+        " RTF figures then measure the cache, not the engine)",
+    )
     return asyncio.run(_run(parser.parse_args(argv)))
 
 

@@ -26,12 +26,10 @@ and the model, so iterating on channel analysis / diarization / roles re-runs no
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib
 import io
 import itertools
 import json
-import pickle
 import tempfile
 import time
 import wave
@@ -53,6 +51,7 @@ from callpipe.models import (
     TranscriptReady,
 )
 from callpipe.store import LocalRecordingStore
+from callpipe_bench.stt_cache import CachingEngine
 from callpipe_bench.wer import word_errors
 
 __all__ = ["DEV_CALLS", "HELDOUT_CALLS", "frame_truth", "main", "role_scores"]
@@ -147,35 +146,6 @@ def wav_bytes(samples: npt.NDArray[np.float32], rate: int) -> bytes:
     return buf.getvalue()
 
 
-class _CachingEngine:
-    """Wraps a speech engine; results are pickled by the hash of the audio the engine gets."""
-
-    def __init__(self, inner: Any, cache_dir: Path) -> None:
-        self._inner, self._dir = inner, cache_dir
-        cache_dir.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def name(self) -> str:
-        return str(self._inner.name)
-
-    @property
-    def model(self) -> str:
-        return str(self._inner.model)
-
-    async def transcribe(self, request: Any) -> Any:
-        digest = hashlib.sha256(request.audio.samples.tobytes())
-        digest.update(f"{request.multichannel}|{self.model}|{request.keyterms}".encode())
-        path = self._dir / f"{digest.hexdigest()[:32]}.pkl"
-        if path.exists():
-            return pickle.loads(path.read_bytes())  # noqa: S301 - our own cache in a local folder
-        result = await self._inner.transcribe(request)
-        path.write_bytes(pickle.dumps(result))
-        return result
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 @dataclass(slots=True)
 class _Runner:
     ports: Any
@@ -238,8 +208,7 @@ async def _run(args: Any) -> int:
     with tempfile.TemporaryDirectory(prefix="callpipe-real-") as tmp:
         store = LocalRecordingStore(Path(tmp) / "store")
         async with httpx.AsyncClient() as http:
-            engine = _CachingEngine(build := factory.build_engine(settings, http), args.cache_dir)
-            del build
+            engine = CachingEngine(factory.build_engine(settings, http), args.cache_dir)
             ports = stage.TranscriberPorts(
                 fetcher=fetch.AudioFetcher(http, store, fetch.FetchOptions()),
                 store=store,

@@ -23,7 +23,7 @@ from callpipe.store import RecordingStore, open_recording_store
 from callpipe_transcriber.engines.base import SpeechEngine
 from callpipe_transcriber.engines.factory import build_engine
 from callpipe_transcriber.fetch import AudioFetcher, FetchOptions, guarded_client
-from callpipe_transcriber.roles import DEFAULT_AGENT_PHRASES, RoleCues
+from callpipe_transcriber.roles import DEFAULT_AGENT_PHRASES, DEFAULT_CALLER_PHRASES, RoleCues
 from callpipe_transcriber.settings import TranscriberSettings
 from callpipe_transcriber.stage import TranscriberPorts, transcribe
 
@@ -49,6 +49,7 @@ def build_ports(
         engine=engine,
         cues=RoleCues(
             agent_phrases=tuple(settings.agent_phrases or DEFAULT_AGENT_PHRASES),
+            caller_phrases=tuple(settings.caller_phrases or DEFAULT_CALLER_PHRASES),
             first_speaker_role=settings.first_speaker_role,
             min_confidence=settings.role_min_confidence,
         ),

@@ -67,6 +67,18 @@ class TranscriberSettings(BaseSettings):
     whisper_no_repeat_ngram_size: int = Field(
         default=4, ge=0, description="Forbid repeating n-grams of this size (stops decoding loops); 0 = off."
     )
+    # BatchedInferencePipeline, measured on the five sample calls (base, the defaults above,
+    # back to back on the shared 2-core machine; `TRANSCRIBER_WHISPER_BATCH_SIZE=8 ./dev bench
+    # transcriber --scripts sample` against the same without):
+    #   sequential: WER dual 0.127, mono 0.155; roles mono 0.995; cpuRTF@2 dual 0.068 / max 0.084
+    #   batch 8:    WER dual 0.124, mono 0.169; roles mono 1.000; cpuRTF@2 dual 0.060 / max 0.067
+    # 12 % less CPU, but mono WER +0.014 (the pipeline decodes VAD chunks without the previous
+    # window's context): off by default; a deployment short of CPU can turn it on.
+    whisper_batch_size: int = Field(
+        default=0,
+        ge=0,
+        description="Decode VAD chunks in batches of this size (BatchedInferencePipeline); 0 = sequential.",
+    )
     model_cache_dir: Path = Field(default=Path("var/models"), description="Where split models are joined.")
 
     # Deepgram
@@ -93,6 +105,11 @@ class TranscriberSettings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
 
     # Roles (mono / unmapped channels)
-    agent_phrases: list[str] | None = Field(default=None, description="Replace the built-in agent cues.")
+    agent_phrases: list[str] | None = Field(
+        default=None, description="Replace the built-in agent cues (role_cues.AGENT_PHRASES; lower case)."
+    )
+    caller_phrases: list[str] | None = Field(
+        default=None, description="Replace the built-in caller cues (role_cues.CALLER_PHRASES; lower case)."
+    )
     first_speaker_role: Role = Role.AGENT
     role_min_confidence: float = Field(default=0.7, ge=0, le=1)

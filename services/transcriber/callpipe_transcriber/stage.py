@@ -148,17 +148,17 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
     if not any(seg.text.strip() for seg in engine_result.segments):
         return result(TranscriptStatus.NO_SPEECH, [], engine_result.language, None, engine_result.model)
     if multichannel:
-        utterances, roles = _channel_utterances(event, audio, engine_result, ports.cues)
+        utterances, roles = _channel_utterances(event, audio, engine_result, ports.cues, ports.keyterms)
         single = plan.layout is ChannelLayout.SINGLE_PARTY or len(plan.active) == 1
     elif engine_result.diarized:
-        utterances, roles = _speaker_utterances(engine_result.segments, ports.cues, 1.0)
+        utterances, roles = _speaker_utterances(engine_result.segments, ports.cues, 1.0, ports.keyterms)
         single = len({u.speaker for u in utterances}) == 1
     else:
         mono = engine_audio.mono()
         diarization = await asyncio.to_thread(diarize, mono, engine_audio.sample_rate)
         quality = min(1.0, diarization.separation / ports.min_separation) if ports.min_separation > 0 else 1.0
         segments = _split_by_speaker(engine_result.segments, diarization.speaker_at)
-        utterances, roles = _speaker_utterances(segments, ports.cues, quality)
+        utterances, roles = _speaker_utterances(segments, ports.cues, quality, ports.keyterms)
         single = diarization.speakers <= 1 or len({u.speaker for u in utterances}) == 1
         t = timer.lap("diarize", t)
     return result(TranscriptStatus.OK, utterances, engine_result.language, roles, engine_result.model, single)
@@ -186,7 +186,7 @@ def _utterance(seg: EngineSegment, role: Role, speaker: str) -> Utterance:
 
 
 def _channel_utterances(
-    event: RecordingReady, audio: DecodedAudio, result: EngineResult, cues: RoleCues
+    event: RecordingReady, audio: DecodedAudio, result: EngineResult, cues: RoleCues, brands: tuple[str, ...]
 ) -> tuple[list[Utterance], RoleAssignment]:
     mapping = channel_roles_for(audio.channel_count, event.channel_roles, event.metadata.direction)
     if mapping is not None:
@@ -195,7 +195,7 @@ def _channel_utterances(
         )
     else:
         speech = [(f"ch{seg.channel}", seg.start_s, seg.text) for seg in result.segments]
-        roles = assign_roles(speech, cues)
+        roles = assign_roles(speech, cues, brands=brands)
     # Engines may return one long segment per channel (Whisper merges VAD chunks into 30 s
     # windows): cut at pauses using word timings so turns interleave by start time.
     pieces = [piece for seg in result.segments for piece in _split_by_speaker([seg], _constant(seg.channel))]
@@ -216,10 +216,11 @@ def _constant(value: int | None) -> Callable[[float], int | None]:
 
 
 def _speaker_utterances(
-    segments: list[EngineSegment], cues: RoleCues, quality: float
+    segments: list[EngineSegment], cues: RoleCues, quality: float, brands: tuple[str, ...]
 ) -> tuple[list[Utterance], RoleAssignment]:
     speech = [(seg.speaker or "spk0", seg.start_s, seg.text) for seg in segments if seg.text.strip()]
-    roles = assign_roles(speech, cues, diarization_quality=quality)
+    # The configured keyterms are the call center's own brand names: the agent's greeting says them.
+    roles = assign_roles(speech, cues, diarization_quality=quality, brands=brands)
     utterances = [
         _utterance(seg, roles.roles.get(seg.speaker or "spk0", Role.UNKNOWN), seg.speaker or "spk0")
         for seg in segments

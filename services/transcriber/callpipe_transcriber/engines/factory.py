@@ -32,6 +32,7 @@ def whisper_options(settings: TranscriberSettings) -> WhisperOptions:
         pre_emphasis=settings.whisper_pre_emphasis,
         repetition_penalty=settings.whisper_repetition_penalty,
         no_repeat_ngram_size=settings.whisper_no_repeat_ngram_size,
+        batch_size=settings.whisper_batch_size,
     )
 
 

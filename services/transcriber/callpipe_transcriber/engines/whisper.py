@@ -73,6 +73,9 @@ class WhisperOptions:
     # Guards against runaway repetition (see the module docstring); 1.0 / 0 = off.
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 4
+    # > 0: decode the VAD chunks of a recording in batches of this size (faster-whisper's
+    # BatchedInferencePipeline); 0: the sequential decoder. See the settings for the measurement.
+    batch_size: int = 0
 
 
 class WhisperEngine:
@@ -86,6 +89,7 @@ class WhisperEngine:
             max_workers=options.workers, thread_name_prefix="whisper"
         )
         self._model: Any = None
+        self._batched: Any = None
         self._load_lock = asyncio.Lock()
 
     @property
@@ -120,6 +124,10 @@ class WhisperEngine:
         async with self._load_lock:
             if self._model is None:
                 self._model = await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+                if self._options.batch_size > 0:
+                    from faster_whisper import BatchedInferencePipeline
+
+                    self._batched = BatchedInferencePipeline(self._model)
 
     def _transcribe_array(
         self,
@@ -147,7 +155,12 @@ class WhisperEngine:
         if opts.vad_filter and opts.vad_parameters:
             kwargs["vad_parameters"] = dict(opts.vad_parameters)
         samples = _pre_emphasize(samples, opts.pre_emphasis)
-        segments, info = self._model.transcribe(samples, **kwargs)
+        if self._batched is not None and opts.vad_filter:
+            # The batched pipeline cuts the audio at its VAD chunks and decodes them side by side
+            # (it needs the VAD; without it the sequential decoder runs).
+            segments, info = self._batched.transcribe(samples, batch_size=opts.batch_size, **kwargs)
+        else:
+            segments, info = self._model.transcribe(samples, **kwargs)
         out = [_segment(seg, channel) for seg in segments]  # the generator decodes lazily: drain here
         out = [s for s in out if s.text]
         if opts.fill_gaps:
