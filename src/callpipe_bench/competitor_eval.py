@@ -151,18 +151,30 @@ def _heldout(config: Any) -> _Score:
     return score
 
 
+_SETS: dict[str, tuple[str, Any]] = {
+    "dev": ("dev (team-written, brands not configured)", lambda c: _dev(c)),
+    "heldout": ("held-out (airline tweets, open set only)", lambda c: _heldout(c)),
+    "calls": ("calls.yaml (configured list)", lambda c: _calls_yaml(c)),
+}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="callpipe bench competitors", description=__doc__.split("\n")[0])
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument(
+        "--sets",
+        default="dev,heldout,calls",
+        help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts are run once, at the end",
+    )
     args = parser.parse_args(argv)
     from callpipe_analyzer.config import load_config
 
+    chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in _SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {unknown}; choose from {list(_SETS)}")
     config = load_config()
-    sets = [
-        ("dev (team-written, brands not configured)", _dev(config)),
-        ("held-out (airline tweets, open set only)", _heldout(config)),
-        ("calls.yaml (configured list)", _calls_yaml(config)),
-    ]
+    sets = [(_SETS[key][0], _SETS[key][1](config)) for key in chosen]
     print(f"{'set':<44} {'mentions':>8} {'precision':>9} {'recall':>7}")
     for name, score in sets:
         p, r, n = score.figures()
