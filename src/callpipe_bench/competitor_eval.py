@@ -27,6 +27,7 @@ import argparse
 import csv
 import hashlib
 import html
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,10 @@ __all__ = ["main", "name_key"]
 _ROOT = Path(__file__).resolve().parents[2]
 DEV = _ROOT / "datasets" / "competitors" / "dev.yaml"
 HELDOUT = _ROOT / "datasets" / "competitors" / "airline_heldout.yaml"
+AIRLINE_DEV = _ROOT / "datasets" / "competitors" / "airline_dev.yaml"
+TWEETSUMM_EVAL = _ROOT / "datasets" / "competitors" / "tweetsumm_eval.yaml"
 TWEETS = _ROOT.parent / "shared" / "realdata" / "text" / "airline_tweets" / "Tweets.csv"
+DIALOGUES = _ROOT.parent / "shared" / "realdata" / "text" / "tweetsumm" / "dialogues_with_summaries.jsonl"
 _SUFFIX = re.compile(r"(?<=...)(?:airlines|airways|air|travel)$")
 # The own brand per airline of the source (US Airways and American had merged; the rows labelled
 # "Delta" are tweets to @JetBlue).
@@ -127,13 +131,19 @@ def _calls_yaml(config: Any) -> _Score:
     return score
 
 
-def _heldout(config: Any) -> _Score:
+def _open_set_detector(config: Any, name: str, aliases: list[str]) -> Any:
+    """The bundled configuration with this own brand and NO configured competitors: pure open set."""
     from callpipe_analyzer.config import Brand
 
+    own = config.model_copy(update={"own_brand": Brand(name=name, aliases=aliases), "competitors": []})
+    return _detector(own)
+
+
+def _airline_tweets(config: Any, path: Path) -> _Score:
     rows = list(csv.DictReader(TWEETS.open(encoding="utf-8")))
     detectors: dict[str, Any] = {}
     score = _Score()
-    for tweet in yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["tweets"]:
+    for tweet in yaml.safe_load(path.read_text(encoding="utf-8"))["tweets"]:
         text = rows[tweet["row"]]["text"]
         if hashlib.sha256(text.encode()).hexdigest()[:12] != tweet["sha256"]:
             raise SystemExit(
@@ -141,19 +151,45 @@ def _heldout(config: Any) -> _Score:
             )
         airline = tweet["airline"]
         if airline not in detectors:
-            name, aliases = OWN_BRANDS[airline]
-            own = config.model_copy(
-                update={"own_brand": Brand(name=name, aliases=aliases), "competitors": []}
-            )
-            detectors[airline] = _detector(own)
+            detectors[airline] = _open_set_detector(config, *OWN_BRANDS[airline])
         got = {m.name for m in detectors[airline].mentions([(Role.CALLER, html.unescape(text))])}
         score.add(f"row {tweet['row']}", set(tweet["competitors"]), got)
     return score
 
 
+def _heldout(config: Any) -> _Score:
+    return _airline_tweets(config, HELDOUT)
+
+
+def _airline_dev(config: Any) -> _Score:
+    return _airline_tweets(config, AIRLINE_DEV)
+
+
+def _tweetsumm(config: Any) -> _Score:
+    """TweetSumm dialogues (customer = caller, agent = agent), own brand = the company addressed."""
+    dialogues = {}
+    with DIALOGUES.open(encoding="utf-8") as lines:
+        for line in lines:
+            dialogue = json.loads(line)
+            dialogues[dialogue["conversation_id"]] = dialogue
+    score = _Score()
+    for labelled in yaml.safe_load(TWEETSUMM_EVAL.read_text(encoding="utf-8"))["dialogues"]:
+        dialogue = dialogues[labelled["id"]]
+        detector = _open_set_detector(config, labelled["own_brand"], labelled["aliases"])
+        turns = [
+            (Role.CALLER if t["role"] == "customer" else Role.AGENT, html.unescape(t["text"]))
+            for t in dialogue["turns"]
+        ]
+        got = {m.name for m in detector.mentions(turns)}
+        score.add(labelled["id"][:12], set(labelled["competitors"]), got)
+    return score
+
+
 _SETS: dict[str, tuple[str, Any]] = {
     "dev": ("dev (team-written, brands not configured)", lambda c: _dev(c)),
+    "airline-dev": ("dev (real airline tweets, open set only)", lambda c: _airline_dev(c)),
     "heldout": ("held-out (airline tweets, open set only)", lambda c: _heldout(c)),
+    "tweetsumm": ("held-out (TweetSumm dialogues, open set)", lambda c: _tweetsumm(c)),
     "calls": ("calls.yaml (configured list)", lambda c: _calls_yaml(c)),
 }
 
@@ -163,7 +199,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--show-errors", action="store_true")
     parser.add_argument(
         "--sets",
-        default="dev,heldout,calls",
+        default="dev,airline-dev,heldout,tweetsumm,calls",
         help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts are run once, at the end",
     )
     args = parser.parse_args(argv)

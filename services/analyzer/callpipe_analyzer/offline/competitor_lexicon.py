@@ -13,13 +13,20 @@ import re
 
 __all__ = [
     "COMPANY_ENTITIES",
+    "COMPETITIVE_CUES",
+    "CUE_ENTITIES",
+    "HANDLE_PREFIXES",
+    "HANDLE_SUFFIXES",
+    "HANDLING_CUES",
     "CONTEXT_PATTERNS",
     "NAME",
     "NOT_A_COMPANY",
     "NOT_COMPANY_ENTITIES",
+    "NOT_COMPETITOR_ORGS",
     "PLACE_ENTITIES",
     "PLACE_PREPOSITION",
     "compiled_contexts",
+    "compiled_cues",
 ]
 
 # A brand as it is written: capitalised words, CamelCase, ALL CAPS, "AT&T", "8x8", up to three words.
@@ -52,6 +59,119 @@ CONTEXT_PATTERNS: list[str] = [
     r"\b(?:offered|quoted)\s+by\s+{name}",
     r"\b(?:with|at|from)\s+{name}\s+(?:before|previously|last year|for years|until)",
 ]
+
+# Sentence-level competitive context: a caller sentence holding one of these cues puts every company
+# it names (an organisation or product entity, an @handle) in a competitive context: the caller
+# chooses, leaves, compares, flies or buys elsewhere. Matched case-insensitively on word boundaries.
+COMPETITIVE_CUES: list[str] = [
+    # switching, leaving, coming back, staying
+    r"switch(?:ing|ed|es)?",
+    r"mov(?:e|ed|ing) (?:over|back )?to",
+    r"port(?:ing|ed)? (?:my |our )?(?:numbers?|lines?) (?:to|in|out)",
+    r"port(?:ing|ed)? out",
+    r"jump(?:ing|ed)? (?:ship|to)",
+    r"mak(?:e|ing) the jump",
+    r"leav(?:e|ing) (?:you )?for",
+    r"(?:go|going|went|gone|stick|sticking) (?:with|to)",
+    r"consider(?:ing|ed)?",
+    r"(?:back|over) to",
+    r"sign(?:ed|ing)? up with",
+    r"join(?:ed|ing)?",
+    r"(?:taken|took|got|get|getting) (?:a |an |my )?(?:\w+ )?(?:number|connection|sim|plan|contract)",
+    r"from now on",
+    r"next time",
+    r"in (?:the )?future",
+    r"never again",
+    r"(?:done|finished) with",
+    r"goodbye",
+    r"(?:getting|get|got|earn(?:ed|s)?|lost|lose) (?:my|our) (?:business|loyalty|money)",
+    r"lost a customer",
+    r"status match",
+    r"gold (?:on|with)",
+    r"loyal(?:ty)?",
+    r"competitor'?s?",
+    r"alternatives?",
+    r"instead",
+    r"rather",
+    # choosing, flying, buying elsewhere
+    r"fl(?:y|ying|ew|own)",
+    r"book(?:ed|ing)?",
+    r"(?:bought|buy|buying|purchased) (?:a |an )?\w+ (?:flight|ticket|plan|phone)",
+    r"paying (?:\w+ )?for",
+    r"chose|choose|choosing|picked",
+    r"recommend(?:ed)?",
+    r"prefer(?:red)?",
+    r"why i (?:fly|use|chose|love|went)",
+    r"should(?:'ve| have) (?:flown|gone|booked|stayed|used|bought|picked|chosen)",
+    r"wish i(?:'d| had)",
+    r"thank (?:god|goodness|heavens) for",
+    r"thankfully",
+    r"took (?:good |great )?care",
+    r"your loss",
+    # comparing
+    r"better|worse|cheaper|pricier|faster|slower|nicer",
+    r"(?:more|less) (?:expensive|reliable|helpful)",
+    r"than",
+    r"compar(?:e|ed|ing|ison)",
+    r"unlike",
+    r"whereas",
+    r"as with",
+    r"to shame",
+    r"could learn",
+    r"(?:match|beat)(?:es|ed|ing)?",
+    r"offer(?:s|ed|ing)?|deal|promo(?:tion)?|quot(?:e|ed)",
+    r"(?:does|did)n'?t",
+    r"(?:does|did) not",
+    r"(?:does|did) (?:it|this|that)",
+    r"charges",
+]
+# Organisations a caller names in a competitive sentence that are not competitors: where complaints
+# go (lower-case).
+NOT_COMPETITOR_ORGS = frozenset(
+    {
+        "better business bureau",
+        "bbb",
+        "fcc",
+        "ftc",
+        "cfpb",
+        "consumer financial protection bureau",
+        "ofcom",
+        "attorney general",
+        "public utilities commission",
+        "puc",
+        "trading standards",
+        "ombudsman",
+    }
+)
+# Sentences about handling a trip or a case with a partner, not about choosing it: no sentence-level
+# context (the slot patterns still apply).
+HANDLING_CUES: list[str] = [
+    r"re-?book(?:ed|ing)? (?:me |us |them |her |him )?(?:on|with|onto|through)",
+    r"put (?:me|us|them|her|him) on",
+    r"operated by",
+    r"final carrier",
+    r"code-?share",
+    r"partners?",
+    r"interline",
+    r"on hold (?:with|to)",
+]
+# The entity labels a company carries in a sentence-level context (the slot patterns accept more).
+CUE_ENTITIES = frozenset({"ORG", "PRODUCT"})
+# How support and airline accounts end ("@DeltaAssist", "@SouthwestAir", "@SpiritAirPR"): dropped
+# from an @handle to name the company, in this order.
+HANDLE_SUFFIXES: list[str] = [
+    "_official",
+    "Official",
+    "PR",
+    "Help",
+    "Helps",
+    "Support",
+    "Cares",
+    "Care",
+    "Assist",
+    "Air",
+]
+HANDLE_PREFIXES: list[str] = ["Ask_", "Ask"]
 
 # What spaCy's NER must NOT call the slot (a date, an amount is not a company); a place only after
 # a place preposition ("moving to Denver"), since NER calls many brands places ("HughesNet").
@@ -209,6 +329,11 @@ NOT_A_COMPANY = frozenset(
         "rt",
     ]
 )
+
+
+def compiled_cues(cues: list[str]) -> re.Pattern[str]:
+    """One case-insensitive pattern of the cues, each on word boundaries."""
+    return re.compile(r"\b(?:" + "|".join(f"(?:{cue})" for cue in cues) + r")\b", re.IGNORECASE)
 
 
 def compiled_contexts() -> list[re.Pattern[str]]:

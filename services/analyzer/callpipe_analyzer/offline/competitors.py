@@ -25,13 +25,18 @@ from callpipe.models import CompetitorMention, Role
 from callpipe_analyzer.config import AnalysisConfig
 from callpipe_analyzer.offline import competitor_lexicon as lex
 
-__all__ = ["CompetitorDetector", "for_matching"]
+__all__ = ["CompetitorDetector", "for_matching", "handle_name"]
 
 _DASHES = re.compile("[\u2010-\u2015\u2212\ufe63\uff0d]")
 # spaCy keeps a full stop on a token with "&" or inner dots ("AT&T." is one token at a sentence end).
 _TRAILING_PUNCT = re.compile(r"(?<=[^\W_])([.,;:!?]+)(?=\s|$)")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_HANDLE = re.compile(r"(?<!\w)@(?=\w)")
+_HANDLE = re.compile(r"(?<![\w@])@([A-Za-z_][A-Za-z0-9_]*)")
+# The @handles a message opens with are its addressees (the company asked, people copied in).
+_ADDRESSEES = re.compile(r"^[\s.]*(?:@\w+[\s,:]*)+")
+# A hashtag of one capitalised word is a name ("#Delta"); "#NeverAgain" stays a tag.
+_HASHTAG = re.compile(r"(?<![\w#])#(?=[A-Z][a-z]+(?![\w]))")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _POSSESSIVE = re.compile(r"(?:'s|’s|')$")
 _CONTEXT_CHARS = 300
 
@@ -39,6 +44,25 @@ _CONTEXT_CHARS = 300
 def for_matching(text: str) -> str:
     """The text the phrase matcher sees: ASCII hyphens, trailing punctuation split off."""
     return _TRAILING_PUNCT.sub(r" \1", _DASHES.sub("-", text).replace("\uff06", "&"))
+
+
+def handle_name(handle: str) -> str:
+    """The company an @handle names: support suffixes and "Ask" prefixes dropped, CamelCase split
+    ("SouthwestAir" -> "Southwest", "DeltaAssist" -> "Delta", "VirginAtlantic" -> "Virgin Atlantic")."""
+    name = handle
+    changed = True
+    while changed:
+        changed = False
+        for suffix in lex.HANDLE_SUFFIXES:
+            rest = name[: -len(suffix)]
+            if name.endswith(suffix) and len(rest.strip("_")) >= 3 and not rest.endswith(" "):
+                name, changed = rest.rstrip("_"), True
+        for prefix in lex.HANDLE_PREFIXES:
+            rest = name[len(prefix) :]
+            if name.startswith(prefix) and rest[:1].isupper():
+                name, changed = rest, True
+    name = " ".join(_CAMEL.sub(" ", name).replace("_", " ").split())
+    return name[:1].upper() + name[1:]
 
 
 def _key(name: str) -> str:
@@ -70,6 +94,8 @@ class CompetitorDetector:
             key=len,
         )
         self._contexts = lex.compiled_contexts()
+        self._cues = lex.compiled_cues(lex.COMPETITIVE_CUES)
+        self._handling = lex.compiled_cues(lex.HANDLING_CUES)
 
     def _entities(self, sentence: str) -> list[tuple[int, int, str]]:
         if self._ner is None:
@@ -92,7 +118,57 @@ class CompetitorDetector:
             words = words[:-1]
         return " ".join(words)
 
-    def _open_set(self, sentence: str) -> list[str]:
+    def _known(self, name: str, handle: bool = False) -> bool:
+        """The own brand, a configured competitor (counted by its matcher) or no company at all.
+        An @handle is an account: a word such as "American" in it is a company's name."""
+        key = _key(name)
+        first = name.split()[0] if name else ""
+        return (
+            len(key) < 2
+            or key in self._brand_keys
+            or key in self._canonical
+            or name.lower() in lex.NOT_COMPETITOR_ORGS
+            or (
+                not handle
+                and first.lower() in lex.NOT_A_COMPANY
+                and not (len(first) > 1 and first.isupper())
+            )
+        )
+
+    def _cue_context(
+        self, sentence: str, handles: set[str], entities: list[tuple[int, int, str]] | None
+    ) -> tuple[list[str], list[tuple[int, int, str]] | None]:
+        """Companies named anywhere in a sentence that holds a competitive cue: its @handles and
+        its organisation/product entities."""
+        if not self._cues.search(sentence) or self._handling.search(sentence):
+            return [], entities
+        found: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for name in handles:
+            for match in re.finditer(r"(?<!\w)" + re.escape(name) + r"(?!\w)", sentence):
+                spans.append(match.span())
+                if name not in found and not self._known(name, handle=True):
+                    found.append(name)
+        entities = entities if entities is not None else self._entities(sentence)
+        for start, end, label in entities:
+            if label not in lex.CUE_ENTITIES or any(s < end and start < e for s, e in spans):
+                continue
+            name = self._clean_name(sentence[start:end])
+            # All-caps words of up to three letters are codes here ("EWR", "DFW"), not brands.
+            if (
+                (name.isupper() and len(name) <= 3)
+                or not name[:1].isupper()
+                or any(word.isdigit() for word in name.split())
+                or self._known(name)
+            ):
+                continue
+            if any(sentence.lower().startswith(form, start) for form in self._forms):
+                continue
+            if name not in found:
+                found.append(name)
+        return found, entities
+
+    def _open_set(self, sentence: str, handles: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
         found: list[str] = []
         entities: list[tuple[int, int, str]] | None = None
         lowered = sentence.lower()
@@ -120,8 +196,12 @@ class CompetitorDetector:
                 initial = start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":", '"'))
                 if initial and not labels & lex.COMPANY_ENTITIES:
                     continue  # sentence-initial words are capitalised anyway: NER must see a name
-                if name not in found:
-                    found.append(name)
+                # A slot that ran over several @handles ("Fly JetBlue Delta") names each of them.
+                inside = [h for h in handles if re.search(r"(?<!\w)" + re.escape(h) + r"(?!\w)", name)]
+                names = [h for h in inside if not self._known(h, handle=True)] if inside else [name]
+                found.extend(n for n in names if n not in found)
+        cued, entities = self._cue_context(sentence, handles, entities)
+        found.extend(name for name in cued if name not in found)
         return found
 
     def mentions(self, turns: Sequence[tuple[Role, str]]) -> list[CompetitorMention]:
@@ -138,8 +218,16 @@ class CompetitorDetector:
                     context.setdefault(name, text[:_CONTEXT_CHARS])
             if role is Role.AGENT:
                 continue
-            for sentence in _SENTENCE.split(_HANDLE.sub("", _DASHES.sub("-", text))):
-                for name in self._open_set(sentence):
+            handles: set[str] = set()
+
+            def named(match: re.Match[str]) -> str:
+                name = handle_name(match.group(1))
+                handles.add(name)
+                return name
+
+            body = _HASHTAG.sub("", _ADDRESSEES.sub("", _DASHES.sub("-", text)))
+            for sentence in _SENTENCE.split(_HANDLE.sub(named, body)):
+                for name in self._open_set(sentence, handles):
                     counts[name] += 1
                     context.setdefault(name, text[:_CONTEXT_CHARS])
         return [CompetitorMention(name=n, count=c, context=context[n]) for n, c in counts.most_common()]
