@@ -14,6 +14,7 @@ import re
 __all__ = [
     "COMPANY_ENTITIES",
     "COMPETITIVE_CUES",
+    "CODES",
     "CUE_ENTITIES",
     "HANDLE_PREFIXES",
     "HANDLE_SUFFIXES",
@@ -23,6 +24,7 @@ __all__ = [
     "NOT_A_COMPANY",
     "NOT_COMPANY_ENTITIES",
     "NOT_COMPETITOR_ORGS",
+    "NOT_NAMING_PREFIX",
     "PLACE_ENTITIES",
     "PLACE_PREPOSITION",
     "compiled_contexts",
@@ -72,7 +74,8 @@ COMPETITIVE_CUES: list[str] = [
     r"jump(?:ing|ed)? (?:ship|to)",
     r"mak(?:e|ing) the jump",
     r"leav(?:e|ing) (?:you )?for",
-    r"(?:go|going|went|gone|stick|sticking) (?:with|to)",
+    r"(?:go|going|went|gone) with",
+    r"(?:stick|sticking|stuck|stay|staying) (?:with|to) (?!you|u\b|us\b)",
     r"consider(?:ing|ed)?",
     r"(?:back|over) to",
     r"sign(?:ed|ing)? up with",
@@ -95,7 +98,7 @@ COMPETITIVE_CUES: list[str] = [
     r"rather",
     # choosing, flying, buying elsewhere
     r"fl(?:y|ying|ew|own)",
-    r"book(?:ed|ing)?",
+    r"book(?:ed|ing)? (?:\w+ ){0,2}(?:with|w/|on|through)",
     r"(?:bought|buy|buying|purchased) (?:a |an )?\w+ (?:flight|ticket|plan|phone)",
     r"paying (?:\w+ )?for",
     r"chose|choose|choosing|picked",
@@ -122,9 +125,12 @@ COMPETITIVE_CUES: list[str] = [
     r"offer(?:s|ed|ing)?|deal|promo(?:tion)?|quot(?:e|ed)",
     r"(?:does|did)n'?t",
     r"(?:does|did) not",
-    r"(?:does|did) (?:it|this|that)",
     r"charges",
 ]
+# An @handle after these words is where a shared link came from, not a company the caller names.
+NOT_NAMING_PREFIX = re.compile(r"\b(?:via|cc|h/t|rt)[:\s]*$", re.IGNORECASE)
+# Flight routes and airport codes ("IAH-DFW") stand where a name could.
+CODES = re.compile(r"^[A-Z]{3}(?:[-/][A-Z]{3})+$")
 # Organisations a caller names in a competitive sentence that are not competitors: where complaints
 # go (lower-case).
 NOT_COMPETITOR_ORGS = frozenset(
@@ -151,12 +157,13 @@ HANDLING_CUES: list[str] = [
     r"operated by",
     r"final carrier",
     r"code-?share",
-    r"partners?",
+    r"partner(?:s|ship|ships)?",
     r"interline",
     r"on hold (?:with|to)",
 ]
-# The entity labels a company carries in a sentence-level context (the slot patterns accept more).
-CUE_ENTITIES = frozenset({"ORG", "PRODUCT"})
+# The entity label a company carries in a sentence-level context (the slot patterns accept more;
+# PRODUCT names devices there: "Galaxy S4").
+CUE_ENTITIES = frozenset({"ORG"})
 # How support and airline accounts end ("@DeltaAssist", "@SouthwestAir", "@SpiritAirPR"): dropped
 # from an @handle to name the company, in this order.
 HANDLE_SUFFIXES: list[str] = [
@@ -202,6 +209,12 @@ NOT_A_COMPANY = frozenset(
         "i'll",
         "i'd",
         "you",
+        "u",
+        "ur",
+        "problem",
+        "problems",
+        "issue",
+        "issues",
         "we",
         "they",
         "he",

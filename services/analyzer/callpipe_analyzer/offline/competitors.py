@@ -33,12 +33,13 @@ _TRAILING_PUNCT = re.compile(r"(?<=[^\W_])([.,;:!?]+)(?=\s|$)")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _HANDLE = re.compile(r"(?<![\w@])@([A-Za-z_][A-Za-z0-9_]*)")
 # The @handles a message opens with are its addressees (the company asked, people copied in).
-_ADDRESSEES = re.compile(r"^[\s.]*(?:@\w+[\s,:]*)+")
+_ADDRESSEES = re.compile(r"^[\s.\"'“‘]*(?:@\w+[\s,:]*)+")
 # A hashtag of one capitalised word is a name ("#Delta"); "#NeverAgain" stays a tag.
 _HASHTAG = re.compile(r"(?<![\w#])#(?=[A-Z][a-z]+(?![\w]))")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _POSSESSIVE = re.compile(r"(?:'s|’s|')$")
 _CONTEXT_CHARS = 300
+_CONNECTORS = frozenset({"of", "by", "and", "&", "the", "de", "du", "la"})
 
 
 def for_matching(text: str) -> str:
@@ -114,7 +115,7 @@ class CompetitorDetector:
         words = name.split()
         while words and words[0].lower() in ("the", "a", "an"):
             words = words[1:]
-        while words and words[-1].lower() in ("by", "of"):
+        while words and words[-1].lower() in ("by", "of", "&", "and", "i"):
             words = words[:-1]
         return " ".join(words)
 
@@ -125,6 +126,7 @@ class CompetitorDetector:
         first = name.split()[0] if name else ""
         return (
             len(key) < 2
+            or lex.CODES.match(name) is not None
             or key in self._brand_keys
             or key in self._canonical
             or name.lower() in lex.NOT_COMPETITOR_ORGS
@@ -135,20 +137,29 @@ class CompetitorDetector:
             )
         )
 
+    def _cued(self, sentence: str, masked: Sequence[tuple[int, int]]) -> bool:
+        """A competitive cue in the sentence's own words: not inside a name ("@FlyTPA", "Lufthansa
+        Incentive Offer"), and no sentence about handling a booking with a partner."""
+        words = list(sentence)
+        for start, end in masked:
+            words[start:end] = "_" * (end - start)
+        text = "".join(words)
+        return bool(self._cues.search(text)) and not self._handling.search(text)
+
     def _cue_context(
-        self, sentence: str, handles: set[str], entities: list[tuple[int, int, str]] | None
+        self, sentence: str, handles: list[tuple[int, int, str]], entities: list[tuple[int, int, str]] | None
     ) -> tuple[list[str], list[tuple[int, int, str]] | None]:
         """Companies named anywhere in a sentence that holds a competitive cue: its @handles and
-        its organisation/product entities."""
-        if not self._cues.search(sentence) or self._handling.search(sentence):
+        its organisation entities."""
+        spans = [(s, e) for s, e, _ in handles]
+        if not self._cued(sentence, spans):
             return [], entities
         found: list[str] = []
-        spans: list[tuple[int, int]] = []
-        for name in handles:
-            for match in re.finditer(r"(?<!\w)" + re.escape(name) + r"(?!\w)", sentence):
-                spans.append(match.span())
-                if name not in found and not self._known(name, handle=True):
-                    found.append(name)
+        for start, _, name in handles:
+            if lex.NOT_NAMING_PREFIX.search(sentence[:start]):
+                continue  # "via @usatodaytravel": where a link came from
+            if name not in found and not self._known(name, handle=True):
+                found.append(name)
         entities = entities if entities is not None else self._entities(sentence)
         for start, end, label in entities:
             if label not in lex.CUE_ENTITIES or any(s < end and start < e for s, e in spans):
@@ -159,26 +170,41 @@ class CompetitorDetector:
                 (name.isupper() and len(name) <= 3)
                 or not name[:1].isupper()
                 or any(word.isdigit() for word in name.split())
+                # A brand's words are capitalised ("NY hours ago" is not a name).
+                or any(not w[:1].isupper() and w.lower() not in _CONNECTORS for w in name.split())
                 or self._known(name)
+                or any(sentence.lower().startswith(form, start) for form in self._forms)
+                or not self._cued(sentence, [*spans, (start, end)])
             ):
-                continue
-            if any(sentence.lower().startswith(form, start) for form in self._forms):
                 continue
             if name not in found:
                 found.append(name)
         return found, entities
 
-    def _open_set(self, sentence: str, handles: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    @staticmethod
+    def _handle_spans(sentence: str, handles: set[str]) -> list[tuple[int, int, str]]:
+        return sorted(
+            (m.start(), m.end(), name)
+            for name in handles
+            for m in re.finditer(r"(?<!\w)" + re.escape(name) + r"(?!\w)", sentence)
+        )
+
+    def _open_set(self, sentence: str, handles: set[str] | None = None) -> list[str]:
         found: list[str] = []
         entities: list[tuple[int, int, str]] | None = None
         lowered = sentence.lower()
+        spans = self._handle_spans(sentence, handles or set())
+        if self._handling.search(sentence):
+            return found  # handling a booking with a partner, not choosing it
         for pattern in self._contexts:
             for match in pattern.finditer(sentence):
+                if any(s < match.start("name") and match.start() < e for s, e, _ in spans):
+                    continue  # the trigger is inside a name ("@FlyYOW")
                 name = self._clean_name(match.group("name"))
                 key = _key(name)
                 first = name.split()[0] if name else ""
                 # "US Cellular" is a name, "us" a pronoun: a word in capitals is not the stop word.
-                if len(key) < 2 or (
+                if len(key) < 2 or lex.CODES.match(name) or (
                     first.lower() in lex.NOT_A_COMPANY and not (len(first) > 1 and first.isupper())
                 ):
                     continue
@@ -197,10 +223,10 @@ class CompetitorDetector:
                 if initial and not labels & lex.COMPANY_ENTITIES:
                     continue  # sentence-initial words are capitalised anyway: NER must see a name
                 # A slot that ran over several @handles ("Fly JetBlue Delta") names each of them.
-                inside = [h for h in handles if re.search(r"(?<!\w)" + re.escape(h) + r"(?!\w)", name)]
+                inside = [h for s, e, h in spans if start <= s < match.end("name")]
                 names = [h for h in inside if not self._known(h, handle=True)] if inside else [name]
                 found.extend(n for n in names if n not in found)
-        cued, entities = self._cue_context(sentence, handles, entities)
+        cued, entities = self._cue_context(sentence, spans, entities)
         found.extend(name for name in cued if name not in found)
         return found
 
