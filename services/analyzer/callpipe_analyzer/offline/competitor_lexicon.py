@@ -25,6 +25,7 @@ __all__ = [
     "NOT_COMPANY_ENTITIES",
     "NOT_COMPETITOR_ORGS",
     "NOT_NAMING_PREFIX",
+    "PERSON_BEFORE",
     "PLACE_ENTITIES",
     "PLACE_PREPOSITION",
     "compiled_contexts",
@@ -129,6 +130,13 @@ COMPETITIVE_CUES: list[str] = [
 ]
 # An @handle after these words is where a shared link came from, not a company the caller names.
 NOT_NAMING_PREFIX = re.compile(r"\b(?:via|cc|h/t|rt)[:\s]*$", re.IGNORECASE)
+# Words before a person's name ("the agent Mike was better"): that name is no company.
+PERSON_BEFORE = re.compile(
+    r"\b(?:agent|rep|representative|tech|technician|engineer|manager|supervisor|named|called|"
+    r"guy|lady|woman|man|mr|mrs|ms|dr|son|daughter|wife|husband|mother|father|mom|dad|friend|"
+    r"brother|sister|neighbou?r)\.?\s+$",
+    re.IGNORECASE,
+)
 # Flight routes and airport codes ("IAH-DFW") stand where a name could.
 CODES = re.compile(r"^[A-Z]{3}(?:[-/][A-Z]{3})+$")
 # Organisations a caller names in a competitive sentence that are not competitors: where complaints
@@ -346,7 +354,7 @@ NOT_A_COMPANY = frozenset(
 
 def compiled_cues(cues: list[str]) -> re.Pattern[str]:
     """One case-insensitive pattern of the cues, each on word boundaries."""
-    return re.compile(r"\b(?:" + "|".join(f"(?:{cue})" for cue in cues) + r")\b", re.IGNORECASE)
+    return re.compile(r"\b(?:" + "|".join(f"(?:{cue})" for cue in cues) + r")(?!\w)", re.IGNORECASE)
 
 
 def compiled_contexts() -> list[re.Pattern[str]]:

@@ -175,11 +175,27 @@ class CompetitorDetector:
                 or self._known(name)
                 or any(sentence.lower().startswith(form, start) for form in self._forms)
                 or not self._cued(sentence, [*spans, (start, end)])
+                or self._modifier(sentence, end)
             ):
                 continue
             if name not in found:
                 found.append(name)
         return found, entities
+
+    def _modifier(self, sentence: str, end: int) -> bool:
+        """The name modifies the noun after it ("my Chase card", "the Samsung phone"): a product
+        or an account the caller has, not a company the caller chooses."""
+        if "tagger" not in getattr(self._nlp, "pipe_names", ()):
+            return False
+        after = [token for token in self._nlp(sentence) if token.idx >= end]
+        return bool(after) and after[0].idx - end <= 1 and after[0].tag_ in ("NN", "NNS")
+
+    def _proper_noun(self, sentence: str, start: int) -> bool:
+        """The tagger of the analyzer's pipeline calls the word at ``start`` a proper noun
+        ("Ooma charges us nothing"), where NER saw no entity."""
+        if "tagger" not in getattr(self._nlp, "pipe_names", ()):
+            return False
+        return any(token.idx == start and token.tag_ == "NNP" for token in self._nlp(sentence))
 
     @staticmethod
     def _handle_spans(sentence: str, handles: set[str]) -> list[tuple[int, int, str]]:
@@ -219,9 +235,11 @@ class CompetitorDetector:
                     labels & lex.PLACE_ENTITIES and lex.PLACE_PREPOSITION.search(sentence[:start])
                 ):
                     continue  # "moving to Denver", "in May"
+                if "PERSON" in labels and lex.PERSON_BEFORE.search(sentence[:start]):
+                    continue  # "the agent Mike was better"
                 initial = start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":", '"'))
-                if initial and not labels & lex.COMPANY_ENTITIES:
-                    continue  # sentence-initial words are capitalised anyway: NER must see a name
+                if initial and not labels & lex.COMPANY_ENTITIES and not self._proper_noun(sentence, start):
+                    continue  # sentence-initial words are capitalised anyway: NER or the tagger must see a name
                 # A slot that ran over several @handles ("Fly JetBlue Delta") names each of them.
                 inside = [h for s, e, h in spans if start <= s < match.end("name")]
                 names = [h for h in inside if not self._known(h, handle=True)] if inside else [name]
