@@ -200,7 +200,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--sets",
         default="dev,airline-dev,heldout,tweetsumm,calls",
-        help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts are run once, at the end",
+        help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts: once, at the end",
     )
     args = parser.parse_args(argv)
     from callpipe_analyzer.config import load_config

@@ -12,14 +12,15 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "COMPANY_ENTITIES",
-    "COMPETITIVE_CUES",
     "CODES",
+    "COMPANY_ENTITIES",
+    "COMPANY_SUFFIXES",
+    "COMPETITIVE_CUES",
+    "CONTEXT_PATTERNS",
     "CUE_ENTITIES",
     "HANDLE_PREFIXES",
     "HANDLE_SUFFIXES",
     "HANDLING_CUES",
-    "CONTEXT_PATTERNS",
     "NAME",
     "NOT_A_COMPANY",
     "NOT_COMPANY_ENTITIES",
@@ -136,6 +137,29 @@ PERSON_BEFORE = re.compile(
     r"guy|lady|woman|man|mr|mrs|ms|dr|son|daughter|wife|husband|mother|father|mom|dad|friend|"
     r"brother|sister|neighbou?r)\.?\s+$",
     re.IGNORECASE,
+)
+# Corporate suffixes: one company whether the caller says "Southwest" or "Southwest Airlines".
+COMPANY_SUFFIXES = frozenset(
+    {
+        "air",
+        "airlines",
+        "airline",
+        "airways",
+        "wireless",
+        "mobile",
+        "telecom",
+        "communications",
+        "inc",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "ltd",
+        "llc",
+        "plc",
+        "group",
+        "bank",
+    }
 )
 # Flight routes and airport codes ("IAH-DFW") stand where a name could.
 CODES = re.compile(r"^[A-Z]{3}(?:[-/][A-Z]{3})+$")

@@ -66,6 +66,14 @@ def handle_name(handle: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+def _company_key(name: str) -> str:
+    """The key of a company's name without its corporate suffix ("Southwest Airlines" = "Southwest")."""
+    words = name.split()
+    while len(words) > 1 and words[-1].lower().strip(".,") in lex.COMPANY_SUFFIXES:
+        words = words[:-1]
+    return _key(" ".join(words))
+
+
 def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9&]+", "", name.lower())
 
@@ -131,9 +139,7 @@ class CompetitorDetector:
             or key in self._canonical
             or name.lower() in lex.NOT_COMPETITOR_ORGS
             or (
-                not handle
-                and first.lower() in lex.NOT_A_COMPANY
-                and not (len(first) > 1 and first.isupper())
+                not handle and first.lower() in lex.NOT_A_COMPANY and not (len(first) > 1 and first.isupper())
             )
         )
 
@@ -220,8 +226,10 @@ class CompetitorDetector:
                 key = _key(name)
                 first = name.split()[0] if name else ""
                 # "US Cellular" is a name, "us" a pronoun: a word in capitals is not the stop word.
-                if len(key) < 2 or lex.CODES.match(name) or (
-                    first.lower() in lex.NOT_A_COMPANY and not (len(first) > 1 and first.isupper())
+                if (
+                    len(key) < 2
+                    or lex.CODES.match(name)
+                    or (first.lower() in lex.NOT_A_COMPANY and not (len(first) > 1 and first.isupper()))
                 ):
                     continue
                 if key in self._brand_keys or key in self._canonical:
@@ -239,7 +247,7 @@ class CompetitorDetector:
                     continue  # "the agent Mike was better"
                 initial = start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":", '"'))
                 if initial and not labels & lex.COMPANY_ENTITIES and not self._proper_noun(sentence, start):
-                    continue  # sentence-initial words are capitalised anyway: NER or the tagger must see a name
+                    continue  # sentence-initial words are capitalised anyway: NER or the tagger must see one
                 # A slot that ran over several @handles ("Fly JetBlue Delta") names each of them.
                 inside = [h for s, e, h in spans if start <= s < match.end("name")]
                 names = [h for h in inside if not self._known(h, handle=True)] if inside else [name]
@@ -248,9 +256,23 @@ class CompetitorDetector:
         found.extend(name for name in cued if name not in found)
         return found
 
+    @staticmethod
+    def _named_handles(text: str) -> tuple[str, set[str]]:
+        """The text with each @handle replaced by the company it names, and those names."""
+        handles: set[str] = set()
+
+        def named(match: re.Match[str]) -> str:
+            name = handle_name(match.group(1))
+            handles.add(name)
+            return name
+
+        return _HANDLE.sub(named, text), handles
+
     def mentions(self, turns: Sequence[tuple[Role, str]]) -> list[CompetitorMention]:
         counts: Counter[str] = Counter()
         context: dict[str, str] = {}
+        # One company, one name per call: "Southwest" and "Southwest Airlines" are one competitor.
+        open_names: dict[str, str] = {}
         for role, text in turns:
             doc = self._nlp.make_doc(for_matching(text))
             for matcher in (self._uncased, self._cased):
@@ -262,16 +284,10 @@ class CompetitorDetector:
                     context.setdefault(name, text[:_CONTEXT_CHARS])
             if role is Role.AGENT:
                 continue
-            handles: set[str] = set()
-
-            def named(match: re.Match[str]) -> str:
-                name = handle_name(match.group(1))
-                handles.add(name)
-                return name
-
-            body = _HASHTAG.sub("", _ADDRESSEES.sub("", _DASHES.sub("-", text)))
-            for sentence in _SENTENCE.split(_HANDLE.sub(named, body)):
-                for name in self._open_set(sentence, handles):
+            body, handles = self._named_handles(_HASHTAG.sub("", _ADDRESSEES.sub("", _DASHES.sub("-", text))))
+            for sentence in _SENTENCE.split(body):
+                for found in self._open_set(sentence, handles):
+                    name = open_names.setdefault(_company_key(found), found)
                     counts[name] += 1
                     context.setdefault(name, text[:_CONTEXT_CHARS])
         return [CompetitorMention(name=n, count=c, context=context[n]) for n, c in counts.most_common()]
