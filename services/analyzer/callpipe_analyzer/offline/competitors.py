@@ -3,15 +3,25 @@ in a competitive context (open set).
 
 1. Configured competitors (``analysis.yaml``: name, aliases, case sensitivity) are found by a spaCy
    PhraseMatcher in every turn, whoever speaks, and reported under their canonical name
-   (an alias such as "Comcast" reports as its configured name).
-2. Open set: a caller sentence with a competitive trigger (:mod:`competitor_lexicon`: "switching
-   to X", "X was cheaper", "my old provider, X", "X offered me …") names a company in the
-   pattern's slot. The slot must hold a capitalised name; spaCy's NER must not call it a date,
-   an amount or (after "to", "in", "from" …) a place, and at the start of a sentence (where every
-   word is capitalised) must see a name there. NER runs only on sentences where a pattern
-   matched, so a long call costs milliseconds.
-3. The own brand and its aliases are never a competitor; generic capitalised words ("Monday",
-   "Internet") are not companies.
+   (an alias such as "Comcast" reports as its configured name). This is the boost: a configured
+   name counts with or without a competitive context.
+2. Open set, slot patterns: a caller sentence with a competitive trigger (:mod:`competitor_lexicon`:
+   "switching to X", "X was cheaper", "my old provider, X", "X offered me …") names a company in
+   the pattern's slot. The slot must hold a capitalised name; spaCy's NER must not call it a date,
+   an amount, (after "to", "in", "from" …) a place or (after "the agent") a person, and at the
+   start of a sentence (where every word is capitalised) NER or the tagger must see a name there.
+3. Open set, sentence cues: a caller sentence holding a competitive cue (the lexicon's
+   ``COMPETITIVE_CUES``: switch, leave for, fly, book with, cheaper, better, than, offer, …) outside
+   any name, and no partner-handling cue ("rebooked me on", "operated by"), names as competitors
+   its organisation entities (spaCy ORG; not one that modifies a noun: "my Chase card") and the
+   companies behind its @handles in written messages ("@SouthwestAir" -> "Southwest"; the
+   handles a message opens with are its addressees and are skipped).
+4. The own brand and its aliases are never a competitor; generic capitalised words ("Monday",
+   "Internet"), complaint bodies ("Better Business Bureau") and airport codes are not companies;
+   one company is one name per call ("Southwest" = "Southwest Airlines").
+
+NER (and the tagger) run only on sentences where a pattern or a cue matched: a 5-minute call
+costs tens of milliseconds.
 """
 
 from __future__ import annotations
