@@ -38,7 +38,8 @@ NAME = r"(?P<name>(?:[A-Z][\w&'.+-]*|\d+x\d+)(?:\s+(?:[A-Z][\w&.+-]*|by|of)){0,3
 _VERB_TO = (
     r"(?:switch(?:ing|ed)?|mov(?:e|ing|ed)|port(?:ing|ed)?|"
     r"jump(?:ing|ed)?|transfer(?:ring|red)?|head(?:ing)?)"
-    r"(?:\s+(?:over|back|my (?:number|service|account|line)s?))?\s+(?:to|for)"
+    r"(?:\s+(?:over|back|(?:my|our|the|all of our|all our)\s+(?:\w+\s+)?"
+    r"(?:number|service|account|line|phone|business)s?))?\s+(?:to|for)"
 )
 _PREVIOUS = (
     r"(?:my|our)\s+(?:old|previous|former|last|current|other|new)\s+"
@@ -51,7 +52,10 @@ CONTEXT_PATTERNS: list[str] = [
     r"\s+with\s+{name}",
     r"\bleav(?:e|ing)\s+(?:you\s+)?for\s+{name}",
     r"\b(?:join(?:ing|ed)?|choose|chose|choosing|pick(?:ed|ing)?|book(?:ed|ing)?(?: with)?|"
-    r"fly(?:ing)?|flew|fly with|use|using|used|used to use)\s+{name}",
+    r"fly(?:ing)?|flew|fly with|use|uses|using|used|used to use)\s+{name}",
+    r"\b(?:had|have|has|used to have)\s+{name}\s+(?:for|before|until|back)",
+    r"\b(?:buy|buying|bought|get|getting|got)\s+(?:a|an)\s+{name}\s+(?:phone|plan|sim|line|subscription)",
+    r"{name}\s+(?:would|will|could|only)\s+(?:cost|charge|be)\s+(?:\w+\s+){0,2}(?:half|less|cheaper|lower|nothing)",
     _PREVIOUS.join([r"\b", r"\s*(?:,|is|was|were|with|at|-)?\s*{name}"]),
     r"{name}\s+(?:is|was|are|were|'s|’s|has|have|had|gives?|gave|offers?|offered|charges?|charged)\s+"
     r"(?:\w+\s+){0,3}" + _BETTER,
