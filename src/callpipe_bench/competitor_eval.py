@@ -1,24 +1,33 @@
 """``callpipe bench competitors``: precision and recall of competitor detection, dev and held-out.
 
-    callpipe bench competitors [--show-errors]
+    callpipe bench competitors [--show-errors] [--sets dev,airline-dev,heldout,tweetsumm,calls]
 
 Sets, side by side (precision / recall over (conversation, company) pairs):
 
 - ``dev``: ``datasets/competitors/dev.yaml``, calls written by the team that name real companies
   NOT in the bundled competitor list (and companies named outside a competitive context); the
   bundled ``analysis.yaml``. Used to write the context patterns.
-- ``held-out``: ``datasets/competitors/airline_heldout.yaml``, 135 real customer tweets to US
+- ``airline-dev``: ``datasets/competitors/airline_dev.yaml``, 110 real customer tweets to US
+  airlines (rows disjoint from the held-out set), labelled by the team: the real-text dev part the
+  cues were tuned on. Same open-set setting as the held-out part.
+- ``heldout``: ``datasets/competitors/airline_heldout.yaml``, 135 real customer tweets to US
   airlines (text read from ``../shared/realdata/text/airline_tweets/Tweets.csv``, CC BY-NC-SA, not
   in the repo), labelled by the team and never used for a choice. Each tweet is analysed with the
   bundled configuration's own brand replaced by the airline addressed and NO configured
   competitors: pure open set.
-- ``calls.yaml``: the competitor labels of ``datasets/analyzer/calls.yaml`` (configured list),
+- ``tweetsumm``: ``datasets/competitors/tweetsumm_eval.yaml``, 339 real customer-care dialogues on
+  Twitter (TweetSumm, many brands; text read from ``../shared/realdata/text/tweetsumm``), labelled
+  before any detector run, never used for a choice; own brand = the company addressed, no
+  configured competitors. Customer turns are the caller's, agent turns the agent's.
+- ``calls``: the competitor labels of ``datasets/analyzer/calls.yaml`` (configured list),
   which must stay at precision = recall = 1.0.
 
-Each conversation goes through :class:`callpipe_analyzer.offline.competitors.CompetitorDetector`,
-which is all that the offline analyzer's competitor field calls (``_competitor_mentions``).
-Names are compared on a key: lower-case letters and digits, a trailing "air", "airlines",
-"airways" or "travel" dropped ("@SouthwestAir" = "Southwest").
+The held-out parts are run once, after every choice is fixed (``--sets dev,airline-dev,calls``
+while developing). Each conversation goes through
+:class:`callpipe_analyzer.offline.competitors.CompetitorDetector`, which is all that the offline
+analyzer's competitor field calls (``_competitor_mentions``). Names are compared on a key:
+lower-case letters and digits, a trailing "air", "airlines", "airways" or "travel" dropped
+("@SouthwestAir" = "Southwest").
 """
 
 from __future__ import annotations
