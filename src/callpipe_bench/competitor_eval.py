@@ -1,6 +1,6 @@
 """``callpipe bench competitors``: precision and recall of competitor detection, dev and held-out.
 
-    callpipe bench competitors [--show-errors] [--sets dev,airline-dev,heldout,tweetsumm,calls]
+    callpipe bench competitors [--show-errors] [--sets dev,airline-dev,heldout,heldout2,tweetsumm,calls]
 
 Sets, side by side (precision / recall over (conversation, company) pairs):
 
@@ -15,6 +15,9 @@ Sets, side by side (precision / recall over (conversation, company) pairs):
   in the repo), labelled by the team and never used for a choice. Each tweet is analysed with the
   bundled configuration's own brand replaced by the airline addressed and NO configured
   competitors: pure open set.
+- ``heldout2``: ``datasets/competitors/airline_heldout2.yaml``, 100 more airline tweets (rows
+  disjoint from both), labelled before any run, made after ``heldout`` had been run and its
+  errors read: it measures the detector as changed after that run.
 - ``tweetsumm``: ``datasets/competitors/tweetsumm_eval.yaml``, 339 real customer-care dialogues on
   Twitter (TweetSumm, many brands; text read from ``../shared/realdata/text/tweetsumm``), labelled
   before any detector run, never used for a choice; own brand = the company addressed, no
@@ -52,6 +55,7 @@ __all__ = ["main", "name_key"]
 _ROOT = Path(__file__).resolve().parents[2]
 DEV = _ROOT / "datasets" / "competitors" / "dev.yaml"
 HELDOUT = _ROOT / "datasets" / "competitors" / "airline_heldout.yaml"
+HELDOUT2 = _ROOT / "datasets" / "competitors" / "airline_heldout2.yaml"
 AIRLINE_DEV = _ROOT / "datasets" / "competitors" / "airline_dev.yaml"
 TWEETSUMM_EVAL = _ROOT / "datasets" / "competitors" / "tweetsumm_eval.yaml"
 TWEETS = _ROOT.parent / "shared" / "realdata" / "text" / "airline_tweets" / "Tweets.csv"
@@ -170,6 +174,10 @@ def _heldout(config: Any) -> _Score:
     return _airline_tweets(config, HELDOUT)
 
 
+def _heldout2(config: Any) -> _Score:
+    return _airline_tweets(config, HELDOUT2)
+
+
 def _airline_dev(config: Any) -> _Score:
     return _airline_tweets(config, AIRLINE_DEV)
 
@@ -198,6 +206,7 @@ _SETS: dict[str, tuple[str, Any]] = {
     "dev": ("dev (team-written, brands not configured)", lambda c: _dev(c)),
     "airline-dev": ("dev (real airline tweets, open set only)", lambda c: _airline_dev(c)),
     "heldout": ("held-out (airline tweets, open set only)", lambda c: _heldout(c)),
+    "heldout2": ("held-out 2 (airline tweets, open set only)", lambda c: _heldout2(c)),
     "tweetsumm": ("held-out (TweetSumm dialogues, open set)", lambda c: _tweetsumm(c)),
     "calls": ("calls.yaml (configured list)", lambda c: _calls_yaml(c)),
 }
@@ -208,7 +217,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--show-errors", action="store_true")
     parser.add_argument(
         "--sets",
-        default="dev,airline-dev,heldout,tweetsumm,calls",
+        default="dev,airline-dev,heldout,heldout2,tweetsumm,calls",
         help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts: once, at the end",
     )
     args = parser.parse_args(argv)

@@ -121,3 +121,21 @@ def test_competitive_sentences_name_companies(offline: OfflineAnalyzer, text: st
 )
 def test_no_competitor_in_these_sentences(offline: OfflineAnalyzer, text: str) -> None:
     assert offline._competitor_mentions([text]) == []
+
+
+def test_a_tagged_company_in_a_message_is_a_competitor(offline: OfflineAnalyzer) -> None:
+    # Written channels: a customer tagging another company in the body of a message to us.
+    turns = ["@Acme changed our flight 6 times. Bumped to @AlaskaAir now and having a great trip."]
+    assert [m.name for m in offline._competitor_mentions(turns)] == ["Alaska"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@Acme flight 3744 departs @PHLAirport at noon.",  # an airport, not a company to choose
+        "@Acme I WAS BETTER OFF WITH NO POWER AT ALL, THIS IS DEAD.",  # shouted words are no names
+        "@Acme they rebooked me on @Lufthansa, thanks.",  # a partner handling the trip
+    ],
+)
+def test_no_competitor_in_these_messages(offline: OfflineAnalyzer, text: str) -> None:
+    assert offline._competitor_mentions([text]) == []

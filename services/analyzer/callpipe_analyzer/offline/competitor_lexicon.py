@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "AIRPORT_HANDLE",
     "CODES",
     "COMPANY_ENTITIES",
     "COMPANY_SUFFIXES",
@@ -24,6 +25,7 @@ __all__ = [
     "NAME",
     "NOT_A_COMPANY",
     "NOT_COMPANY_ENTITIES",
+    "NOT_COMPANY_HANDLE_WORDS",
     "NOT_COMPETITOR_ORGS",
     "NOT_NAMING_PREFIX",
     "PERSON_BEFORE",
@@ -165,6 +167,10 @@ COMPANY_SUFFIXES = frozenset(
         "bank",
     }
 )
+# The last word of an @handle that is no company a customer could choose instead of us.
+NOT_COMPANY_HANDLE_WORDS = frozenset({"airport", "news", "fund", "foundation", "mayor", "police"})
+# Airports tweet as "@Fly" + their code ("@FlyTPA" -> "Fly TPA").
+AIRPORT_HANDLE = re.compile(r"^Fly [A-Z]{3}$")
 # Flight routes and airport codes ("IAH-DFW") stand where a name could.
 CODES = re.compile(r"^[A-Z]{3}(?:[-/][A-Z]{3})+$")
 # Organisations a caller names in a competitive sentence that are not competitors: where complaints

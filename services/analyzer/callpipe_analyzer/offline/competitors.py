@@ -13,10 +13,13 @@ in a competitive context (open set).
 3. Open set, sentence cues: a caller sentence holding a competitive cue (the lexicon's
    ``COMPETITIVE_CUES``: switch, leave for, fly, book with, cheaper, better, than, offer, …) outside
    any name, and no partner-handling cue ("rebooked me on", "operated by"), names as competitors
-   its organisation entities (spaCy ORG; not one that modifies a noun: "my Chase card") and the
-   companies behind its @handles in written messages ("@SouthwestAir" -> "Southwest"; the
-   handles a message opens with are its addressees and are skipped).
-4. The own brand and its aliases are never a competitor; generic capitalised words ("Monday",
+   its organisation entities (spaCy ORG; not one that modifies a noun: "my Chase card"; not a
+   shouted word).
+4. Written messages (chat, social): a customer who tags another company's @handle in the body of
+   a message to us names a competitor ("@SouthwestAir" -> "Southwest"), cue or not, unless the
+   sentence is about handling a booking with a partner; the handles a message opens with are its
+   addressees and are skipped, and so are airports, news desks and "via @source".
+5. The own brand and its aliases are never a competitor; generic capitalised words ("Monday",
    "Internet"), complaint bodies ("Better Business Bureau") and airport codes are not companies;
    one company is one name per call ("Southwest" = "Southwest Airlines").
 
@@ -76,6 +79,20 @@ def handle_name(handle: str) -> str:
                 name, changed = rest, True
     name = " ".join(_CAMEL.sub(" ", name).replace("_", " ").split())
     return name[:1].upper() + name[1:]
+
+
+def _shouted(sentence: str) -> bool:
+    """Most words in capitals: case says nothing there, and the NER calls shouted words
+    organisations ("NO POWER", "DEAD")."""
+    words = re.findall(r"[A-Za-z]{2,}", sentence)
+    return len(words) >= 3 and sum(w.isupper() for w in words) >= 0.4 * len(words)
+
+
+def _masked(sentence: str, spans: Sequence[tuple[int, int]]) -> str:
+    chars = list(sentence)
+    for start, end in spans:
+        chars[start:end] = "_" * (end - start)
+    return "".join(chars)
 
 
 def _company_key(name: str) -> str:
@@ -196,14 +213,18 @@ class CompetitorDetector:
         """Companies named anywhere in a sentence that holds a competitive cue: its @handles and
         its organisation entities."""
         spans = [(s, e) for s, e, _ in handles]
-        if not self._cued(sentence, spans):
+        if self._handling.search(_masked(sentence, spans)):
             return [], entities
         found: list[str] = []
         for start, _, name in handles:
             if lex.NOT_NAMING_PREFIX.search(sentence[:start]):
                 continue  # "via @usatodaytravel": where a link came from
+            if name.split()[-1].lower() in lex.NOT_COMPANY_HANDLE_WORDS or lex.AIRPORT_HANDLE.match(name):
+                continue  # "@PHLAirport": an airport, a news desk, a charity
             if name not in found and not self._known(name, handle=True):
                 found.append(name)
+        if not self._cued(sentence, spans):
+            return found, entities
         entities = entities if entities is not None else self._entities(sentence, batch)
         for start, end, label in entities:
             if label not in lex.CUE_ENTITIES or any(s < end and start < e for s, e in spans):
@@ -211,7 +232,7 @@ class CompetitorDetector:
             name = self._clean_name(sentence[start:end])
             # All-caps words of up to three letters are codes here ("EWR", "DFW"), not brands.
             if (
-                (name.isupper() and len(name) <= 3)
+                (name.isupper() and (len(name) <= 3 or _shouted(sentence)))
                 or not name[:1].isupper()
                 or any(word.isdigit() for word in name.split())
                 # A brand's words are capitalised ("NY hours ago" is not a name).
