@@ -71,7 +71,7 @@ CONTEXT_PATTERNS: list[str] = [
 ]
 
 # Sentence-level competitive context: a caller sentence holding one of these cues puts every company
-# it names (an organisation or product entity, an @handle) in a competitive context: the caller
+# it names (an organisation entity, an @handle) in a competitive context: the caller
 # chooses, leaves, compares, flies or buys elsewhere. Matched case-insensitively on word boundaries.
 COMPETITIVE_CUES: list[str] = [
     # switching, leaving, coming back, staying
@@ -191,8 +191,8 @@ NOT_COMPETITOR_ORGS = frozenset(
         "ombudsman",
     }
 )
-# Sentences about handling a trip or a case with a partner, not about choosing it: no sentence-level
-# context (the slot patterns still apply).
+# Sentences about handling a trip or a case with a partner, not about choosing it: no competitor is
+# taken from them (neither slot patterns nor cues nor @handles).
 HANDLING_CUES: list[str] = [
     r"re-?book(?:ed|ing)? (?:me |us |them |her |him )?(?:on|with|onto|through)",
     r"put (?:me|us|them|her|him) on",
