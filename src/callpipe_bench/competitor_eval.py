@@ -1,24 +1,36 @@
 """``callpipe bench competitors``: precision and recall of competitor detection, dev and held-out.
 
-    callpipe bench competitors [--show-errors]
+    callpipe bench competitors [--show-errors] [--sets dev,airline-dev,heldout,heldout2,tweetsumm,calls]
 
 Sets, side by side (precision / recall over (conversation, company) pairs):
 
 - ``dev``: ``datasets/competitors/dev.yaml``, calls written by the team that name real companies
   NOT in the bundled competitor list (and companies named outside a competitive context); the
   bundled ``analysis.yaml``. Used to write the context patterns.
-- ``held-out``: ``datasets/competitors/airline_heldout.yaml``, 135 real customer tweets to US
+- ``airline-dev``: ``datasets/competitors/airline_dev.yaml``, 110 real customer tweets to US
+  airlines (rows disjoint from the held-out set), labelled by the team: the real-text dev part the
+  cues were tuned on. Same open-set setting as the held-out part.
+- ``heldout``: ``datasets/competitors/airline_heldout.yaml``, 135 real customer tweets to US
   airlines (text read from ``../shared/realdata/text/airline_tweets/Tweets.csv``, CC BY-NC-SA, not
   in the repo), labelled by the team and never used for a choice. Each tweet is analysed with the
   bundled configuration's own brand replaced by the airline addressed and NO configured
   competitors: pure open set.
-- ``calls.yaml``: the competitor labels of ``datasets/analyzer/calls.yaml`` (configured list),
+- ``heldout2``: ``datasets/competitors/airline_heldout2.yaml``, 100 more airline tweets (rows
+  disjoint from both), labelled before any run, made after ``heldout`` had been run and its
+  errors read: it measures the detector as changed after that run.
+- ``tweetsumm``: ``datasets/competitors/tweetsumm_eval.yaml``, 339 real customer-care dialogues on
+  Twitter (TweetSumm, many brands; text read from ``../shared/realdata/text/tweetsumm``), labelled
+  before any detector run, never used for a choice; own brand = the company addressed, no
+  configured competitors. Customer turns are the caller's, agent turns the agent's.
+- ``calls``: the competitor labels of ``datasets/analyzer/calls.yaml`` (configured list),
   which must stay at precision = recall = 1.0.
 
-Each conversation goes through :class:`callpipe_analyzer.offline.competitors.CompetitorDetector`,
-which is all that the offline analyzer's competitor field calls (``_competitor_mentions``).
-Names are compared on a key: lower-case letters and digits, a trailing "air", "airlines",
-"airways" or "travel" dropped ("@SouthwestAir" = "Southwest").
+The held-out parts are run once, after every choice is fixed (``--sets dev,airline-dev,calls``
+while developing). Each conversation goes through
+:class:`callpipe_analyzer.offline.competitors.CompetitorDetector`, which is all that the offline
+analyzer's competitor field calls (``_competitor_mentions``). Names are compared on a key:
+lower-case letters and digits, a trailing "air", "airlines", "airways" or "travel" dropped
+("@SouthwestAir" = "Southwest").
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import argparse
 import csv
 import hashlib
 import html
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +55,11 @@ __all__ = ["main", "name_key"]
 _ROOT = Path(__file__).resolve().parents[2]
 DEV = _ROOT / "datasets" / "competitors" / "dev.yaml"
 HELDOUT = _ROOT / "datasets" / "competitors" / "airline_heldout.yaml"
+HELDOUT2 = _ROOT / "datasets" / "competitors" / "airline_heldout2.yaml"
+AIRLINE_DEV = _ROOT / "datasets" / "competitors" / "airline_dev.yaml"
+TWEETSUMM_EVAL = _ROOT / "datasets" / "competitors" / "tweetsumm_eval.yaml"
 TWEETS = _ROOT.parent / "shared" / "realdata" / "text" / "airline_tweets" / "Tweets.csv"
+DIALOGUES = _ROOT.parent / "shared" / "realdata" / "text" / "tweetsumm" / "dialogues_with_summaries.jsonl"
 _SUFFIX = re.compile(r"(?<=...)(?:airlines|airways|air|travel)$")
 # The own brand per airline of the source (US Airways and American had merged; the rows labelled
 # "Delta" are tweets to @JetBlue).
@@ -127,13 +144,19 @@ def _calls_yaml(config: Any) -> _Score:
     return score
 
 
-def _heldout(config: Any) -> _Score:
+def _open_set_detector(config: Any, name: str, aliases: list[str]) -> Any:
+    """The bundled configuration with this own brand and NO configured competitors: pure open set."""
     from callpipe_analyzer.config import Brand
 
+    own = config.model_copy(update={"own_brand": Brand(name=name, aliases=aliases), "competitors": []})
+    return _detector(own)
+
+
+def _airline_tweets(config: Any, path: Path) -> _Score:
     rows = list(csv.DictReader(TWEETS.open(encoding="utf-8")))
     detectors: dict[str, Any] = {}
     score = _Score()
-    for tweet in yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["tweets"]:
+    for tweet in yaml.safe_load(path.read_text(encoding="utf-8"))["tweets"]:
         text = rows[tweet["row"]]["text"]
         if hashlib.sha256(text.encode()).hexdigest()[:12] != tweet["sha256"]:
             raise SystemExit(
@@ -141,28 +164,71 @@ def _heldout(config: Any) -> _Score:
             )
         airline = tweet["airline"]
         if airline not in detectors:
-            name, aliases = OWN_BRANDS[airline]
-            own = config.model_copy(
-                update={"own_brand": Brand(name=name, aliases=aliases), "competitors": []}
-            )
-            detectors[airline] = _detector(own)
+            detectors[airline] = _open_set_detector(config, *OWN_BRANDS[airline])
         got = {m.name for m in detectors[airline].mentions([(Role.CALLER, html.unescape(text))])}
         score.add(f"row {tweet['row']}", set(tweet["competitors"]), got)
     return score
 
 
+def _heldout(config: Any) -> _Score:
+    return _airline_tweets(config, HELDOUT)
+
+
+def _heldout2(config: Any) -> _Score:
+    return _airline_tweets(config, HELDOUT2)
+
+
+def _airline_dev(config: Any) -> _Score:
+    return _airline_tweets(config, AIRLINE_DEV)
+
+
+def _tweetsumm(config: Any) -> _Score:
+    """TweetSumm dialogues (customer = caller, agent = agent), own brand = the company addressed."""
+    dialogues = {}
+    with DIALOGUES.open(encoding="utf-8") as lines:
+        for line in lines:
+            dialogue = json.loads(line)
+            dialogues[dialogue["conversation_id"]] = dialogue
+    score = _Score()
+    for labelled in yaml.safe_load(TWEETSUMM_EVAL.read_text(encoding="utf-8"))["dialogues"]:
+        dialogue = dialogues[labelled["id"]]
+        detector = _open_set_detector(config, labelled["own_brand"], labelled["aliases"])
+        turns = [
+            (Role.CALLER if t["role"] == "customer" else Role.AGENT, html.unescape(t["text"]))
+            for t in dialogue["turns"]
+        ]
+        got = {m.name for m in detector.mentions(turns)}
+        score.add(labelled["id"][:12], set(labelled["competitors"]), got)
+    return score
+
+
+_SETS: dict[str, tuple[str, Any]] = {
+    "dev": ("dev (team-written, brands not configured)", lambda c: _dev(c)),
+    "airline-dev": ("dev (real airline tweets, open set only)", lambda c: _airline_dev(c)),
+    "heldout": ("held-out (airline tweets, open set only)", lambda c: _heldout(c)),
+    "heldout2": ("held-out 2 (airline tweets, open set only)", lambda c: _heldout2(c)),
+    "tweetsumm": ("held-out (TweetSumm dialogues, open set)", lambda c: _tweetsumm(c)),
+    "calls": ("calls.yaml (configured list)", lambda c: _calls_yaml(c)),
+}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="callpipe bench competitors", description=__doc__.split("\n")[0])
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument(
+        "--sets",
+        default="dev,airline-dev,heldout,heldout2,tweetsumm,calls",
+        help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts: once, at the end",
+    )
     args = parser.parse_args(argv)
     from callpipe_analyzer.config import load_config
 
+    chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in _SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {unknown}; choose from {list(_SETS)}")
     config = load_config()
-    sets = [
-        ("dev (team-written, brands not configured)", _dev(config)),
-        ("held-out (airline tweets, open set only)", _heldout(config)),
-        ("calls.yaml (configured list)", _calls_yaml(config)),
-    ]
+    sets = [(_SETS[key][0], _SETS[key][1](config)) for key in chosen]
     print(f"{'set':<44} {'mentions':>8} {'precision':>9} {'recall':>7}")
     for name, score in sets:
         p, r, n = score.figures()
