@@ -85,6 +85,7 @@ def live_page(chromium: str, profile: Path, height: int = 2000) -> Iterator[Live
         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank",
     ]  # fmt: skip
     browser = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    drain: threading.Thread | None = None
     try:
         assert browser.stderr is not None
         port = None
@@ -94,7 +95,8 @@ def live_page(chromium: str, profile: Path, height: int = 2000) -> Iterator[Live
             found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", browser.stderr.readline())
             port = int(found.group(1)) if found else None
         # Keep draining its log so a chatty Chromium never blocks on a full pipe.
-        threading.Thread(target=browser.stderr.read, daemon=True).start()
+        drain = threading.Thread(target=browser.stderr.read, daemon=True)
+        drain.start()
         targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
         target = next(t for t in targets if t.get("type") == "page")
         with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=30) as ws:
@@ -102,3 +104,7 @@ def live_page(chromium: str, profile: Path, height: int = 2000) -> Iterator[Live
     finally:
         browser.kill()
         browser.wait(10)
+        if drain is not None:
+            drain.join(10)
+        if browser.stderr is not None:
+            browser.stderr.close()
