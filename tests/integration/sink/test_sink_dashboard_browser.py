@@ -118,6 +118,18 @@ def page_url(
     newest["audio_uri"] = asyncio.run(store.put(f"{AUDIO_CALL}/call.wav", wav.read_bytes(), "audio/wav"))
     said = newest["utterances"][EVIDENCE["utterance_index"]]["text"]
     newest["categories"] = [{"name": "supervisor_requested", "evidence": [{**EVIDENCE, "text": said}]}]
+    # Its scorecard follows from that category, as the analyzer's would.
+    card = newest["scorecards"][0]
+    for answer in card["answers"]:
+        matched = answer["question_id"] == "no_escalation_request"
+        answer.update(
+            passed=not matched,
+            points=0.0 if matched else answer["weight"],
+            reason="supervisor_requested matched at 10.0 s" if matched else "no category matched",
+        )
+    card["score"] = round(
+        100 * sum(a["points"] for a in card["answers"]) / sum(a["weight"] for a in card["answers"]), 1
+    )
     payloads = [decode_analysis(serde.serialize_dict(e)) for e in events]
     writer.write(payloads)
     # One call dead-lettered inside the window: the page lists it under "Failed calls".

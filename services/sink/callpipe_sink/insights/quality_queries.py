@@ -93,7 +93,8 @@ class QualityQueries:
         return self._wh.dicts(
             f"SELECT agent_id, form, {_BUCKETS[bucket]} AS period, count() AS calls, "
             "countIf(score IS NOT NULL) AS scored, round(avg(score), 1) AS avg_score, "
-            "round(min(score), 1) AS min_score "
+            # Scores are Float32 in the table: widen before rounding, or 71.4 reads back as 71.4000015.
+            "round(min(toFloat64(score)), 1) AS min_score "
             "FROM {db:Identifier}.call_quality FINAL ARRAY JOIN forms AS form, scores AS score "
             f"WHERE {where} AND ({{form:String}} = '' OR form = {{form:String}}) "
             "GROUP BY agent_id, form, period ORDER BY agent_id, form, period",

@@ -148,13 +148,13 @@ function lineChart(svg, series, { yMin, yMax, fmt, xfmt } = {}) {
 
 // Horizontal bars: items = [{label, value}]; returns the number of bars drawn. With onClick, a
 // click on a bar or its label calls onClick(item).
-function barChart(svg, items, { fmt, onClick } = {}) {
+function barChart(svg, items, { fmt, onClick, left = 110 } = {}) {
   clear(svg);
   const b = box(svg);
   svg.setAttribute("viewBox", `0 0 ${b.w} ${b.h}`);
   if (!items.length) { el("text", { x: 10, y: b.h / 2 }, svg).textContent = "none in the calls shown"; return 0; }
   const max = Math.max(...items.map((d) => Math.abs(d.value)), 1e-9);
-  const row = (b.h - 10) / items.length, left = 110;
+  const row = (b.h - 10) / items.length;
   items.forEach((d, i) => {
     const w = (Math.abs(d.value) / max) * (b.w - left - 60);
     const yy = 5 + i * row;
@@ -291,7 +291,7 @@ async function loadCharts() {
     ["caller talk share", r.caller_talk_share], ["agent talk share", r.agent_talk_share], ["silence share", r.silence_share],
   ].filter((d) => d[1] !== null && d[1] !== undefined).map(([label, value]) => ({ label, value })), { fmt: (v) => v.toFixed(2) });
   rendered.categories = barChart($("chart-categories"), categories.categories.map((c) => ({ label: c.category, value: c.share })),
-    { fmt: pct, onClick: (d) => narrowTo("category", d.label) });
+    { fmt: pct, left: 170, onClick: (d) => narrowTo("category", d.label) });
   rendered.agents = renderAgents(breakdown.agents || [], scores.items);
   rendered.scorecard = renderScorecard(agent, scores.items, daily ? daily.items : []);
   rendered.alerts = renderAlerts(alerts);
