@@ -28,7 +28,7 @@ def quality_router(
     queries: QualityQueries,
     *,
     dependencies: Sequence[Depends],
-    call_filter: Depends,
+    call_filter: Any,  # Depends(call_filters), typed Any as fastapi.Depends() returns it
     window: Callable[[CallFilters, int], tuple[CallFilters, datetime, datetime]],
     jsonable: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> APIRouter:
