@@ -197,6 +197,10 @@ def test_the_category_filter_narrows_every_panel_and_the_list(
     assert cats["calls"] == len(matched)
     co_occurring = Counter(c for e in matched for c in _categories(e))
     assert {c["category"]: c["calls"] for c in cats["categories"]} == dict(co_occurring)
+    assert sum(p["calls"] for p in cats["points"]) == sum(co_occurring.values())
+    # What the page asks for: the totals only.
+    bare = api.get("/categories", params={**params, "series": "false"}, headers=AUTH).json()
+    assert bare["points"] == [] and bare["categories"] == cats["categories"]
     scores = api.get("/scorecards/agents", params={**params, "period": "all"}, headers=AUTH).json()
     assert sum(s["calls"] for s in scores["items"]) == len(matched)
     # A filter the quality table has no column for (sentiment) goes through the calls table.
@@ -230,3 +234,8 @@ def test_an_agents_scorecard_over_the_window_and_per_day(
     daily = api.get("/scorecards/agents", params={**params, "period": "day"}, headers=AUTH).json()["items"]
     assert len(daily) > 1 and sum(d["scored"] for d in daily) == len(cards)  # the trend, day by day
     assert {d["agent_id"] for d in daily} == {agent}
+    # The agent table asks for the scores only.
+    scores_only = api.get(
+        "/scorecards/agents", params={**params, "period": "all", "questions": "false"}, headers=AUTH
+    ).json()["items"]
+    assert scores_only == [{**total, "questions": []}]

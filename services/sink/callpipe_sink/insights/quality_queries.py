@@ -62,9 +62,10 @@ class QualityQueries:
         self._wh = warehouse
 
     def categories(
-        self, filters: CallFilters, bucket: str
+        self, filters: CallFilters, bucket: str, *, series: bool = True
     ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
-        """(analysed calls in scope, totals per category with share, counts per category per bucket)."""
+        """(analysed calls in scope, totals per category with share, counts per category per
+        bucket: empty unless ``series``)."""
         where, params = _scope(filters)
         calls = int(
             self._wh.rows(
@@ -78,13 +79,15 @@ class QualityQueries:
             f"WHERE {where} GROUP BY category ORDER BY calls DESC, category",
             {**params, "n": calls},
         )
-        series = self._wh.dicts(
+        if not series:
+            return calls, totals, []
+        points = self._wh.dicts(
             f"SELECT {_BUCKETS[bucket]} AS bucket, category, count() AS calls "
             f"FROM {{db:Identifier}}.call_quality FINAL ARRAY JOIN categories AS category "
             f"WHERE {where} GROUP BY bucket, category ORDER BY bucket, category",
             params,
         )
-        return calls, totals, series
+        return calls, totals, points
 
     def agent_scores(self, filters: CallFilters, form: str | None, bucket: str) -> list[dict[str, Any]]:
         """Per agent, form and period (day, week or the whole window): calls scored, average and

@@ -39,9 +39,10 @@ def quality_router(
         filters: CallFilters = call_filter,
         days: Days = 7,
         bucket: Literal["hour", "day", "week"] = "day",
+        series: Annotated[bool, Query(description="Also the counts per bucket (points).")] = True,
     ) -> dict[str, Any]:
         scoped, since, until = window(filters, days)
-        calls, totals, series = queries.categories(scoped, bucket)
+        calls, totals, points = queries.categories(scoped, bucket, series=series)
         return jsonable(
             {
                 "since": since,
@@ -49,7 +50,7 @@ def quality_router(
                 "bucket": bucket,
                 "calls": calls,
                 "categories": totals,
-                "points": series,
+                "points": points,
             }
         )
 
@@ -62,12 +63,13 @@ def quality_router(
             Query(description="Rows per day, per week, or one per agent and form over the window."),
         ] = "week",
         form: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$")] = None,
+        questions: Annotated[bool, Query(description="Also each question's pass rate per row.")] = True,
     ) -> dict[str, Any]:
         scoped, since, until = window(filters, days)
         scores = queries.agent_scores(scoped, form, period)
-        questions = queries.agent_questions(scoped, form, period)
+        answers = queries.agent_questions(scoped, form, period) if questions else []
         by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for q in questions:
+        for q in answers:
             key = (q.pop("agent_id"), q.pop("form"), q.pop("period"))
             by_key.setdefault(key, []).append(q)
         items = [{**s, "questions": by_key.get((s["agent_id"], s["form"], s["period"]), [])} for s in scores]

@@ -246,11 +246,12 @@ async function loadCharts() {
     api("timeseries", filterParams({ bucket })),
     api("breakdown", filterParams({ agents: 50 })),
     api("trends", new URLSearchParams({ recent_hours: 24, baseline_days: 28, ...($("queue").value.trim() ? { queue: $("queue").value.trim() } : {}) })),
-    api("categories", filterParams({ bucket: "day" })),
-    api("scorecards/agents", filterParams({ period: "all" })),
+    api("categories", filterParams({ series: "false" })),
+    // Per-question pass rates only for the agent view; the agent table needs the scores.
+    api("scorecards/agents", filterParams({ period: "all", questions: agent ? "true" : "false" })),
     api("alerts", new URLSearchParams({ days: $("days").value, limit: 20 })),
     // The agent view: that agent's score per day (the trend), under the same filter.
-    agent ? api("scorecards/agents", filterParams({ period: ranged > 60 ? "week" : "day" })) : Promise.resolve(null),
+    agent ? api("scorecards/agents", filterParams({ period: ranged > 60 ? "week" : "day", questions: "false" })) : Promise.resolve(null),
   ]);
   fillChoices("intent", insights.intents.map((i) => i.intent));
   fillChoices("category", categories.categories.map((c) => c.category));
@@ -654,8 +655,9 @@ async function showCall(callId, atSecond) {
 
 // Calls dead-lettered in the window (their latest event in call_events), with stage and reason:
 // these never reach the calls table, so the page lists them apart and counts them as a KPI.
-async function loadFailures() {
-  const failed = await api("failures", new URLSearchParams({ days: $("days").value, limit: 50 }));
+function loadFailures() { return api("failures", new URLSearchParams({ days: $("days").value, limit: 50 })); }
+
+function renderFailures(failed) {
   kpi("failed calls", failed.total, "failed");
   const tbody = $("failures").querySelector("tbody");
   clear(tbody);
@@ -691,9 +693,10 @@ async function loadAll() {
   $("status").textContent = "loading…";
   $("scope").textContent = describeScope();
   try {
-    await loadCharts();
-    await loadFailures();
-    const rows = await loadCalls();
+    // Every request at once (the API answers them side by side); the failures' KPI is added
+    // once the charts have drawn theirs.
+    const [, failed, rows] = await Promise.all([loadCharts(), loadFailures(), loadCalls()]);
+    renderFailures(failed);
     if (state.link) {  // #call=ID&at=SECONDS: a link to a moment in a call
       const { call, at } = state.link;
       state.link = null;
