@@ -3,6 +3,7 @@ way grafana-clickhouse-datasource (v4, pkg/macros) expands them, and returns see
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from callpipe.avro import AvroSerde
+from callpipe.avro import AvroSerde, LocalSchemaRegistry
+from callpipe.models import AlertRaised
+from callpipe.settings import KafkaSettings
+from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import decode_analysis
 from callpipe_sink.lifecycle import CallEventRow
 from callpipe_sink.lifecycle.events_consumer import rows_table
@@ -100,7 +104,9 @@ def test_datasource_provisioning_matches_the_dashboards() -> None:
 
 
 @pytest.fixture
-def seeded(warehouse: Warehouse, writer: SinkWriter, serde: AvroSerde[Any]) -> Warehouse:
+def seeded(
+    warehouse: Warehouse, writer: SinkWriter, serde: AvroSerde[Any], registry: LocalSchemaRegistry
+) -> Warehouse:
     events = synthetic_analyses(4000, end=SEED_END, days=14, seed=9)
     writer.write([decode_analysis(serde.serialize_dict(e)) for e in events])
     # Two dead-lettered calls in the window (one later replayed and stored: not failed any more).
@@ -118,7 +124,39 @@ def seeded(warehouse: Warehouse, writer: SinkWriter, serde: AvroSerde[Any]) -> W
             ]
         ),
     )
+    _seed_alerts(warehouse, registry)
     return warehouse
+
+
+def _seed_alerts(warehouse: Warehouse, registry: LocalSchemaRegistry) -> None:
+    """Three alerts through the sink's own decoding and insert (one raised twice: a redelivery),
+    two inside the panels' range and one long before it."""
+    serde = AvroSerde(AlertRaised, registry, "callpipe.alerts-value")
+    consumer = AlertsConsumer(warehouse, KafkaSettings(), "callpipe.alerts", registry)
+
+    def alert(rule: str, severity: str, start: datetime) -> AlertRaised:
+        return AlertRaised(
+            alert_id=f"{rule}-{start:%Y%m%d%H%M}",
+            rule=rule,
+            kind="spike",
+            severity=severity,
+            subject="category=cancellation_threat",
+            window_start=start,
+            window_end=start + timedelta(minutes=15),
+            value=12.0,
+            baseline=3.0,
+            threshold=6.0,
+            calls_in_window=80,
+            message=f"{rule}: 12 calls against a baseline of 3",
+            sample_call_ids=["CA-a", "CA-b"],
+            raised_at=start + timedelta(minutes=16),
+        )
+
+    spike = alert("category_spike", "warning", SEED_END - timedelta(hours=5))
+    rate = alert("escalation_rate", "critical", SEED_END - timedelta(hours=2))
+    old = alert("category_spike", "warning", SEED_END - timedelta(days=30))
+    rows = consumer.rows([serde.serialize(a) for a in (spike, rate, old, spike)])
+    asyncio.run(consumer._store(rows))
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
@@ -133,6 +171,14 @@ def test_every_panel_query_runs_and_returns_data(seeded: Warehouse, path: Path) 
             rows = seeded.rows(sql)
             if panel["title"] == "Failed calls":
                 assert rows == [(2,)], rows  # the replayed-and-stored call is not failed
+            if panel["title"] == "Recent alerts":
+                # The two alerts in the range, newest window first; the redelivery counts once.
+                assert [(r[2], r[3]) for r in rows] == [
+                    ("critical", "escalation_rate"),
+                    ("warning", "category_spike"),
+                ], rows
+            if panel["title"] == "Alerts per hour by severity":
+                assert sorted((r[1], r[2]) for r in rows) == [("critical", 1), ("warning", 1)], rows
             assert rows, f"panel {panel['title']!r} returned no rows"
             assert any(value not in (None, 0, "") for row in rows for value in row), panel["title"]
             titles.append(panel["title"])
@@ -155,5 +201,8 @@ def test_every_panel_query_runs_and_returns_data(seeded: Warehouse, path: Path) 
         "QA scorecards per agent",
         "QA question pass rates",
         "QA score trend",
+        # issue 15: the alerts job's alerts
+        "Recent alerts",
+        "Alerts per hour by severity",
     ):
         assert wanted in titles

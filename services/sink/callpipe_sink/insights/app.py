@@ -349,7 +349,7 @@ def create_app(
 
     app.include_router(admin_router(eraser, authenticator, reprocess))
     app.include_router(
-        quality_router(quality, dependencies=auth, clock=lambda: _utc(clock()), jsonable=_json)
+        quality_router(quality, dependencies=auth, call_filter=filtered, window=windowed, jsonable=_json)
     )
     app.include_router(
         lifecycle_router(

@@ -5,13 +5,16 @@
 // which is fetched as a blob and played from a blob: URL (an <audio src> request cannot carry a
 // header, and a token in a query string would end up in access logs).
 //
-// One filter (window, queue, agent, intent, sentiment, risks, satisfaction) is applied to every
-// panel, the agent table and the call list alike: the API computes narrowed aggregates from the
-// calls themselves, so the headline and the list always count the same calls.
+// One filter (window, queue, agent, intent, sentiment, risks, category, satisfaction) is applied
+// to every panel, the agent table, the categories and scorecards and the call list alike: the API
+// computes narrowed aggregates from the calls themselves, so the headline and the list always
+// count the same calls. Alerts are about time windows, not calls: they follow the window only.
+// With an agent chosen (the agent view) the page shows that agent's QA scorecards.
 //
 // When every panel is drawn, <body data-rendered> holds the number of points per panel, and
 // data-state="ready" (read back by the headless-browser test); the call detail sets
-// data-transcript (lines) and data-audio ("ready" / "none: reason").
+// data-transcript (lines), data-categories (categories matched), data-audio ("ready" / "none:
+// reason") and data-speaking (the utterance marked after a seek or while playing).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -27,7 +30,10 @@ const SEARCH_COLUMNS = [
   ["started", (h) => (h.started_at || "").slice(0, 16).replace("T", " ")], ["call", (h) => h.call_id],
   ["who", (h) => h.role], ["at", (h) => `${Number(h.start_s).toFixed(1)}s`], ["matching line", (h) => h.text],
 ];
-const state = { offset: 0, limit: 25, total: 0, q: "", timer: null, audioUrl: null, selected: null, link: null };
+const state = { offset: 0, limit: 25, total: 0, q: "", timer: null, audioUrl: null, selected: null, link: null,
+  player: null, mark: null };
+// Scores under this are drawn as weak in the scorecard tables (a QA lead's usual pass mark).
+const WEAK_PASS_RATE = 0.8;
 const rendered = {};
 
 function $(id) { return document.getElementById(id); }
@@ -41,7 +47,7 @@ function filterParams(extra) {
   if (since) p.set("since", `${since}T00:00:00Z`);
   if (until) p.set("until", `${until}T23:59:59Z`);
   for (const [id, name] of [["queue", "queue"], ["agent", "agent_id"], ["intent", "intent"], ["sentiment", "sentiment"],
-    ["escalation", "escalation_risk"], ["churn", "churn_risk"], ["maxsat", "max_satisfaction"]]) {
+    ["escalation", "escalation_risk"], ["churn", "churn_risk"], ["category", "category"], ["maxsat", "max_satisfaction"]]) {
     const v = $(id).value.trim();
     if (v) p.set(name, v);
   }
@@ -140,20 +146,29 @@ function lineChart(svg, series, { yMin, yMax, fmt, xfmt } = {}) {
   return drawn;
 }
 
-// Horizontal bars: items = [{label, value}]; returns the number of bars drawn.
-function barChart(svg, items, { fmt } = {}) {
+// Horizontal bars: items = [{label, value}]; returns the number of bars drawn. With onClick, a
+// click on a bar or its label calls onClick(item).
+function barChart(svg, items, { fmt, onClick, left = 110 } = {}) {
   clear(svg);
   const b = box(svg);
   svg.setAttribute("viewBox", `0 0 ${b.w} ${b.h}`);
   if (!items.length) { el("text", { x: 10, y: b.h / 2 }, svg).textContent = "none in the calls shown"; return 0; }
   const max = Math.max(...items.map((d) => Math.abs(d.value)), 1e-9);
-  const row = (b.h - 10) / items.length, left = 110;
+  const row = (b.h - 10) / items.length;
   items.forEach((d, i) => {
     const w = (Math.abs(d.value) / max) * (b.w - left - 60);
     const yy = 5 + i * row;
-    el("text", { x: 4, y: yy + row * 0.6 }, svg).textContent = d.label;
-    el("rect", { x: left, y: yy + 2, width: Math.max(w, 1), height: Math.max(row - 4, 2),
+    const label = el("text", { x: 4, y: yy + row * 0.6 }, svg);
+    label.textContent = d.label;
+    const bar = el("rect", { x: left, y: yy + 2, width: Math.max(w, 1), height: Math.max(row - 4, 2),
       fill: d.value < 0 ? "#b5472b" : COLORS[i % COLORS.length] }, svg);
+    if (onClick) {
+      for (const node of [label, bar]) {
+        node.classList.add("clickable");
+        node.dataset.label = d.label;
+        node.addEventListener("click", () => onClick(d));
+      }
+    }
     el("text", { x: left + w + 4, y: yy + row * 0.6 }, svg).textContent = fmt ? fmt(d.value) : String(d.value);
   });
   return items.length;
@@ -201,33 +216,45 @@ function kpi(label, value, cls) {
   $("kpis").appendChild(d);
 }
 
-function fillIntentChoices(intents) {
-  const select = $("intent");
+// Offer every value seen so far in a filter's select (a narrower filter never removes one).
+function fillChoices(id, values) {
+  const select = $(id);
   const chosen = select.value;
   const known = new Set([...select.options].map((o) => o.value));
-  for (const i of intents) {
-    if (i.intent && !known.has(i.intent)) {
+  for (const value of values) {
+    if (value && !known.has(value)) {
       const option = document.createElement("option");
-      option.textContent = i.intent;
+      option.textContent = value;
       select.appendChild(option);
-      known.add(i.intent);
+      known.add(value);
     }
   }
   select.value = chosen;
 }
+
+// Choosing a value from a panel (an agent row, a category bar) narrows the one filter.
+function narrowTo(id, value) { $(id).value = value; state.offset = 0; loadAll(); }
 
 async function loadCharts() {
   const days = Number($("days").value);
   const ranged = $("since").value && $("until").value
     ? (Date.parse($("until").value) - Date.parse($("since").value)) / 86400000 : days;
   const bucket = ranged > 14 ? "day" : "hour";
-  const [insights, series, breakdown, trends] = await Promise.all([
+  const agent = $("agent").value.trim();
+  const [insights, series, breakdown, trends, categories, scores, alerts, daily] = await Promise.all([
     api("insights", filterParams({ top: 10 })),
     api("timeseries", filterParams({ bucket })),
     api("breakdown", filterParams({ agents: 50 })),
     api("trends", new URLSearchParams({ recent_hours: 24, baseline_days: 28, ...($("queue").value.trim() ? { queue: $("queue").value.trim() } : {}) })),
+    api("categories", filterParams({ series: "false" })),
+    // Per-question pass rates only for the agent view; the agent table needs the scores.
+    api("scorecards/agents", filterParams({ period: "all", questions: agent ? "true" : "false" })),
+    api("alerts", new URLSearchParams({ days: $("days").value, limit: 20 })),
+    // The agent view: that agent's score per day (the trend), under the same filter.
+    agent ? api("scorecards/agents", filterParams({ period: ranged > 60 ? "week" : "day", questions: "false" })) : Promise.resolve(null),
   ]);
-  fillIntentChoices(insights.intents);
+  fillChoices("intent", insights.intents.map((i) => i.intent));
+  fillChoices("category", categories.categories.map((c) => c.category));
   clear($("kpis"));
   const total = insights.total_calls;
   const escalations = insights.intents.reduce((s, i) => s + i.escalations, 0);
@@ -240,6 +267,7 @@ async function loadCharts() {
   kpi("escalation rate", pct(escalations / Math.max(total, 1)));
   kpi("churn risk rate", pct(churnRisks / Math.max(total, 1)));
   kpi("rising labels", trends.rising.length);
+  kpi("alerts", alerts.items.length, alerts.items.some((a) => a.severity === "critical") ? "failed" : "");
   const volume = byIntentSeries(series.points, (p) => p.calls);
   rendered.volume = lineChart($("chart-volume"), volume, { yMin: 0, fmt: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)) });
   legend("legend-volume", volume.map((s) => s.name));
@@ -263,11 +291,97 @@ async function loadCharts() {
     ["caller sentiment", r.caller_sentiment], ["agent sentiment", r.agent_sentiment],
     ["caller talk share", r.caller_talk_share], ["agent talk share", r.agent_talk_share], ["silence share", r.silence_share],
   ].filter((d) => d[1] !== null && d[1] !== undefined).map(([label, value]) => ({ label, value })), { fmt: (v) => v.toFixed(2) });
-  rendered.agents = renderAgents(breakdown.agents || []);
+  rendered.categories = barChart($("chart-categories"), categories.categories.map((c) => ({ label: c.category, value: c.share })),
+    { fmt: pct, left: 170, onClick: (d) => narrowTo("category", d.label) });
+  rendered.agents = renderAgents(breakdown.agents || [], scores.items);
+  rendered.scorecard = renderScorecard(agent, scores.items, daily ? daily.items : []);
+  rendered.alerts = renderAlerts(alerts);
   renderTrends(trends);
 }
 
-function renderAgents(agents) {
+// Each agent's average QA score over the filter (per form when there are several).
+function qaScores(items) {
+  const forms = new Set(items.map((s) => s.form));
+  const byAgent = new Map();
+  for (const s of items) {
+    const text = s.avg_score === null ? "–" : (forms.size > 1 ? `${s.form} ${s.avg_score}` : String(s.avg_score));
+    byAgent.set(s.agent_id, byAgent.has(s.agent_id) ? `${byAgent.get(s.agent_id)}; ${text}` : text);
+  }
+  return byAgent;
+}
+
+// The agent view: per form, the average score with its trend per day and each question's pass rate.
+function renderScorecard(agent, totals, daily) {
+  const section = $("scorecard"), body = $("scorecard-body");
+  clear(body);
+  section.hidden = !agent;
+  if (!agent) return 0;
+  $("scorecard-title").textContent = `QA scorecard of ${agent}`;
+  const mine = totals.filter((s) => s.agent_id === agent);
+  if (!mine.length) {
+    body.appendChild(document.createElement("p")).textContent = "No scored calls of this agent match the filter.";
+    return 0;
+  }
+  let questions = 0;
+  for (const s of mine) {
+    const figure = document.createElement("figure");
+    figure.className = "scorecard";
+    figure.dataset.form = s.form;
+    body.appendChild(figure);
+    figure.appendChild(document.createElement("figcaption")).textContent =
+      `${s.form}: average ${s.avg_score ?? "–"} / 100 over ${s.scored} scored calls (lowest ${s.min_score ?? "–"})`;
+    const svg = el("svg", { class: "chart small" }, figure);
+    const points = daily.filter((d) => d.agent_id === agent && d.form === s.form && d.avg_score !== null)
+      .map((d) => [parseTime(d.period), Number(d.avg_score)]);
+    lineChart(svg, [{ name: `${s.form} average score`, points }], { yMin: 0, yMax: 100, fmt: (v) => v.toFixed(0),
+      xfmt: (t) => new Date(t).toISOString().slice(5, 10) });
+    const table = document.createElement("table");
+    const head = table.createTHead().insertRow();
+    for (const h of ["question", "pass rate", "passed / applicable", "most frequent reasons for failing"]) cell(head, h, "th");
+    const tbody = table.createTBody();
+    for (const q of s.questions) {
+      const tr = tbody.insertRow();
+      if (q.applicable && q.pass_rate < WEAK_PASS_RATE) tr.className = "weak";
+      for (const v of [q.question_id, q.applicable ? pct(q.pass_rate) : "n/a", `${q.passed} / ${q.applicable}`, (q.failing_reasons || []).join("; ")]) cell(tr, v);
+      questions += 1;
+    }
+    figure.appendChild(table);
+  }
+  return questions;
+}
+
+// Recent alerts of the alerts job (newest window first); a sample call opens in the call panel.
+function renderAlerts(alerts) {
+  const tbody = $("alerts").querySelector("tbody");
+  clear(tbody);
+  const days = $("days").value;
+  $("alerts-note").textContent = alerts.items.length
+    ? `Alerts of the last ${days} days, newest first (they follow the Days window only). Click a sample call to open it.`
+    : `No alerts in the last ${days} days.`;
+  for (const a of alerts.items) {
+    const tr = document.createElement("tr");
+    tr.className = a.severity;
+    tr.dataset.alertId = a.alert_id;
+    const span = `${a.window_start.slice(0, 16).replace("T", " ")}–${a.window_end.slice(11, 16)}`;
+    for (const v of [span, a.severity, a.rule, a.subject, a.message]) cell(tr, v);
+    const samples = cell(tr, "");
+    for (const id of a.sample_call_ids || []) {
+      const link = document.createElement("button");
+      link.type = "button";
+      link.className = "link sample-call";
+      link.textContent = id;
+      link.addEventListener("click", () => {
+        showCall(id).then(() => $("detail").scrollIntoView()).catch((err) => { $("status").textContent = err.message; });
+      });
+      samples.appendChild(link);
+    }
+    tbody.appendChild(tr);
+  }
+  return alerts.items.length;
+}
+
+function renderAgents(agents, scores) {
+  const qa = qaScores(scores);
   const tbody = $("agents").querySelector("tbody");
   clear(tbody);
   for (const a of agents) {
@@ -275,8 +389,8 @@ function renderAgents(agents) {
     tr.className = "call";
     const n = Math.max(a.calls, 1);
     for (const v of [a.agent_id || "(unknown)", a.calls, a.hours, a.avg_satisfaction ?? "–", pct(a.escalations / n),
-      pct(a.churn_risks / n), a.negative, a.avg_caller_sentiment ?? "–", a.avg_agent_talk_share ?? "–"]) cell(tr, v);
-    tr.addEventListener("click", () => { $("agent").value = a.agent_id; state.offset = 0; loadAll(); });
+      pct(a.churn_risks / n), a.negative, a.avg_caller_sentiment ?? "–", a.avg_agent_talk_share ?? "–", qa.get(a.agent_id) ?? "–"]) cell(tr, v);
+    tr.addEventListener("click", () => narrowTo("agent", a.agent_id));
     tbody.appendChild(tr);
   }
   return agents.length;
@@ -391,9 +505,40 @@ function releaseAudio() {
   if (state.audioUrl) { URL.revokeObjectURL(state.audioUrl); state.audioUrl = null; }
 }
 
+// Marks the transcript line spoken at second t (and scrolls the call panel to it): after a seek,
+// while playing, or on a click on a category's evidence when the call has no audio.
+function transcriptMarker(lines) {
+  let current = null;
+  return (t) => {
+    const line = lines.find((l) => t >= l.start && t < l.end) || null;
+    if (line === current) return;
+    if (current) current.node.classList.remove("speaking");
+    if (line) {
+      line.node.classList.add("speaking");
+      // Scroll the transcript panel only, never the page under the supervisor's reading.
+      const panel = $("detail");
+      const top = line.node.offsetTop;  // the panel is the offset parent (position: relative)
+      if (top < panel.scrollTop || top > panel.scrollTop + panel.clientHeight - 40) panel.scrollTop = Math.max(0, top - 60);
+    }
+    current = line;
+    document.body.dataset.speaking = line ? String(line.idx) : "";
+  };
+}
+
+// Go to second t of the open call, as a click on its transcript line does: seek the audio and
+// play when there is audio, else mark the line.
+function seekCall(t) {
+  if (state.player) {
+    state.player.seekTo(t + 0.01);
+    state.player.play().catch(() => {});
+  } else if (state.mark) {
+    state.mark(t + 0.01);
+  }
+}
+
 // Audio playback synced to the transcript: click a line to seek there; while playing, the line
 // being spoken is highlighted (and scrolled into view).
-async function attachAudio(aside, callId, lines) {
+async function attachAudio(aside, callId, highlightAt) {
   const holder = document.createElement("div");
   holder.className = "player";
   aside.insertBefore(holder, aside.children[1] || null);
@@ -413,21 +558,6 @@ async function attachAudio(aside, callId, lines) {
   audio.preload = "auto";
   audio.src = state.audioUrl;
   holder.appendChild(audio);
-  let current = null;
-  const highlightAt = (t) => {
-    const line = lines.find((l) => t >= l.start && t < l.end) || null;
-    if (line === current) return;
-    if (current) current.node.classList.remove("speaking");
-    if (line) {
-      line.node.classList.add("speaking");
-      // Scroll the transcript panel only, never the page under the supervisor's reading.
-      const panel = $("detail");
-      const top = line.node.offsetTop;  // the panel is the offset parent (position: relative)
-      if (top < panel.scrollTop || top > panel.scrollTop + panel.clientHeight - 40) panel.scrollTop = Math.max(0, top - 60);
-    }
-    current = line;
-    document.body.dataset.speaking = line ? String(line.idx) : "";
-  };
   // While playing, and after any seek (the player's own slider included).
   for (const event of ["timeupdate", "seeked"]) audio.addEventListener(event, () => highlightAt(audio.currentTime));
   audio.seekTo = (t) => {
@@ -435,11 +565,52 @@ async function attachAudio(aside, callId, lines) {
     const seek = () => { audio.currentTime = t; };
     if (audio.readyState >= 1) seek(); else audio.addEventListener("loadedmetadata", seek, { once: true });
   };
-  for (const l of lines) {
-    l.node.addEventListener("click", () => { audio.seekTo(l.start + 0.01); audio.play().catch(() => {}); });
-  }
+  state.player = audio;
   document.body.dataset.audio = "ready";
   return audio;
+}
+
+// The call's categories, each with its evidence (the utterance and its time: a click seeks the
+// call there like a transcript line), and its scorecards with the reason of every answer.
+function qualitySections(aside, detail) {
+  if (detail.categories.length) {
+    aside.appendChild(document.createElement("h3")).textContent = "Categories";
+    const list = aside.appendChild(document.createElement("ul"));
+    list.className = "categories";
+    for (const category of detail.categories) {
+      const item = list.appendChild(document.createElement("li"));
+      item.dataset.category = category.name;
+      item.appendChild(document.createElement("b")).textContent = category.name;
+      for (const e of category.evidence) {
+        const timed = e.start_s !== null && e.start_s !== undefined;
+        const node = item.appendChild(document.createElement(timed ? "button" : "span"));
+        node.className = "evidence";
+        node.title = `rule: ${e.rule}`;
+        node.textContent = `${timed ? `${Number(e.start_s).toFixed(1)} s ` : ""}“${e.text || e.rule}”`;
+        if (timed) {
+          node.type = "button";
+          node.dataset.start = String(e.start_s);
+          node.addEventListener("click", () => seekCall(Number(e.start_s)));
+        }
+      }
+    }
+  }
+  for (const card of detail.scorecards) {
+    aside.appendChild(document.createElement("h3")).textContent =
+      `Scorecard ${card.form}: ${card.score === null ? "not scored" : `${Number(card.score).toFixed(1)} / 100`}`;
+    const table = aside.appendChild(document.createElement("table"));
+    table.className = "answers";
+    table.dataset.form = card.form;
+    const head = table.createTHead().insertRow();
+    for (const h of ["question", "weight", "result", "points", "reason"]) cell(head, h, "th");
+    const tbody = table.createTBody();
+    for (const a of card.answers) {
+      const tr = tbody.insertRow();
+      tr.className = a.passed === null ? "na" : (a.passed ? "pass" : "fail");
+      for (const v of [a.question_id, a.weight, a.passed === null ? "n/a" : (a.passed ? "pass" : "fail"), fixed(a.points, 1), a.reason]) cell(tr, v);
+    }
+  }
+  document.body.dataset.categories = String(detail.categories.length);
 }
 
 async function showCall(callId, atSecond) {
@@ -447,10 +618,12 @@ async function showCall(callId, atSecond) {
   const detail = await api(`calls/${encodeURIComponent(callId)}`);
   const aside = $("detail");
   clear(aside);
+  state.player = null;
   const c = detail.call;
   aside.appendChild(document.createElement("h2")).textContent = `Call ${c.call_id}`;
   aside.appendChild(document.createElement("p")).textContent = `${(c.started_at || "").slice(0, 19).replace("T", " ")} · ${c.direction || ""} · ${c.from_number ? "from " + c.from_number : ""}`;
   aside.appendChild(analysisList(c));
+  qualitySections(aside, detail);
   if (detail.transcript.some((u) => u.sentiment !== null && u.sentiment !== undefined)) {
     aside.appendChild(document.createElement("h3")).textContent = "Sentiment over the call (caller, agent)";
     const chart = sentimentChart(detail.transcript);
@@ -473,14 +646,18 @@ async function showCall(callId, atSecond) {
     lines.push({ idx: u.idx, start: u.start_s, end: Math.max(u.end_s, u.start_s + 0.2), node: p });
   }
   document.body.dataset.transcript = String(detail.transcript.length);
-  const audio = await attachAudio(aside, callId, lines);
+  state.mark = transcriptMarker(lines);
+  document.body.dataset.speaking = "";
+  for (const l of lines) l.node.addEventListener("click", () => seekCall(l.start));
+  const audio = await attachAudio(aside, callId, state.mark);
   if (audio && atSecond !== undefined && atSecond !== null) audio.seekTo(Number(atSecond));
 }
 
 // Calls dead-lettered in the window (their latest event in call_events), with stage and reason:
 // these never reach the calls table, so the page lists them apart and counts them as a KPI.
-async function loadFailures() {
-  const failed = await api("failures", new URLSearchParams({ days: $("days").value, limit: 50 }));
+function loadFailures() { return api("failures", new URLSearchParams({ days: $("days").value, limit: 50 })); }
+
+function renderFailures(failed) {
   kpi("failed calls", failed.total, "failed");
   const tbody = $("failures").querySelector("tbody");
   clear(tbody);
@@ -516,9 +693,10 @@ async function loadAll() {
   $("status").textContent = "loading…";
   $("scope").textContent = describeScope();
   try {
-    await loadCharts();
-    await loadFailures();
-    const rows = await loadCalls();
+    // Every request at once (the API answers them side by side); the failures' KPI is added
+    // once the charts have drawn theirs.
+    const [, failed, rows] = await Promise.all([loadCharts(), loadFailures(), loadCalls()]);
+    renderFailures(failed);
     if (state.link) {  // #call=ID&at=SECONDS: a link to a moment in a call
       const { call, at } = state.link;
       state.link = null;
@@ -551,7 +729,7 @@ function init() {
   }
   localStorage.removeItem("callpipe-token");  // a token an older version left there
   for (const [key, id] of [["days", "days"], ["queue", "queue"], ["agent", "agent"], ["intent", "intent"], ["sentiment", "sentiment"],
-    ["escalation", "escalation"], ["churn", "churn"], ["since", "since"], ["until", "until"], ["maxsat", "maxsat"]]) {
+    ["escalation", "escalation"], ["churn", "churn"], ["category", "category"], ["since", "since"], ["until", "until"], ["maxsat", "maxsat"]]) {
     const v = fragment.get(key);
     if (v === null) continue;
     if ($(id).tagName === "SELECT" && ![...$(id).options].some((o) => (o.value || o.textContent) === v)) {
@@ -571,7 +749,7 @@ function init() {
     loadAll();
   });
   $("reset").addEventListener("click", () => {
-    for (const id of ["since", "until", "queue", "agent", "intent", "sentiment", "escalation", "churn", "maxsat"]) $(id).value = "";
+    for (const id of ["since", "until", "queue", "agent", "intent", "sentiment", "escalation", "churn", "category", "maxsat"]) $(id).value = "";
     state.offset = 0;
     loadAll();
   });
