@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.examples import example_analysis
 from callpipe.models import CallAnalyzed
 from callpipe_alerts.config import load_config
 from callpipe_alerts.decode import WriterSchemaDecoder
 from callpipe_alerts.engine import AlertEngine, new_state
 from callpipe_alerts.facts import extract_facts
+from callpipe_tools.examples import example_analysis
 
 __all__ = ["SimulatedStream", "simulated_analyses"]
 

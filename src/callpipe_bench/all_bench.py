@@ -9,7 +9,7 @@ Parts (each reuses the benchmark that owns the figure; ``--quick`` shrinks the s
                   calls/s and real-time factor on the dual-channel synthetic sample calls.
 - ``analyzer``    analyzer_bench.run_llm_bench vs run_sequential at a fixed 1 s LLM latency (ratio),
                   and run_offline (the default offline engine) calls/s.
-- ``sink``        callpipe_sink.bench in a subprocess (chdb: one data directory per process):
+- ``sink``        callpipe_bench.sink_bench in a subprocess (chdb: one data directory per process):
                   rows/s vs one INSERT per call (ratio), insights p95 over 1M seeded calls.
 - ``e2e``         the four services as processes (LocalPipeline, tiny.en greedy), short synthetic
                   calls uploaded one at a time; per call, from its row in ClickHouse:
@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from callpipe.local.kafka import given_or_local_broker
 from callpipe_bench.ingest_bench import percentile
+from callpipe_tools.local.kafka import given_or_local_broker
 
 if TYPE_CHECKING:
     from callpipe_cli.localrun import LocalPipeline
@@ -298,7 +298,7 @@ def overhead_figures(rows: list[list[Any]]) -> dict[str, float]:
 
 def _e2e_recordings(out: Path, calls: int) -> list[Path]:
     from callpipe.models import Role
-    from callpipe.synthetic import CallScript, ScriptTurn, generate_call, pad_with_silence
+    from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, generate_call, pad_with_silence
 
     lines = [
         ("Thank you for calling Acme, this is Jordan. How can I help?", "I was charged twice on my bill."),

@@ -36,7 +36,6 @@ from prometheus_client import REGISTRY
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.kafka import EventProducer, ensure_topics
-from callpipe.local.kafka import given_or_local_broker
 from callpipe.models import (
     CallAnalysis,
     CallAnalyzed,
@@ -49,6 +48,7 @@ from callpipe.models import (
 from callpipe.runner import MessageStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
 from callpipe_bench.analyzer_eval import load_calls, transcript_from_turns
+from callpipe_tools.local.kafka import given_or_local_broker
 
 __all__ = ["FixedLatencyLLM", "main"]
 

@@ -78,11 +78,11 @@ async def run_eval(model: str, mode: str, workdir: Path) -> RedactionFigures:
 
     from callpipe.models import CallMetadata, ChannelRole, RecordingReady, RecordingSource, Role
     from callpipe.store import LocalRecordingStore, original_uri_of
-    from callpipe.synthetic import CallScript, ScriptTurn, generate_call
     from callpipe_analyzer.redaction import Redactor
     from callpipe_analyzer.settings import AnalyzerSettings, AudioRedactionSettings
     from callpipe_analyzer.stage import analyze
     from callpipe_analyzer.wiring import build_ports
+    from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, generate_call
     from callpipe_transcriber.engines.factory import build_engine
     from callpipe_transcriber.fetch import AudioFetcher, FetchOptions
     from callpipe_transcriber.settings import TranscriberSettings

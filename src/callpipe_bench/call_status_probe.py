@@ -172,7 +172,7 @@ def _bootstrap() -> Iterator[str]:
     if given:
         yield given
         return
-    from callpipe.local import LocalKafka
+    from callpipe_tools.local import LocalKafka
 
     with LocalKafka() as kafka:
         yield kafka.bootstrap_servers

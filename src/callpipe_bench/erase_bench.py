@@ -27,9 +27,9 @@ async def _run(calls: int, others: int) -> int:
     from callpipe.store import LocalRecordingStore
     from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
     from callpipe_sink.lifecycle.erasure import Eraser, ErasureRequest
-    from callpipe_sink.synthetic import synthetic_analyses
     from callpipe_sink.warehouse import Warehouse, apply_migrations
     from callpipe_sink.writer import SinkWriter
+    from callpipe_tools.synthetic.analyses import synthetic_analyses
 
     phone = "+15550009999"
     with tempfile.TemporaryDirectory() as tmp:

@@ -39,8 +39,8 @@ import httpx
 from confluent_kafka import Consumer
 
 from callpipe.kafka import ensure_topics
-from callpipe.local.kafka import given_or_local_broker
 from callpipe.settings import KafkaSettings
+from callpipe_tools.local.kafka import given_or_local_broker
 
 __all__ = ["BenchResult", "main", "percentile", "run_bench", "twilio_signature"]
 
@@ -100,7 +100,7 @@ class BenchResult:
 
 
 def _free_port() -> int:
-    from callpipe.local._process import free_port
+    from callpipe_tools.local._process import free_port
 
     return free_port()
 

@@ -135,9 +135,9 @@ def run(calls: int, days: int) -> int:
     from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
     from callpipe_sink.insights import create_app
     from callpipe_sink.settings import InsightsSettings
-    from callpipe_sink.synthetic import synthetic_analyses
     from callpipe_sink.warehouse import Warehouse, apply_migrations
     from callpipe_sink.writer import SinkWriter
+    from callpipe_tools.synthetic.analyses import synthetic_analyses
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with tempfile.TemporaryDirectory() as tmp:

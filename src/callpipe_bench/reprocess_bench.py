@@ -53,9 +53,9 @@ async def _run(calls: int, batch: int) -> int:
     from callpipe.models import CallAnalyzed
     from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
     from callpipe_sink.lifecycle.reprocess import Reprocessor, ReprocessRequest
-    from callpipe_sink.synthetic import synthetic_analyses
     from callpipe_sink.warehouse import Warehouse, apply_migrations
     from callpipe_sink.writer import SinkWriter
+    from callpipe_tools.synthetic.analyses import synthetic_analyses
 
     stage = importlib.import_module("callpipe_analyzer.stage")
     wiring = importlib.import_module("callpipe_analyzer.wiring")

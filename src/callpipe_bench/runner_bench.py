@@ -19,10 +19,10 @@ import time
 import uuid
 
 from callpipe.kafka import EventProducer, ensure_topics
-from callpipe.local.kafka import given_or_local_broker
 from callpipe.observability import runner_metrics
 from callpipe.runner import MessageStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
+from callpipe_tools.local.kafka import given_or_local_broker
 
 __all__ = ["main", "run_bench"]
 

@@ -49,9 +49,9 @@ import httpx
 
 from callpipe.models import Direction, RecordingReady, RecordingSource, TranscriptReady
 from callpipe.store import LocalRecordingStore
-from callpipe.synthetic import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
 from callpipe_bench.stt_cache import CachingEngine
 from callpipe_bench.wer import align_words, normalize_text, word_errors
+from callpipe_tools.synthetic.calls import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
 
 __all__ = ["event_for", "main", "role_accuracy"]
 

@@ -51,7 +51,7 @@ def _stereo(realdata: Path, duration_s: float) -> tuple[npt.NDArray[np.float32],
         source = f"real call {_CALL}"
         samples = audio_mod.decode_audio(path.read_bytes()).samples
     else:
-        synthetic = importlib.import_module("callpipe.synthetic")
+        synthetic = importlib.import_module("callpipe_tools.synthetic.calls")
         tmp = Path(tempfile.mkdtemp(prefix="callpipe-speed-"))
         call = synthetic.generate_call(synthetic.SAMPLE_SCRIPTS[0], tmp)
         source = f"SYNTHETIC call {call.call_id} (real data absent)"

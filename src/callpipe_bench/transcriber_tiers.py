@@ -37,10 +37,10 @@ from typing import Any
 
 from callpipe.models import ChannelRole, Role
 from callpipe.store import LocalRecordingStore
-from callpipe.synthetic import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
 from callpipe_bench.transcriber_eval import event_for, role_accuracy
 from callpipe_bench.transcriber_real_eval import DEV_CALLS
 from callpipe_bench.wer import word_errors
+from callpipe_tools.synthetic.calls import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
 
 __all__ = ["main"]
 

@@ -49,7 +49,7 @@ STAGES = ("transcriber", "analyzer", "sink")
 
 
 class Broker(Protocol):
-    """What the run needs of the broker it restarts (``callpipe.local.LocalKafka`` fits)."""
+    """What the run needs of the broker it restarts (``callpipe_tools.local.LocalKafka`` fits)."""
 
     @property
     def bootstrap_servers(self) -> str: ...
@@ -393,7 +393,7 @@ def main(argv: list[str]) -> int:
         filename=work_dir / "logs" / "harness.log",
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    from callpipe.local import LocalKafka
+    from callpipe_tools.local import LocalKafka
 
     # Our own broker (not $KAFKA_BOOTSTRAP_SERVERS): the run must be able to restart it.
     with LocalKafka(data_dir=work_dir / "kafka") as broker:

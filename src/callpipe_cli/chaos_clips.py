@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from callpipe.models import Role
-from callpipe.synthetic import CallScript, ScriptTurn, generate_call, pad_with_silence, write_wav
+from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, generate_call, pad_with_silence, write_wav
 
 __all__ = ["ChaosClip", "make_clips"]
 

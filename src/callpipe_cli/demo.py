@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     try:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
-            from callpipe.local.kafka import LocalKafka
+            from callpipe_tools.local.kafka import LocalKafka
 
             print("Starting a local Kafka broker (Apache Kafka from Maven Central) …", flush=True)
             broker = LocalKafka(data_dir=work_dir / "kafka")

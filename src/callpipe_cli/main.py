@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "import": ("callpipe_ingest.bulk_import", "main", "backfill a folder of existing recordings"),
     "bench": ("callpipe_cli.bench", "main", "run a benchmark and print its figures"),
     "schemas": ("callpipe.avro.contracts", "cli", "write schemas/*.avsc from the models"),
-    "local": ("callpipe.local.__main__", "main", "start/stop the local Kafka broker and registry"),
+    "local": ("callpipe_tools.local.__main__", "main", "start/stop the local Kafka broker and registry"),
     "chaos": ("callpipe_cli.chaos", "main", "crash test: kill services and the broker under load"),
     "erase": ("callpipe_cli.erase", "main", "erase calls (by id or phone number) from every store"),
     "reprocess": (

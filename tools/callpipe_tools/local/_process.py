@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from callpipe.local._errors import ServerStartError
+from callpipe_tools.local._errors import ServerStartError
 
 __all__ = ["ServerProcess", "free_port", "pid_alive", "port_open", "stop_pid"]
 

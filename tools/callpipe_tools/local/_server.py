@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from callpipe.local._process import ServerProcess
+from callpipe_tools.local._process import ServerProcess
 
 __all__ = ["LocalServer"]
 

@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from callpipe.local._errors import FetchError, LocalInfraError, ServerStartError
-from callpipe.local._jars import cache_dir, ensure_apicurio, ensure_kafka_jars
-from callpipe.local.kafka import LocalKafka
-from callpipe.local.registry import LocalRegistry
-from callpipe.local.topics import TopicFactory, create_topic, delete_topics, unique_topic_name
+from callpipe_tools.local._errors import FetchError, LocalInfraError, ServerStartError
+from callpipe_tools.local._jars import cache_dir, ensure_apicurio, ensure_kafka_jars
+from callpipe_tools.local.kafka import LocalKafka
+from callpipe_tools.local.registry import LocalRegistry
+from callpipe_tools.local.topics import TopicFactory, create_topic, delete_topics, unique_topic_name
 
 __all__ = [
     "FetchError",

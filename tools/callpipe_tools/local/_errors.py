@@ -1,4 +1,4 @@
-"""Errors of the local development servers (``callpipe.local``).
+"""Errors of the local development servers (``callpipe_tools.local``).
 
 ::
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from callpipe.local._errors import FetchError
+from callpipe_tools.local._errors import FetchError
 
 __all__ = [
     "APICURIO_VERSION",

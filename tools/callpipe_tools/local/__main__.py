@@ -1,4 +1,4 @@
-"""``python -m callpipe.local``: fetch the jars, start/stop/status a local broker or registry.
+"""``python -m callpipe_tools.local``: fetch the jars, start/stop/status a local broker or registry.
 
 ``start`` runs detached and writes a pidfile unless ``--foreground`` is given; ``stop`` reads the
 pidfile. ``./dev kafka|registry ...`` and the demo call this.
@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from callpipe.local._errors import LocalInfraError
-from callpipe.local._jars import cache_dir, ensure_apicurio, ensure_kafka_jars
-from callpipe.local._process import pid_alive, port_open, stop_pid
-from callpipe.local.kafka import LocalKafka
-from callpipe.local.registry import LocalRegistry
+from callpipe_tools.local._errors import LocalInfraError
+from callpipe_tools.local._jars import cache_dir, ensure_apicurio, ensure_kafka_jars
+from callpipe_tools.local._process import pid_alive, port_open, stop_pid
+from callpipe_tools.local.kafka import LocalKafka
+from callpipe_tools.local.registry import LocalRegistry
 
 # A pidfile may outlive its process and the pid be reused: only signal a process whose command
 # line shows it is the server we started.
@@ -94,7 +94,7 @@ def _status(kind: str, pidfile: Path) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m callpipe.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m callpipe_tools.local", description=__doc__)
     parser.add_argument("--cache", type=Path, default=None, help="jar cache (default $CALLPIPE_CACHE)")
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("fetch", help="download the Kafka jars and the Apicurio app into the cache")

@@ -12,7 +12,7 @@ on ``SAMPLE_SCRIPTS`` is tuned to those five calls, not better.
 from __future__ import annotations
 
 from callpipe.models import Role
-from callpipe.synthetic._script import CallScript, ScriptTurn, Voice
+from callpipe_tools.synthetic.calls._script import CallScript, ScriptTurn, Voice
 
 __all__ = ["HELDOUT_SCRIPTS", "SAMPLE_SCRIPTS", "sample_script"]
 

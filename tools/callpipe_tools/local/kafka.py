@@ -19,10 +19,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Self
 
-from callpipe.local._errors import LocalInfraError, ServerStartError
-from callpipe.local._jars import ensure_kafka_jars
-from callpipe.local._process import ServerProcess, free_port, port_open
-from callpipe.local._server import LocalServer
+from callpipe_tools.local._errors import LocalInfraError, ServerStartError
+from callpipe_tools.local._jars import ensure_kafka_jars
+from callpipe_tools.local._process import ServerProcess, free_port, port_open
+from callpipe_tools.local._server import LocalServer
 
 __all__ = ["LocalKafka", "given_or_local_broker"]
 

@@ -16,7 +16,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from callpipe.local._errors import LocalInfraError
+from callpipe_tools.local._errors import LocalInfraError
 
 __all__ = ["TopicFactory", "create_topic", "delete_topics", "unique_topic_name"]
 

@@ -15,10 +15,10 @@ from typing import Self
 
 import httpx
 
-from callpipe.local._errors import LocalInfraError, ServerStartError
-from callpipe.local._jars import apicurio_runner, ensure_apicurio
-from callpipe.local._process import ServerProcess, free_port, port_open
-from callpipe.local._server import LocalServer
+from callpipe_tools.local._errors import LocalInfraError, ServerStartError
+from callpipe_tools.local._jars import apicurio_runner, ensure_apicurio
+from callpipe_tools.local._process import ServerProcess, free_port, port_open
+from callpipe_tools.local._server import LocalServer
 
 __all__ = ["LocalRegistry"]
 

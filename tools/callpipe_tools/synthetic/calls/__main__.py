@@ -1,15 +1,15 @@
-"""``python -m callpipe.synthetic OUT_DIR``: write every built-in script as a synthetic call."""
+"""``python -m callpipe_tools.synthetic.calls OUT_DIR``: write every built-in script as a synthetic call."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from callpipe.synthetic import SAMPLE_SCRIPTS, generate_call
+from callpipe_tools.synthetic.calls import SAMPLE_SCRIPTS, generate_call
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m callpipe.synthetic", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m callpipe_tools.synthetic.calls", description=__doc__)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--sample-rate", type=int, default=8000)
     parser.add_argument("--encoding", choices=["pcm16", "mulaw"], default="pcm16")

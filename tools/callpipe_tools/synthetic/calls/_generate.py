@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from callpipe.models import ChannelRole, Role
-from callpipe.synthetic._script import CallScript, ReferenceTurn, SyntheticCall, Voice
-from callpipe.synthetic._wav import WavEncoding, read_wav_pcm16, write_wav
+from callpipe_tools.synthetic.calls._script import CallScript, ReferenceTurn, SyntheticCall, Voice
+from callpipe_tools.synthetic.calls._wav import WavEncoding, read_wav_pcm16, write_wav
 
 __all__ = ["SynthesisError", "generate_call"]
 
