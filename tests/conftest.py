@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from callpipe.local import (
+from callpipe_tools.local import (
     LocalKafka,
     LocalRegistry,
     TopicFactory,

@@ -16,8 +16,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from callpipe.local import FetchError, LocalKafka, ServerStartError, TopicFactory, _jars
-from callpipe.local._process import free_port
+from callpipe_tools.local import FetchError, LocalKafka, ServerStartError, TopicFactory, _jars
+from callpipe_tools.local._process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,7 +120,7 @@ def test_failed_start_reports_the_broker_log(tmp_path: Path) -> None:
 def test_cli_start_status_stop(tmp_path: Path) -> None:
     port = free_port()
     pidfile = tmp_path / "kafka.pid"
-    cli = [sys.executable, "-m", "callpipe.local", "kafka"]
+    cli = [sys.executable, "-m", "callpipe_tools.local", "kafka"]
     opts = ["--data-dir", str(tmp_path / "kafka"), "--port", str(port), "--pidfile", str(pidfile)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     started = subprocess.run([*cli, "start", *opts], capture_output=True, text=True, timeout=180, env=env)

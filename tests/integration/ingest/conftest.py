@@ -16,12 +16,12 @@ from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.kafka import EventProducer
-from callpipe.local import TopicFactory
 from callpipe.models import RecordingReady
 from callpipe.settings import KafkaSettings, RecordingStoreSettings, SchemaRegistrySettings, TopicSettings
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.app import create_app
 from callpipe_ingest.settings import IngestSettings
+from callpipe_tools.local import TopicFactory
 from tests.integration.ingest.ingest_it_support import API_TOKEN, AUTH_TOKEN, BASE, PUBLISH_TIMEOUT_S
 
 

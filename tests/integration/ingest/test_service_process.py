@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from callpipe.local import LocalKafka
-from callpipe.local._process import free_port
 from callpipe.settings import TopicSettings
+from callpipe_tools.local import LocalKafka
+from callpipe_tools.local._process import free_port
 from tests.integration.ingest.ingest_it_support import (
     AUTH_TOKEN,
     completed_callback,

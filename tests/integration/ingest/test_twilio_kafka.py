@@ -9,11 +9,11 @@ import time
 import httpx
 
 from callpipe.avro import AvroSerde
-from callpipe.local import LocalKafka
 from callpipe.models import RecordingReady, RecordingSource, Role
 from callpipe.settings import TopicSettings
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.settings import IngestSettings
+from callpipe_tools.local import LocalKafka
 from tests.integration.ingest.ingest_it_support import (
     PUBLISH_TIMEOUT_S,
     completed_callback,

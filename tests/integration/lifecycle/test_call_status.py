@@ -8,7 +8,6 @@ import httpx
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.examples import example_analysis
 from callpipe.models import CallAnalyzed
 from callpipe_bench.call_status_probe import PROBE_TOKEN, StatusProbe
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
@@ -16,6 +15,7 @@ from callpipe_sink.insights import create_app
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.examples import example_analysis
 
 
 async def test_bad_file_dead_letter_and_declined_call_show_state_and_reason(

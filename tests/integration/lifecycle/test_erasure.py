@@ -16,8 +16,6 @@ from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.examples import example_analysis
-from callpipe.local._process import free_port
 from callpipe.models import CallAnalyzed
 from callpipe.models.common import RecordingSource
 from callpipe.settings import RecordingStoreSettings
@@ -30,6 +28,8 @@ from callpipe_sink.lifecycle.events_consumer import rows_table
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.examples import example_analysis
+from callpipe_tools.local._process import free_port
 from tests.integration import kafka_support
 
 READ, ADMIN = "read-token-0123456789abcdef", "admin-token-0123456789abcdef"

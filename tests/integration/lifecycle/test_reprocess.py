@@ -15,9 +15,9 @@ from callpipe.errors import InvalidInputError
 from callpipe.models import CallAnalyzed, RecordingReady, TranscriptReady
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.lifecycle.reprocess import Checkpoint, Reprocessor, ReprocessRequest
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 
 END = datetime(2026, 3, 1, tzinfo=UTC)
 SINCE, UNTIL = END - timedelta(days=40), END + timedelta(days=1)

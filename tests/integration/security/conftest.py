@@ -20,9 +20,9 @@ from callpipe.models import CallAnalyzed
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.settings import InsightsSettings
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse, apply_migrations
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 
 SEED_END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TOKEN = "security-token-0123456789abcdef"

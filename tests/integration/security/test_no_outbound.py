@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from callpipe.models import Role
-from callpipe.synthetic import CallScript, ScriptTurn, generate_call
 from callpipe_cli.localrun import LocalPipeline, topic_env
+from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, generate_call
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,6 @@ from callpipe.errors import DependencyUnavailableError, InvalidInputError
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.insights.queries import CallFilters, InsightsQueries
 from callpipe_sink.settings import WarehouseSettings
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import (
     SchemaMissingError,
     Warehouse,
@@ -30,6 +29,7 @@ from callpipe_sink.warehouse import (
     open_warehouse,
 )
 from callpipe_sink.writer import INSERT_SETTINGS, SinkWriter
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 from tests.integration.sink.sink_it_support import SEED_END, ClickHouseFront
 
 

@@ -31,10 +31,10 @@ from confluent_kafka.admin import AdminClient
 
 from callpipe.avro import AvroSerde
 from callpipe.kafka import group_id_for
-from callpipe.local import create_topic, delete_topics
 from callpipe_sink.settings import WarehouseSettings
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse, open_warehouse
+from callpipe_tools.local import create_topic, delete_topics
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 from tests.integration.sink.sink_it_support import SEED_END, ClickHouseFront, free_port, produce, read_all
 
 pytestmark = pytest.mark.slow

@@ -29,16 +29,16 @@ from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.models import AlertRaised
 from callpipe.settings import KafkaSettings
 from callpipe.store import LocalRecordingStore
-from callpipe.synthetic import write_wav
 from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.lifecycle import CallEventRow
 from callpipe_sink.lifecycle.events_consumer import rows_table
 from callpipe_sink.settings import InsightsSettings
-from callpipe_sink.synthetic import Surge, synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.synthetic.analyses import Surge, synthetic_analyses
+from callpipe_tools.synthetic.calls import write_wav
 from tests.integration.sink.devtools import live_page
 from tests.integration.sink.sink_it_support import SEED_END, TOKEN
 

@@ -20,9 +20,9 @@ from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import decode_analysis
 from callpipe_sink.lifecycle import CallEventRow
 from callpipe_sink.lifecycle.events_consumer import rows_table
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 from tests.integration.sink.sink_it_support import SEED_END
 
 GRAFANA = Path(__file__).resolve().parents[3] / "services" / "sink" / "grafana"

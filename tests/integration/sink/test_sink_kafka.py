@@ -15,9 +15,9 @@ from callpipe.errors import DependencyUnavailableError
 from callpipe.runner import BatchStage, StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SINK_CONSUMER_OVERRIDES, SinkWriter
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 from tests.integration.sink.sink_it_support import SEED_END, produce, read_all
 
 

@@ -22,9 +22,9 @@ from callpipe_sink.avro_batch import decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.insights.queries import CALL_EXPORT_COLUMNS
 from callpipe_sink.settings import InsightsSettings
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 from tests.integration.sink.sink_it_support import SEED_END, TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde
-from callpipe.examples import example_analysis
 from callpipe.models import CallAnalyzed, CategoryEvidence, CategoryMatch, Scorecard, ScorecardAnswer
 from callpipe_sink.avro_batch import decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.examples import example_analysis
 from tests.integration.sink.sink_it_support import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from callpipe.avro import AvroSerde
-from callpipe.examples import example_analysis
 from callpipe.models import CallAnalyzed
 from callpipe.settings import RetentionSettings
 from callpipe_sink.avro_batch import decode_analysis
@@ -18,6 +17,7 @@ from callpipe_sink.retention import apply_ttls, table_ttls, ttl_statements
 from callpipe_sink.retention.ttl import cluster_ddl, current_ttl
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.examples import example_analysis
 
 
 def _store_call(writer: SinkWriter, serde: AvroSerde[CallAnalyzed], started_at: datetime) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from callpipe.avro import AvroSerde
-from callpipe_sink.synthetic import synthetic_analyses
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 from tests.integration.sink.sink_it_support import SEED_END, TOKEN, produce
 
 

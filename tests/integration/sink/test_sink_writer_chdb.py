@@ -14,13 +14,13 @@ from fastavro import parse_schema, schemaless_writer
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.errors import InvalidInputError, PermanentError
-from callpipe.examples import example_analysis
 from callpipe.models import AnalysisStatus, CallAnalyzed, ChurnRisk
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, decode_analysis
-from callpipe_sink.synthetic import synthetic_analyses
 from callpipe_sink.warehouse import Warehouse, apply_migrations, load_migrations
 from callpipe_sink.writer import SinkWriter
 from callpipe_sink.writer_schemas import WriterSchemaUpgrade
+from callpipe_tools.examples import example_analysis
+from callpipe_tools.synthetic.analyses import synthetic_analyses
 from tests.integration.sink.sink_it_support import SEED_END
 
 

@@ -13,10 +13,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
-from callpipe.local._process import free_port
 from callpipe.settings import RecordingStoreSettings
 from callpipe.store import AudioRetention, redacted_key_of, sweep_store
 from callpipe.store._s3 import S3RecordingStore, lifecycle_rule
+from callpipe_tools.local._process import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from callpipe.errors import DependencyUnavailableError, InvalidInputError
-from callpipe.local._process import free_port
 from callpipe.settings import RecordingStoreSettings
 from callpipe.store import RecordingNotFoundError, open_recording_store
 from callpipe.store._s3 import S3RecordingStore
+from callpipe_tools.local._process import free_port
 
 pytestmark = pytest.mark.integration
 

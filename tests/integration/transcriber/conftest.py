@@ -9,10 +9,10 @@ import pytest
 
 from callpipe.avro import registry_from_settings
 from callpipe.avro.serde import AvroSerde
-from callpipe.local import TopicFactory
 from callpipe.models import RecordingReady, TranscriptReady
 from callpipe.settings import SchemaRegistrySettings, TopicSettings
 from callpipe.store import LocalRecordingStore
+from callpipe_tools.local import TopicFactory
 
 
 @pytest.fixture

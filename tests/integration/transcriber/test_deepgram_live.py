@@ -55,7 +55,7 @@ async def test_live_deepgram_dual_channel_and_mono(tmp_path: Path) -> None:
         import av
         import numpy as np
 
-        from callpipe.synthetic import write_wav
+        from callpipe_tools.synthetic.calls import write_wav
 
         with av.open(str(tmp_path / "clip.wav")) as container:
             frames = [f.to_ndarray() for f in container.decode(audio=0)]

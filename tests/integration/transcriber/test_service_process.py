@@ -16,10 +16,10 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from callpipe.avro.serde import AvroSerde
-from callpipe.local import delete_topics
 from callpipe.models import RecordingReady, Role, TranscriptReady, TranscriptStatus
 from callpipe.settings import TopicSettings
 from callpipe.store import LocalRecordingStore
+from callpipe_tools.local import delete_topics
 from tests.integration.transcriber.transcriber_it_support import (
     clip_wav,
     key_of,

@@ -13,11 +13,11 @@ import pytest
 
 from callpipe.avro.serde import AvroSerde
 from callpipe.kafka import ensure_topics
-from callpipe.local import delete_topics
 from callpipe.models import RecordingReady, Role, TranscriptReady, TranscriptStatus
 from callpipe.runner import StageRunner
 from callpipe.settings import KafkaSettings, RunnerSettings, TopicSettings
 from callpipe.store import LocalRecordingStore
+from callpipe_tools.local import delete_topics
 from callpipe_transcriber.__main__ import build_ports, build_stage
 from callpipe_transcriber.engines.factory import build_engine
 from callpipe_transcriber.settings import TranscriberSettings

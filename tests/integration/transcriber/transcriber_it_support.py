@@ -10,7 +10,7 @@ import numpy as np
 from confluent_kafka import Message
 
 from callpipe.models import CallMetadata, ChannelRole, Direction, RecordingReady, RecordingSource, Role
-from callpipe.synthetic import write_wav
+from callpipe_tools.synthetic.calls import write_wav
 from tests.integration import kafka_support
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "calls"

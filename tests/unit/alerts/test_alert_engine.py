@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from callpipe.examples import example_analysis
 from callpipe_alerts.config import AlertsConfig, load_config
 from callpipe_alerts.engine import AlertEngine, new_state
 from callpipe_alerts.facts import CallFacts, extract_facts
+from callpipe_tools.examples import example_analysis
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC).timestamp()
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from callpipe.examples import example_transcript
 from callpipe.models import CallAnalysis, CustomAnswer, EscalationRisk, Role, SentimentLabel, Utterance
 from callpipe_analyzer.categories import CallView, evaluate_categories, phrase_hits, stem
 from callpipe_analyzer.config import CategorySpec, PhraseMatch, ScorecardForm, load_config
@@ -18,6 +17,7 @@ from callpipe_analyzer.redaction import Redactor
 from callpipe_analyzer.scorecards import score_form
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.stage import analyze
+from callpipe_tools.examples import example_transcript
 from tests.unit.analyzer.test_stage_metrics import Recording
 
 

@@ -13,12 +13,12 @@ import yaml
 from callpipe.errors import InvalidInputError
 from callpipe.models import Role
 from callpipe_analyzer.config import DEFAULT_CONFIG_PATH, load_config
-from callpipe_analyzer.offline import train
 from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
 from callpipe_analyzer.offline.supervised import SupervisedModels
 from callpipe_analyzer.ports import AnalysisRequest
 from callpipe_analyzer.settings import AnalyzerSettings
 from callpipe_analyzer.wiring import build_analyzer
+from callpipe_tools.training import offline_analyzer as train
 from tests.unit.analyzer.offline_calls import analysis_request
 
 # Written for these tests: three intents of a smaller taxonomy.

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from callpipe.examples import example_transcript
 from callpipe.models import (
     AnalysisStatus,
     CallAnalysis,
@@ -17,6 +16,7 @@ from callpipe_analyzer.ports import AnalysisRequest, AnalyzerPorts, AnalyzerResu
 from callpipe_analyzer.redaction import Redactor
 from callpipe_analyzer.sentiment import SentimentScorer
 from callpipe_analyzer.stage import analyze
+from callpipe_tools.examples import example_transcript
 
 
 def U(role: Role, start: float, end: float, text: str = "some words here") -> Utterance:

@@ -13,7 +13,6 @@ from callpipe.models import Role
 from callpipe_analyzer.config import DEFAULT_CONFIG_PATH, load_config
 from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
 from callpipe_analyzer.offline.intent import INTENT_FEATURES
-from callpipe_analyzer.offline.procedural import CHECK_TURNS, FIT_TURNS, with_procedural_turns
 from callpipe_analyzer.offline.supervised import (
     DEFAULT_MODEL_PATH,
     EXAMPLE_FEATURES,
@@ -29,8 +28,9 @@ from callpipe_analyzer.offline.supervised import (
     sentiment_columns,
     sentiment_features,
 )
-from callpipe_analyzer.offline.train import batch_of
 from callpipe_analyzer.sentiment import AGENT_CUES, agent_cues, dismissive_phrases
+from callpipe_tools.training.offline_analyzer import batch_of
+from callpipe_tools.training.procedural import CHECK_TURNS, FIT_TURNS, with_procedural_turns
 from tests.unit.analyzer.offline_calls import analysis_request
 
 

@@ -1,4 +1,4 @@
-"""``python -m callpipe_analyzer.offline.train --check``: the shipped model.json is what a fresh fit
+"""``python -m callpipe_tools.training.offline_analyzer --check``: the shipped model.json is what a fresh fit
 on the dev calls gives for the bundled configuration, and a stale file fails the check."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from callpipe_analyzer.offline import train
 from callpipe_analyzer.offline.supervised import DEFAULT_MODEL_PATH, SupervisedModels
+from callpipe_tools.training import offline_analyzer as train
 
 pytestmark = pytest.mark.slow  # one fit on the 208 dev calls (deterministic)
 
@@ -27,7 +27,9 @@ def test_the_shipped_model_is_current_and_a_stale_one_fails(
 ) -> None:
     # main() itself fits; the fixture's fit is the same (deterministic) and is done once.
     monkeypatch.setattr(train, "fit", lambda dataset, config_path=None: fresh_fit)
-    assert train.main(["--check"]) == 0, "model.json is stale: run python -m callpipe_analyzer.offline.train"
+    assert train.main(["--check"]) == 0, (
+        "model.json is stale: run python -m callpipe_tools.training.offline_analyzer"
+    )
     assert "up to date" in capsys.readouterr().out
 
     stale = json.loads(DEFAULT_MODEL_PATH.read_text())

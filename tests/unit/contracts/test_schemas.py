@@ -15,8 +15,8 @@ import pytest
 from callpipe.avro import AvroSerde, LocalSchemaRegistry, avro_schema, default_schema_dir, full_name
 from callpipe.avro.contracts import CONTRACTS, render, write_schemas
 from callpipe.errors import PoisonMessageError
-from callpipe.examples import example_analysis, example_recording, example_transcript
 from callpipe.models import AlertRaised, CallAnalyzed, RecordingReady, TranscriptReady
+from callpipe_tools.examples import example_analysis, example_recording, example_transcript
 
 SCHEMA_DIR = default_schema_dir()
 EXAMPLES = {

@@ -9,7 +9,6 @@ from fastavro import reader
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
 from callpipe.errors import PoisonMessageError
-from callpipe.examples import example_analysis, example_recording
 from callpipe.models import CallAnalyzed, RecordingReady
 from callpipe_sink.avro_batch import (
     AnalysisPayload,
@@ -19,6 +18,7 @@ from callpipe_sink.avro_batch import (
     read_string_field,
 )
 from callpipe_sink.writer import split_rounds
+from callpipe_tools.examples import example_analysis, example_recording
 
 
 @pytest.fixture(scope="module")

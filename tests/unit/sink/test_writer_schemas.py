@@ -7,9 +7,9 @@ import io
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from callpipe.avro import LocalSchemaRegistry, avro_schema
-from callpipe.examples import example_analysis
 from callpipe.models import CallAnalyzed
 from callpipe_sink.writer_schemas import WriterSchemaUpgrade
+from callpipe_tools.examples import example_analysis
 
 REGISTRY = LocalSchemaRegistry.from_directory()
 V1_ID = 3  # CallAnalyzed before churn_risk (schemas/registry.json)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from callpipe.models import Role
-from callpipe.synthetic import CallScript, ScriptTurn, SyntheticCall, generate_call, mulaw_encode
-from callpipe.synthetic._wav import read_wav_pcm16
+from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, SyntheticCall, generate_call, mulaw_encode
+from callpipe_tools.synthetic.calls._wav import read_wav_pcm16
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from callpipe.examples import example_transcript
 from callpipe.models import ChannelRole, Role, TranscriptReady, Utterance, Word
-from callpipe.synthetic import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, generate_call
 from callpipe_bench.transcriber_eval import role_accuracy
 from callpipe_bench.wer import align_words, normalize_text, wer, word_errors
+from callpipe_tools.examples import example_transcript
+from callpipe_tools.synthetic.calls import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, generate_call
 
 AGENT_TEXT = "Thanks for calling Acme, this is Dana."
 CALLER_TEXT = "Hi, I was charged twice this month."

@@ -9,9 +9,9 @@ import json
 import fastavro
 
 from callpipe.avro.registry import default_schema_dir
-from callpipe.examples import example_transcript
 from callpipe.models import Role
 from callpipe_analyzer.stage import analyze
+from callpipe_tools.examples import example_transcript
 from tests.unit.analyzer.test_stage_metrics import Recording, ports
 
 SCHEMAS = default_schema_dir()

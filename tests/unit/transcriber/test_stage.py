@@ -95,7 +95,7 @@ async def test_mono_mix_through_real_engine_gets_diarized_roles(
 
 # ---- edge cases (fake engine) ----------------------------------------------------------------
 def _silent_wav(tmp: Path, seconds: float = 3.0, channels: int = 2) -> bytes:
-    from callpipe.synthetic import write_wav
+    from callpipe_tools.synthetic.calls import write_wav
 
     path = tmp / "silence.wav"
     # Line noise far below speech level, like an empty call leg.

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from callpipe.models import CallMetadata, ChannelRole, Direction, RecordingReady, RecordingSource
-from callpipe.synthetic import ReferenceTurn, SyntheticCall, write_wav
+from callpipe_tools.synthetic.calls import ReferenceTurn, SyntheticCall, write_wav
 from callpipe_transcriber.engines.base import EngineRequest, EngineResult, EngineSegment
 
 av = pytest.importorskip("av")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from callpipe.examples import example_transcript
 from callpipe.models import RecordingSource, Role
 from callpipe.transcripts import TranscriptFormatError, read_transcript, transcript_event, transcript_sha256
+from callpipe_tools.examples import example_transcript
 from tests.unit.transcriber.deepgram_bodies import DIARIZED, MULTICHANNEL
 from tests.unit.transcripts.transcript_bodies import AWS_CHANNELS, AWS_DIARIZED, TEXT
 

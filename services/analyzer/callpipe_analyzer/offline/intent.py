@@ -20,7 +20,7 @@ call. So each call is described, for every intent, by a few pieces of evidence:
 
 A conditional logit — one weight per evidence kind, shared by all intents, plus a bias per intent
 — turns the evidence into probabilities. Few parameters (9 + 8), so ~100 dev calls fit it without
-memorising them; ``python -m callpipe_analyzer.offline.train`` fits it and reports its
+memorising them; ``python -m callpipe_tools.training.offline_analyzer`` fits it and reports its
 leave-one-out accuracy. Without a fitted model the analyzer falls back to ``vote`` + keywords.
 """
 
@@ -207,7 +207,9 @@ class IntentModel:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> IntentModel:
         if raw.get("features") != INTENT_FEATURES:
-            raise ValueError("model.json holds other intent features: rerun callpipe_analyzer.offline.train")
+            raise ValueError(
+                "model.json holds other intent features: rerun callpipe_tools.training.offline_analyzer"
+            )
         return cls(
             labels=list(raw["labels"]),
             weights=np.asarray(raw["weights"], dtype=np.float32),

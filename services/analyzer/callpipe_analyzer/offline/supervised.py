@@ -2,7 +2,7 @@
 
 Zero-shot similarity to the taxonomy (``analysis.yaml``) reads literal requests well but misses
 indirect ones ("I think it's time to let the TV go"); VADER misses sarcasm and polite anger. Two
-small models, fitted by ``python -m callpipe_analyzer.offline.train`` on the
+small models, fitted by ``python -m callpipe_tools.training.offline_analyzer`` on the
 labelled ``dev`` calls (never the held-out ones) and shipped as ``model.json``, add what the
 labelled calls teach:
 
@@ -377,7 +377,7 @@ def applicable_models(
         _log.warning(
             "offline model %s was fitted on other intents (or another order) than the "
             "configuration's: intent runs zero-shot (fit one with "
-            "python -m callpipe_analyzer.offline.train --config ...)",
+            "python -m callpipe_tools.training.offline_analyzer --config ...)",
             fitted.fingerprint,
         )
         intent = None
@@ -385,7 +385,7 @@ def applicable_models(
     if fitted.examples_fingerprint != examples_fingerprint(config):
         _log.warning(
             "offline model %s was fitted with other sentiment_examples than the configuration's: "
-            "sentiment runs on rules (fit one with python -m callpipe_analyzer.offline.train "
+            "sentiment runs on rules (fit one with python -m callpipe_tools.training.offline_analyzer "
             "--config ...)",
             fitted.fingerprint,
         )
