@@ -49,6 +49,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.reprocess_bench",
         "re-analyse 10,000 stored calls: calls/s, count FINAL and rollups unchanged",
     ),
+    "reprocess-live": (
+        "callpipe_bench.reprocess_live_bench",
+        "live calls' latency while a backfill drips into the same topic (real broker + analyzer)",
+    ),
     "all": ("callpipe_bench.all_bench", "every benchmark, bounded (--quick), one table → artifacts/bench.md"),
 }
 

@@ -3,6 +3,7 @@ after a re-analysis replaced stored rows (recomputed, never double-counted)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,11 +138,22 @@ async def test_reprocess_from_transcribe_points_at_the_archived_audio_and_drips(
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
         now[0] += seconds
+        await asyncio.sleep(0)  # as a real sleep does: the sends already started get to run
 
-    sink = Collect()
+    sent_at: list[float] = []
+
+    class Timed(Collect):
+        async def __call__(self, stage: str, call_id: str, event: RecordingReady | TranscriptReady) -> None:
+            sent_at.append(now[0])
+            await super().__call__(stage, call_id, event)
+
+    sink = Timed()
     request = ReprocessRequest(SINCE, UNTIL, "transcribe", rate_per_s=10.0)
     await Reprocessor(warehouse).run(request, sink, clock=lambda: now[0], sleep=sleep)
     assert len(sink.events) == 30
+    # Each record leaves within one interval of its turn (0.1 s apart), not in one burst at the
+    # end of the page.
+    assert all(0 <= at - i / 10 <= 0.1 + 1e-9 for i, at in enumerate(sent_at)), sent_at
     assert all(isinstance(e, RecordingReady) for e in sink.events)
     assert {e.audio_uri for e in sink.events} == {e["audio_uri"] for e in events}
     # 30 calls at 10/s take 2.9 s of (fake) time: the drip held the pace.

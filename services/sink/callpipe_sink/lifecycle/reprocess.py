@@ -241,7 +241,7 @@ class Reprocessor:
                 break
             await asyncio.to_thread(self.note_counted_versions, calls)
             turns = await asyncio.to_thread(self.utterances, calls)
-            pending: list[Awaitable[Any]] = []
+            pending: list[asyncio.Future[Any]] = []
             for call in calls:
                 # The drip: never faster than rate_per_s, whatever the broker could take.
                 wait = next_at - clock()
@@ -249,7 +249,9 @@ class Reprocessor:
                     await sleep(wait)
                 next_at = max(next_at, clock() - interval) + interval
                 event = _event(request.from_stage, call, turns.get(call["call_id"], []))
-                pending.append(send(request.from_stage, call["call_id"], event))
+                # Started now, acknowledged below: a bare coroutine would publish nothing until the
+                # gather, turning the drip into one burst per page.
+                pending.append(asyncio.ensure_future(send(request.from_stage, call["call_id"], event)))
             await asyncio.gather(*pending)  # every record of the page acknowledged
             done += len(calls)
             report.published += len(calls)
