@@ -54,6 +54,8 @@ class _AnalysesReader:
         )
         self._consumer.subscribe([topic])
         self.arrived: dict[str, float] = {}
+        # Every backfill analysis read (a call re-analysed twice counts twice).
+        self.backfill = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="analyses-reader", daemon=True)
         self._thread.start()
@@ -65,7 +67,10 @@ class _AnalysesReader:
                 continue
             key = msg.key()
             if key is not None:
-                self.arrived.setdefault(key.decode(), time.monotonic())
+                call_id = key.decode()
+                self.arrived.setdefault(call_id, time.monotonic())
+                if not call_id.startswith("live-"):
+                    self.backfill += 1
 
     def close(self) -> None:
         self._stop.set()
@@ -179,10 +184,10 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> int:
                 request = ReprocessRequest(
                     end - timedelta(days=31), end + timedelta(hours=1), "analyze", rate_per_s=drip
                 )
-                before = sum(1 for k in reader.arrived if not k.startswith("live-"))
+                before = reader.backfill
                 backfill = asyncio.create_task(Reprocessor(wh).run(request, sender))
                 ids = await live(args.seconds, f"drip{drip}")
-                done_backfill = sum(1 for k in reader.arrived if not k.startswith("live-")) - before
+                done_backfill = reader.backfill - before
                 backfill.cancel()
                 await asyncio.gather(backfill, return_exceptions=True)
                 await settle(ids, 60.0)
@@ -192,7 +197,7 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> int:
                 drained = time.monotonic() + 120.0
                 last = -1
                 while time.monotonic() < drained:
-                    now = len(reader.arrived)
+                    now = reader.backfill
                     if now == last:
                         break
                     last = now

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from callpipe_sink.lifecycle.reprocess import DEFAULT_DRIP_PER_S
+
 __all__ = ["main", "progress_line"]
 
 BAR_WIDTH = 30
@@ -42,7 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--agent", help="only calls of this agent id")
     p.add_argument("--intent", help="only calls stored with this intent")
     p.add_argument("--call-id", action="append", default=[], help="only these calls (repeatable)")
-    p.add_argument("--rate", type=float, default=20.0, help="most calls published per second (drip)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_DRIP_PER_S,
+        help="most calls published per second (drip; keep it below the analyzers' spare capacity)",
+    )
     p.add_argument("--max-calls", type=int, help="stop after this many calls")
     p.add_argument("--checkpoint", type=Path, help="resume file (default var/reprocess/<selection>.json)")
     p.add_argument("--dry-run", action="store_true", help="print how many calls match; publish nothing")

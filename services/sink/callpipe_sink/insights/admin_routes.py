@@ -20,7 +20,13 @@ from pydantic import BaseModel, Field
 from callpipe.auth import AuthError, BearerAuthenticator, Scope
 from callpipe.errors import InvalidInputError
 from callpipe_sink.lifecycle.erasure import Eraser, ErasureRequest
-from callpipe_sink.lifecycle.reprocess import Checkpoint, Reprocessor, ReprocessRequest, Sender
+from callpipe_sink.lifecycle.reprocess import (
+    DEFAULT_DRIP_PER_S,
+    Checkpoint,
+    Reprocessor,
+    ReprocessRequest,
+    Sender,
+)
 
 __all__ = ["EraseBody", "ReprocessBody", "ReprocessJobs", "admin_router"]
 
@@ -45,7 +51,9 @@ class ReprocessBody(BaseModel):
     call_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=10_000)
     ] = []
-    rate: Annotated[float, Field(gt=0, le=10_000, description="Most calls published per second.")] = 20.0
+    rate: Annotated[float, Field(gt=0, le=10_000, description="Most calls published per second.")] = (
+        DEFAULT_DRIP_PER_S
+    )
     max_calls: Annotated[int | None, Field(ge=1)] = None
     dry_run: bool = False
 

@@ -52,6 +52,12 @@ __all__ = [
 
 Stage = Literal["transcribe", "analyze"]
 PAGE = 500
+# The backfill shares the stages' topics with live calls (first in, first out per partition), so
+# its rate must stay below the analyzers' spare capacity or live calls queue behind it: one
+# offline analyzer instance does about 2.5 five-minute calls/s on 2 cores (`callpipe bench
+# analyzer`); `callpipe bench reprocess-live` shows live latency flat below capacity and growing
+# without bound above it. Raise it for a fleet with room to spare.
+DEFAULT_DRIP_PER_S = 1.0
 
 
 class Sender(Protocol):
@@ -71,7 +77,7 @@ class ReprocessRequest:
     agent_id: str | None = None
     intent: str | None = None
     call_ids: tuple[str, ...] = ()
-    rate_per_s: float = 20.0
+    rate_per_s: float = DEFAULT_DRIP_PER_S
     max_calls: int | None = None
 
     def __post_init__(self) -> None:
