@@ -30,12 +30,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from callpipe_bench.ingest_bench import percentile
+
 __all__ = ["main"]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class _AnalysesReader:
@@ -168,7 +165,7 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> int:
                 return
             print(
                 f"{phase:<28} live {len(lat)}/{len(ids)} done; latency p50 {statistics.median(lat):5.2f} s"
-                f"  p95 {_percentile(lat, 0.95):5.2f} s  max {max(lat):5.2f} s"
+                f"  p95 {percentile(sorted(lat), 95):5.2f} s  max {max(lat):5.2f} s"
                 f"{f'  ({missing} not done within the wait)' if missing else ''};"
                 f"  backfill analysed {backfill / seconds:5.2f} calls/s"
             )
