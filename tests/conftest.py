@@ -6,6 +6,7 @@
   down, so later tests find it running.
 - ``schema_registry_url`` -> str: ``$SCHEMA_REGISTRY_URL`` if set, else a LocalRegistry (Apicurio).
 - ``new_topic(partitions=1, *, prefix="test", config=None)`` -> str: a fresh, ready topic.
+- ``s3_endpoint`` -> str: a moto S3 server on 127.0.0.1 for the module (S3 store, erasure, retention).
 - ``chdb_client`` -> clickhouse-connect client on the ONE embedded ClickHouse directory of this
   pytest process: chdb lets a process open a single data directory (warehouse/client.py), so every in-process
   test shares it and isolates itself with its own database. Directories written by service
@@ -96,3 +97,18 @@ def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     client = clickhouse_connect.get_client(interface="chdb", path=str(tmp_path_factory.mktemp("chdb")))
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    from callpipe_tools.local._process import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

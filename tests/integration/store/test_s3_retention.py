@@ -4,32 +4,18 @@ walks the bucket and deletes what expired; the lifecycle rule lands beside the b
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from callpipe.settings import RecordingStoreSettings
 from callpipe.store import AudioRetention, redacted_key_of, sweep_store
 from callpipe.store._s3 import S3RecordingStore, lifecycle_rule
-from callpipe_tools.local._process import free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
