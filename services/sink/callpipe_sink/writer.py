@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from callpipe_sink.avro_batch import AnalysisPayload, SchemaResolver, container_file
 from callpipe_sink.lifecycle.erasure import Tombstones
-from callpipe_sink.lifecycle.rollup_correction import RollupCorrector
+from callpipe_sink.lifecycle.rollup_correction import ROLLUP_WRITE_LOCK, RollupCorrector
 from callpipe_sink.warehouse import SchemaMissingError, Warehouse, apply_migrations
 from callpipe_sink.writer_schemas import WriterSchemaUpgrade
 
@@ -106,18 +106,19 @@ class SinkWriter:
         # Resolve every schema first: an unknown id fails the batch before anything is written.
         schemas = {p.schema_id: self._schemas(p.schema_id) for p in payloads}
         inserts = 0
-        for round_ in rounds:
-            by_schema: dict[int, list[bytes]] = defaultdict(list)
-            for payload in round_:
-                by_schema[payload.schema_id].append(payload.body)
-            for schema_id, bodies in sorted(by_schema.items()):
-                # Another writer schema's nested records do not load as-is (writer_schemas.py).
-                self._insert(container_file(*self._upgrade(schemas[schema_id], bodies)))
-                inserts += 1
-        # A re-analysis (callpipe reprocess) replaced stored rows: put their hours' rollups right
-        # before the offsets are committed, so a crash here redoes it on redelivery (marks stay).
-        if inserts:
-            self._rollups.correct()
+        with ROLLUP_WRITE_LOCK:
+            for round_ in rounds:
+                by_schema: dict[int, list[bytes]] = defaultdict(list)
+                for payload in round_:
+                    by_schema[payload.schema_id].append(payload.body)
+                for schema_id, bodies in sorted(by_schema.items()):
+                    # Another writer schema's nested records do not load as-is (writer_schemas.py).
+                    self._insert(container_file(*self._upgrade(schemas[schema_id], bodies)))
+                    inserts += 1
+            # A re-analysis (callpipe reprocess) replaced stored rows: put their hours' rollups
+            # right before the offsets are committed, so a crash here redoes it on redelivery.
+            if inserts:
+                self._rollups.correct()
         return BatchResult(len(payloads), inserts, time.perf_counter() - started)
 
     def _erased(self, call_ids: list[str]) -> set[str]:

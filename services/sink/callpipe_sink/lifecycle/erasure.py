@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from callpipe.errors import InvalidInputError
 from callpipe.store import RecordingStore, original_uri_of
-from callpipe_sink.lifecycle.rollup_correction import RollupCorrector
+from callpipe_sink.lifecycle.rollup_correction import ROLLUP_WRITE_LOCK, RollupCorrector
 from callpipe_sink.warehouse import Warehouse
 
 __all__ = ["PER_CALL_TABLES", "Eraser", "ErasureReport", "ErasureRequest", "Tombstones", "call_hash"]
@@ -143,9 +143,6 @@ class Eraser:
                 for uri in objects:
                     await self._store.delete(uri)
             await asyncio.to_thread(self._delete_rows, call_ids)
-            # The hourly rollups hold counts, not call data, but an erased call should not be
-            # counted there either: its hours are recomputed from what remains.
-            await asyncio.to_thread(RollupCorrector(self._wh).correct)
         report.objects_deleted = len(objects)
         report.seconds = time.perf_counter() - started
         if not dry_run:
@@ -180,6 +177,11 @@ class Eraser:
         )
 
     def _delete_rows(self, call_ids: list[str]) -> None:
+        # With the sink's batches held off: the recompute below must not interleave with theirs.
+        with ROLLUP_WRITE_LOCK:
+            self._delete_rows_and_rollups(call_ids)
+
+    def _delete_rows_and_rollups(self, call_ids: list[str]) -> None:
         # Marked first: the rows name the hours, and a crash after this leaves the marks for the
         # writer's next correction.
         self._wh.command(
@@ -194,6 +196,9 @@ class Eraser:
                 "SETTINGS mutations_sync = 2",
                 {"ids": call_ids},
             )
+        # The hourly rollups hold counts, not call data, but an erased call should not be counted
+        # there either: its hours are recomputed from what remains.
+        RollupCorrector(self._wh).correct()
 
     def _objects(self, call_ids: list[str]) -> tuple[list[str], list[str]]:
         """Audio URIs and ingest's markers naming these calls: (in this store, elsewhere)."""

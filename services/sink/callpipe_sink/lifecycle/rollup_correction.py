@@ -19,14 +19,20 @@ twice in that hour; the next re-analysis touching the hour puts it right.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
 from callpipe_sink.warehouse import Warehouse
 
-__all__ = ["ROLLUP_RECOMPUTE", "CorrectionResult", "RollupCorrector"]
+__all__ = ["ROLLUP_RECOMPUTE", "ROLLUP_WRITE_LOCK", "CorrectionResult", "RollupCorrector"]
 
 log = logging.getLogger(__name__)
+
+# The sink's batches and an erasure served by the same process both change rollups: a batch
+# inserted between a recompute's DELETE and INSERT of its hour would be counted twice. Holders:
+# ``SinkWriter.write`` (insert + correct) and ``Eraser`` (delete rows + correct).
+ROLLUP_WRITE_LOCK = threading.Lock()
 
 _HOURS = "toStartOfHour(started_at) IN {hours:Array(DateTime('UTC'))}"
 
