@@ -110,6 +110,11 @@ async def test_topic_to_chdb_with_dlq_outage_and_replay(
     assert by_class[b"InvalidInputError"].value() == bad_bytes
     assert b"satisfaction_score" in dict(by_class[b"InvalidInputError"].headers())["x-callpipe-error-message"]
 
+    # Every stored call's turns and nothing of the dead-lettered one (migration 0011).
+    assert _count(warehouse, "SELECT count() FROM {db:Identifier}.utterances") == sum(
+        len(e["utterances"]) for e in events
+    )
+
     # Replay everything from offset 0 under a new consumer group: nothing may change.
     before = {
         "utterances": _count(warehouse, "SELECT count() FROM {db:Identifier}.utterances"),
