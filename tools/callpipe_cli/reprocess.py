@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from callpipe_sink.lifecycle.reprocess import DEFAULT_DRIP_PER_S
+from callpipe_sink.settings import DEFAULT_REPROCESS_CHECKPOINT_DIR
 
 __all__ = ["main", "progress_line"]
 
@@ -51,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
         help="most calls published per second (drip; keep it below the analyzers' spare capacity)",
     )
     p.add_argument("--max-calls", type=int, help="stop after this many calls")
-    p.add_argument("--checkpoint", type=Path, help="resume file (default var/reprocess/<selection>.json)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help=f"resume file (default {DEFAULT_REPROCESS_CHECKPOINT_DIR}/<selection>.json)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print how many calls match; publish nothing")
     return p
 
@@ -87,7 +92,7 @@ async def _reprocess(args: argparse.Namespace) -> dict[str, Any]:
         rate_per_s=args.rate,
         max_calls=args.max_calls,
     )
-    path = args.checkpoint or Path("var/reprocess") / f"{request.fingerprint()}.json"
+    path = args.checkpoint or Path(DEFAULT_REPROCESS_CHECKPOINT_DIR) / f"{request.fingerprint()}.json"
     warehouse = open_warehouse(WarehouseSettings())
     started = time.monotonic()
 

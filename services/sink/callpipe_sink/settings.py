@@ -10,7 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from callpipe.auth import OidcSettings, check_static_token
 from callpipe.settings import RunnerSettings
 
-__all__ = ["InsightsSettings", "SinkRunnerSettings", "WarehouseSettings"]
+# Checkpoint files of reprocess jobs: the admin API's (INSIGHTS_REPROCESS_CHECKPOINT_DIR) and the CLI's.
+DEFAULT_REPROCESS_CHECKPOINT_DIR = "var/reprocess"
+
+__all__ = ["DEFAULT_REPROCESS_CHECKPOINT_DIR", "InsightsSettings", "SinkRunnerSettings", "WarehouseSettings"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -71,7 +74,7 @@ class InsightsSettings(BaseSettings):
         "without it (and without AUTH_JWKS_URL) admin endpoints answer 503.",
     )
     reprocess_checkpoint_dir: str = Field(
-        default="var/reprocess",
+        default=DEFAULT_REPROCESS_CHECKPOINT_DIR,
         description="Where POST /admin/reprocess keeps each job's checkpoint (resume after a restart).",
     )
     max_page_size: int = Field(default=500, ge=1)

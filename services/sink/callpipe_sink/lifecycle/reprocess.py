@@ -43,6 +43,7 @@ from callpipe.models.transcript import Utterance
 from callpipe_sink.warehouse import Warehouse
 
 __all__ = [
+    "DEFAULT_DRIP_PER_S",
     "Checkpoint",
     "ReprocessReport",
     "ReprocessRequest",
