@@ -94,16 +94,15 @@ class _RetentionSweep:
 
 
 async def _start_retention(
-    warehouse: Warehouse, retention: RetentionSettings, *, sweep: bool
-) -> tuple[SweepableStore | None, _RetentionSweep | None]:
-    """TTLs from the settings; with ``sweep``, the S3 lifecycle rule and the periodic store sweep
-    (the store returned is the caller's to close)."""
+    warehouse: Warehouse, retention: RetentionSettings, store: SweepableStore | None
+) -> _RetentionSweep | None:
+    """TTLs from the settings; with a ``store`` (the sink's, not migrate mode's), the S3
+    lifecycle rule and the periodic store sweep."""
     changed = await asyncio.to_thread(apply_ttls, warehouse, retention)
     log.info("retention applied", extra={"ttl_statements": len(changed)})
     audio = audio_retention(retention)
-    if not sweep or not (audio.enabled or retention.s3_lifecycle):
-        return None, None
-    store = open_recording_store(RecordingStoreSettings())
+    if store is None or not (audio.enabled or retention.s3_lifecycle):
+        return None
     if retention.s3_lifecycle:
         from callpipe.store._s3 import S3RecordingStore  # only S3 has lifecycle rules
 
@@ -113,14 +112,15 @@ async def _start_retention(
         else:
             log.warning("RETENTION_S3_LIFECYCLE is set but the recording store is not S3: ignored")
     if not audio.enabled or retention.sweep_interval_s == 0:
-        return store, None
-    return store, _RetentionSweep(store, audio, retention.sweep_interval_s)
+        return None
+    return _RetentionSweep(store, audio, retention.sweep_interval_s)
 
 
-def _api_server(warehouse: Warehouse, insights: InsightsSettings) -> _EmbeddedServer:
+def _api_server(
+    warehouse: Warehouse, insights: InsightsSettings, recordings: SweepableStore
+) -> _EmbeddedServer:
     # The erasure endpoint deletes audio too: the same recording store ingest and transcriber use.
     # The same store serves playback of a call's audio on the page.
-    recordings = open_recording_store(RecordingStoreSettings())
     eraser = Eraser(warehouse, recordings)
     reprocess: ReprocessJobs | None = None
     if insights.admin_token is not None or insights.oidc.enabled:
@@ -159,11 +159,13 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
         if warehouse is None:
             yield None  # stopped while the warehouse was still unreachable
             return
-        swept_store: SweepableStore | None = None
+        recordings: SweepableStore | None = None
         try:
+            # One recording store for the process: the retention sweep, erasure and playback.
+            recordings = open_recording_store(RecordingStoreSettings())
             # The process that migrates also sets the TTLs and sweeps the store (insights-only
             # processes do neither).
-            swept_store, sweep = await _start_retention(warehouse, RetentionSettings(), sweep=True)
+            sweep = await _start_retention(warehouse, RetentionSettings(), recordings)
             topics = env.topics
             writer = SinkWriter(warehouse, SchemaResolver(env.registry))
             stage: BatchStage[AnalysisPayload] = BatchStage(
@@ -194,7 +196,7 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
             # With a server the API may also run on its own (mode "insights"); in embedded mode it
             # must run here, since no other process can open the chdb directory.
             if insights.enabled:
-                companions["insights-api"] = _InsightsAPI(_api_server(warehouse, insights))
+                companions["insights-api"] = _InsightsAPI(_api_server(warehouse, insights, recordings))
                 log.info("insights API listening", extra={"host": insights.host, "port": insights.port})
             yield StagePlan(
                 stage,
@@ -203,8 +205,8 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
                 companions=companions,
             )
         finally:
-            if swept_store is not None:
-                await swept_store.aclose()
+            if recordings is not None:
+                await recordings.aclose()
             warehouse.close()
 
     return build
@@ -230,11 +232,15 @@ async def run_without_stage(
         return 0
     try:
         if mode == "migrate":
-            await _start_retention(warehouse, RetentionSettings(), sweep=False)
+            await _start_retention(warehouse, RetentionSettings(), None)
         if mode == "insights":
-            server = _api_server(warehouse, insights)
-            log.info("insights API listening", extra={"host": insights.host, "port": insights.port})
-            await server.serve()
+            recordings = open_recording_store(RecordingStoreSettings())
+            try:
+                server = _api_server(warehouse, insights, recordings)
+                log.info("insights API listening", extra={"host": insights.host, "port": insights.port})
+                await server.serve()
+            finally:
+                await recordings.aclose()
         return 0
     finally:
         warehouse.close()
