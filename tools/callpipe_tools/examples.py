@@ -190,18 +190,7 @@ def example_analysis(
         stt_model=transcript.model,
         audio_uri=transcript.audio_uri,
         audio_duration_s=transcript.audio_duration_s,
-        utterances=[
-            AnalyzedUtterance(
-                role=u.role,
-                speaker=u.speaker,
-                channel=u.channel,
-                start_s=u.start_s,
-                end_s=u.end_s,
-                text=u.text,
-                sentiment=0.1,
-            )
-            for u in transcript.utterances
-        ],
+        utterances=[AnalyzedUtterance.of(u, 0.1) for u in transcript.utterances],
         metadata=metadata,
         received_at=transcript.received_at,
         analyzed_at=transcript.received_at + timedelta(seconds=30),

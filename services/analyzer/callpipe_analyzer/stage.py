@@ -110,16 +110,7 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
         audio_uri=audio_uri,
         audio_duration_s=event.audio_duration_s,
         utterances=[
-            AnalyzedUtterance(
-                role=u.role,
-                speaker=u.speaker,
-                channel=u.channel,
-                start_s=u.start_s,
-                end_s=u.end_s,
-                text=u.text,
-                sentiment=round(s, 4),
-            )
-            for u, s in zip(utterances, sentiments, strict=True)
+            AnalyzedUtterance.of(u, round(s, 4)) for u, s in zip(utterances, sentiments, strict=True)
         ],
         metadata=event.metadata,
         received_at=event.received_at,

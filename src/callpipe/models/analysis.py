@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from callpipe.models.common import CallMetadata, Contract, RecordingSource, Role, StageTiming
+from callpipe.models.transcript import Utterance
 
 
 class AnalysisStatus(StrEnum):
@@ -161,6 +162,19 @@ class AnalyzedUtterance(Contract):
     end_s: float = Field(description="End, seconds.")
     text: str = Field(description="Text after PII/PCI redaction.")
     sentiment: float | None = Field(default=None, description="Utterance sentiment from -1 to 1.")
+
+    @classmethod
+    def of(cls, utterance: Utterance, sentiment: float | None) -> AnalyzedUtterance:
+        """The stored form of a (redacted) transcript turn with its sentiment."""
+        return cls(
+            role=utterance.role,
+            speaker=utterance.speaker,
+            channel=utterance.channel,
+            start_s=utterance.start_s,
+            end_s=utterance.end_s,
+            text=utterance.text,
+            sentiment=sentiment,
+        )
 
 
 class CategoryEvidence(Contract):
