@@ -44,8 +44,17 @@ from threadpoolctl import threadpool_limits
 
 from callpipe_transcriber.audio import speech_activity
 from callpipe_transcriber.speaker_embedding import load_campplus
+from callpipe_transcriber.speaker_segmentation import RATE as SEGMENTATION_RATE
+from callpipe_transcriber.speaker_segmentation import ChunkSegmentation, load_segmentation, segment_chunks
 
-__all__ = ["DiarizationOptions", "DiarizationResult", "SpeakerTurn", "cluster_speakers", "diarize"]
+__all__ = [
+    "DiarizationOptions",
+    "DiarizationResult",
+    "SpeakerTurn",
+    "cluster_speakers",
+    "cluster_with_cannot_links",
+    "diarize",
+]
 
 _FRAME_S = 0.02
 
@@ -60,6 +69,10 @@ class DiarizationOptions:
     min_speaker_s: float = 3.0
     batch: int = 4
     blas_threads: int | None = 1  # None: no limit
+    # Second look with the segmentation network when the embeddings find one voice (see docstring).
+    segmentation_check: bool = True
+    two_speaker_chunk_share: float = 0.3
+    min_local_speaker_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +160,125 @@ def cluster_speakers(
     return labels
 
 
+def cluster_with_cannot_links(
+    embeddings: npt.NDArray[np.float32],
+    durations: npt.NDArray[np.float64],
+    units: npt.NDArray[np.int64],
+    cannot_link: npt.NDArray[np.bool_],
+    threshold: float,
+    min_speaker_s: float,
+) -> npt.NDArray[np.int64]:
+    """Average-linkage clustering of windows that starts from segmentation units and keeps apart
+    units the segmentation heard as different local speakers of one chunk.
+
+    ``units[i]``: the unit of window ``i`` (windows of one unit start in one cluster), or -1 for a
+    window no local speaker dominates (it starts alone). ``cannot_link[u, v]``: units ``u`` and
+    ``v`` must never share a cluster; merged clusters inherit the constraints of both.
+    """
+    n = len(embeddings)
+    n_units = cannot_link.shape[0]
+    members: list[list[int]] = [[] for _ in range(n_units)]
+    for i, u in enumerate(units.tolist()):
+        if u >= 0:
+            members[u].append(i)
+    members = [m for m in members if m] + [[i] for i in range(n) if units[i] < 0]
+    kept = [u for u in range(n_units) if any(units == u)]
+    m = len(members)
+    cannot = np.zeros((m, m), dtype=bool)
+    cannot[: len(kept), : len(kept)] = cannot_link[np.ix_(kept, kept)]
+    onehot = np.zeros((n, m))
+    for c, rows in enumerate(members):
+        onehot[rows, c] = 1.0
+    sizes = onehot.sum(axis=0)
+    sim = (embeddings @ embeddings.T).astype(np.float64)
+    link = (onehot.T @ sim @ onehot) / np.outer(sizes, sizes)
+    np.fill_diagonal(link, -np.inf)
+    alive = np.ones(m, dtype=bool)
+    while alive.sum() > 1:
+        masked = np.where(alive[:, None] & alive[None, :] & ~cannot, link, -np.inf)
+        i, j = divmod(int(np.argmax(masked)), m)
+        if masked[i, j] < threshold:
+            break
+        link[i, :] = (sizes[i] * link[i, :] + sizes[j] * link[j, :]) / (sizes[i] + sizes[j])
+        link[:, i] = link[i, :]
+        link[i, i] = -np.inf
+        cannot[i, :] |= cannot[j, :]
+        cannot[:, i] = cannot[i, :]
+        sizes[i] += sizes[j]
+        alive[j] = False
+        members[i].extend(members[j])
+        members[j] = []
+    groups = [g for g in members if g]
+    speech = [float(durations[g].sum()) for g in groups]
+    big = [g for g, s in zip(groups, speech, strict=True) if s >= min_speaker_s] or [
+        groups[int(np.argmax(speech))]
+    ]
+    centroids = np.stack([embeddings[g].mean(axis=0) for g in big])
+    labels = np.zeros(n, dtype=np.int64)
+    for g in groups:
+        if g in big:
+            labels[g] = big.index(g)
+        else:  # too little speech for a party: the most similar large speaker
+            labels[g] = int(np.argmax(centroids @ embeddings[g].mean(axis=0)))
+    return labels
+
+
+def _local_speaker_units(
+    windows: list[tuple[float, float]], seg: ChunkSegmentation
+) -> tuple[npt.NDArray[np.int64], list[tuple[int, int]]]:
+    """Each window's unit: the (chunk, local speaker) dominating at least half of its frames in the
+    chunk holding its centre, as an index into the returned keys (-1 when none dominates)."""
+    chunks = seg.activity.shape[0]
+    unit_of = np.full(len(windows), -1, dtype=np.int64)
+    keys: list[tuple[int, int]] = []
+    for w, (s, e) in enumerate(windows):
+        c = min(chunks - 1, int(np.searchsorted(seg.starts_s, (s + e) / 2, side="right")) - 1)
+        times = seg.frame_times(c)
+        inside = (times >= s) & (times < e)
+        if not inside.any():
+            continue
+        share = seg.activity[c, inside].mean(axis=0)
+        k = int(np.argmax(share))
+        if share[k] < 0.5:
+            continue
+        if (c, k) not in keys:
+            keys.append((c, k))
+        unit_of[w] = keys.index((c, k))
+    return unit_of, keys
+
+
+def _segmentation_labels(
+    samples: npt.NDArray[np.float32],
+    windows: list[tuple[float, float]],
+    embeddings: npt.NDArray[np.float32],
+    durations: npt.NDArray[np.float64],
+    opts: DiarizationOptions,
+) -> npt.NDArray[np.int64] | None:
+    """Labels from the cannot-link re-clustering, or None when segmentation hears one voice too.
+
+    The re-clustering runs only when, in at least ``two_speaker_chunk_share`` of the chunks with
+    speech, two or more local speakers each hold ``min_local_speaker_s`` of the windows.
+    """
+    seg = segment_chunks(samples, load_segmentation())
+    unit_of, keys = _local_speaker_units(windows, seg)
+    if not keys:
+        return None
+    unit_speech = np.bincount(unit_of[unit_of >= 0], weights=durations[unit_of >= 0], minlength=len(keys))
+    chunk_speakers: dict[int, int] = {}
+    for (chunk, _), speech in zip(keys, unit_speech.tolist(), strict=True):
+        chunk_speakers[chunk] = chunk_speakers.get(chunk, 0) + (speech >= opts.min_local_speaker_s)
+    share = sum(n >= 2 for n in chunk_speakers.values()) / len(chunk_speakers)
+    if share < opts.two_speaker_chunk_share:
+        return None
+    chunk = np.array([c for c, _ in keys])
+    local = np.array([k for _, k in keys])
+    cannot = (chunk[:, None] == chunk[None, :]) & (local[:, None] != local[None, :])
+    labels = cluster_with_cannot_links(
+        embeddings, durations, unit_of, cannot, opts.merge_similarity, opts.min_speaker_s
+    )
+    return labels if len(set(labels.tolist())) >= 2 else None
+
+
 def diarize(
     samples: npt.NDArray[np.float32], rate: int, options: DiarizationOptions | None = None
 ) -> DiarizationResult:
@@ -178,6 +310,11 @@ def diarize(
         )
     durations = np.array([e - s for s, e in windows])
     labels = cluster_speakers(embeddings, durations, opts.merge_similarity, opts.min_speaker_s)
+    if opts.segmentation_check and rate == SEGMENTATION_RATE and len(set(labels.tolist())) == 1:
+        with threadpool_limits(limits=opts.blas_threads, user_api="blas"):
+            relabelled = _segmentation_labels(samples, windows, embeddings, durations, opts)
+        if relabelled is not None:
+            labels = relabelled
     for k in range(1, len(labels) - 1):
         contiguous = windows[k - 1][1] == windows[k][0] and windows[k][1] == windows[k + 1][0]
         if contiguous and labels[k - 1] == labels[k + 1] != labels[k]:
