@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from callpipe.errors import DependencyUnavailableError
-from callpipe_transcriber.diarize import cluster_speakers, diarize
+from callpipe_transcriber.diarize import cluster_speakers, cluster_with_cannot_links, diarize
 from callpipe_transcriber.speaker_embedding import load_campplus
 
 from .transcriber_unit_support import Clip
@@ -43,6 +43,54 @@ def test_a_voice_with_too_little_speech_is_not_a_party() -> None:
     labels = cluster_speakers(x, np.full(len(x), 1.5), threshold=0.35, min_speaker_s=3.0)
     assert len(set(labels.tolist())) == 2
     assert _same_partition(labels[:-1], truth[:-1])
+
+
+def _alike_voices(rng: np.random.Generator, per_chunk: int, chunks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two voices whose embeddings barely differ (like two similar synthetic voices), alternating
+    in every chunk: window embeddings, truth."""
+    dim = 32
+    shared = rng.normal(size=dim)
+    offset = rng.normal(size=dim)
+    offset *= 0.35 * np.linalg.norm(shared) / np.linalg.norm(offset)
+    rows, truth = [], []
+    for _ in range(chunks):
+        for k in range(per_chunk):
+            voice = k % 2
+            rows.append(shared + (offset if voice else -offset) + rng.normal(0, 0.15, size=dim))
+            truth.append(voice)
+    x = np.vstack(rows)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), np.array(truth)
+
+
+def test_cannot_links_keep_two_alike_voices_apart() -> None:
+    per_chunk, chunks = 6, 5
+    x, truth = _alike_voices(np.random.default_rng(11), per_chunk, chunks)
+    durations = np.full(len(x), 1.5)
+    assert len(set(cluster_speakers(x, durations, threshold=0.35, min_speaker_s=3.0).tolist())) == 1
+    chunk = np.repeat(np.arange(chunks), per_chunk)
+    units = chunk * 2 + truth  # segmentation: local speaker = voice within each chunk
+    unit_chunk, unit_local = np.arange(2 * chunks) // 2, np.arange(2 * chunks) % 2
+    cannot = (unit_chunk[:, None] == unit_chunk[None, :]) & (unit_local[:, None] != unit_local[None, :])
+    labels = cluster_with_cannot_links(x, durations, units, cannot, threshold=0.35, min_speaker_s=3.0)
+    assert _same_partition(labels, truth)
+
+
+def test_without_cannot_links_one_voice_stays_one_speaker() -> None:
+    x, _ = _voices(np.random.default_rng(5), [14])
+    durations = np.full(len(x), 1.5)
+    units = np.arange(len(x)) // 4  # four windows per local speaker, one per chunk
+    cannot = np.zeros((units.max() + 1,) * 2, dtype=bool)
+    labels = cluster_with_cannot_links(x, durations, units, cannot, threshold=0.35, min_speaker_s=3.0)
+    assert set(labels.tolist()) == {0}
+
+
+def test_windows_no_local_speaker_dominates_join_the_nearest_voice() -> None:
+    x, truth = _voices(np.random.default_rng(8), [8, 8])
+    durations = np.full(len(x), 1.5)
+    units = np.where(np.arange(len(x)) % 3 == 0, -1, truth)  # a third of the windows: no unit
+    cannot = np.array([[False, True], [True, False]])
+    labels = cluster_with_cannot_links(x, durations, units, cannot, threshold=0.35, min_speaker_s=3.0)
+    assert _same_partition(labels, truth)
 
 
 def _resampled(samples: np.ndarray, rate: int) -> np.ndarray:
