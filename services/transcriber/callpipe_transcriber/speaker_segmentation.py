@@ -34,6 +34,7 @@ __all__ = [
     "SEGMENTATION_SHA256",
     "ChunkSegmentation",
     "PyanNet",
+    "bidirectional_lstm",
     "load_segmentation",
     "segment_chunks",
 ]
@@ -99,7 +100,7 @@ def _max_pool3(x: F32) -> F32:
 
 def _conv1d(x: F32, weight: F32, bias: F32 | None, stride: int = 1) -> F32:
     """x: (B, C, T); weight: (O, C, K); no padding."""
-    out_c, in_c, k = weight.shape
+    _, in_c, k = weight.shape
     t_out = (x.shape[2] - k) // stride + 1
     cols = np.lib.stride_tricks.as_strided(
         x,
@@ -118,7 +119,9 @@ def _sigmoid(x: F32) -> F32:
     return out
 
 
-def sinc_filters(w: dict[str, F32], sample_rate: int = RATE, min_low_hz: float = 50.0, min_band_hz: float = 50.0) -> F32:
+def sinc_filters(
+    w: dict[str, F32], sample_rate: int = RATE, min_low_hz: float = 50.0, min_band_hz: float = 50.0
+) -> F32:
     """asteroid's ParamSincFB filters (80, 1, 251) from the learned cut-offs (cos half, sin half)."""
     prefix = "sincnet.conv1d.0.filterbank."
     low = min_low_hz + np.abs(w[prefix + "low_hz_"].astype(np.float64))
@@ -135,15 +138,40 @@ def sinc_filters(w: dict[str, F32], sample_rate: int = RATE, min_low_hz: float =
     return filters[:, None, :].astype(np.float32)
 
 
+def bidirectional_lstm(x: F32, w_ih: F32, w_hh: F32, bias: F32) -> F32:
+    """One bidirectional LSTM layer (torch's gate order), both directions stepped together.
+
+    x: (B, T, in); w_ih: (2, 4H, in) and w_hh: (2, H, 4H) (transposed) and bias (2, 4H) for the
+    forward and reverse directions → (B, T, 2H): forward then reverse outputs.
+    """
+    b, t, _ = x.shape
+    hidden = w_hh.shape[1]
+    gates_in = np.einsum("bti,dgi->dbtg", x, w_ih, optimize=True) + bias[:, None, None, :]
+    gates_in[1] = gates_in[1, :, ::-1].copy()  # the reverse direction reads time backwards
+    h = np.zeros((2, b, hidden), dtype=np.float32)
+    c = np.zeros((2, b, hidden), dtype=np.float32)
+    out = np.empty((2, b, t, hidden), dtype=np.float32)
+    for step in range(t):
+        g = gates_in[:, :, step] + np.matmul(h, w_hh)  # (2, B, 512): input, forget, cell, output
+        i_f_o = _sigmoid(g[..., np.r_[0:hidden, hidden : 2 * hidden, 3 * hidden : 4 * hidden]])
+        c = i_f_o[..., hidden : 2 * hidden] * c + i_f_o[..., :hidden] * np.tanh(
+            g[..., 2 * hidden : 3 * hidden]
+        )
+        h = i_f_o[..., 2 * hidden :] * np.tanh(c)
+        out[:, :, step] = h
+    result: F32 = np.concatenate([out[0], out[1, :, ::-1]], axis=2)
+    return result
+
+
 class PyanNet:
     """segmentation-3.0 inference: (B, samples) 16 kHz chunks → (B, frames, 7) powerset log-probs."""
 
     _LSTM_LAYERS = 4
 
     def __init__(self, state: dict[str, Any]) -> None:
-        self._w: dict[str, F32] = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
-        self._filters = sinc_filters(self._w)
-        w = self._w
+        self.weights: dict[str, F32] = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
+        self._filters = sinc_filters(self.weights)
+        w = self.weights
         self._lstm: list[tuple[F32, F32, F32]] = []
         for layer in range(self._LSTM_LAYERS):
             names = (f"l{layer}", f"l{layer}_reverse")
@@ -154,40 +182,24 @@ class PyanNet:
 
     def sincnet(self, waveforms: F32) -> F32:
         """(B, samples) → (B, 60, frames)."""
-        w = self._w
+        w = self.weights
         x = waveforms[:, None, :].astype(np.float32)
         x = _instance_norm(x, w["sincnet.wav_norm1d.weight"], w["sincnet.wav_norm1d.bias"])
         x = np.abs(_conv1d(x, self._filters, None, stride=10))
-        x = _leaky_relu(_instance_norm(_max_pool3(x), w["sincnet.norm1d.0.weight"], w["sincnet.norm1d.0.bias"]))
+        x = _leaky_relu(
+            _instance_norm(_max_pool3(x), w["sincnet.norm1d.0.weight"], w["sincnet.norm1d.0.bias"])
+        )
         for i in (1, 2):
             x = _conv1d(x, w[f"sincnet.conv1d.{i}.weight"], w[f"sincnet.conv1d.{i}.bias"])
             x = _max_pool3(x)
             x = _leaky_relu(_instance_norm(x, w[f"sincnet.norm1d.{i}.weight"], w[f"sincnet.norm1d.{i}.bias"]))
         return x
 
-    def _bilstm(self, x: F32, w_ih: F32, w_hh: F32, bias: F32) -> F32:
-        """One bidirectional layer, both directions stepped together. x: (B, T, in) → (B, T, 256)."""
-        b, t, _ = x.shape
-        hidden = w_hh.shape[1]
-        gates_in = np.einsum("bti,dgi->dbtg", x, w_ih, optimize=True) + bias[:, None, None, :]
-        gates_in[1] = gates_in[1, :, ::-1].copy()  # the reverse direction reads time backwards
-        h = np.zeros((2, b, hidden), dtype=np.float32)
-        c = np.zeros((2, b, hidden), dtype=np.float32)
-        out = np.empty((2, b, t, hidden), dtype=np.float32)
-        for step in range(t):
-            g = gates_in[:, :, step] + np.matmul(h, w_hh)  # (2, B, 512): input, forget, cell, output
-            i_f_o = _sigmoid(g[..., np.r_[0:hidden, hidden : 2 * hidden, 3 * hidden : 4 * hidden]])
-            c = i_f_o[..., hidden : 2 * hidden] * c + i_f_o[..., :hidden] * np.tanh(g[..., 2 * hidden : 3 * hidden])
-            h = i_f_o[..., 2 * hidden :] * np.tanh(c)
-            out[:, :, step] = h
-        result: F32 = np.concatenate([out[0], out[1, :, ::-1]], axis=2)
-        return result
-
     def __call__(self, waveforms: F32) -> F32:
-        w = self._w
+        w = self.weights
         x = np.ascontiguousarray(self.sincnet(waveforms).transpose(0, 2, 1))  # (B, T, 60)
         for w_ih, w_hh, bias in self._lstm:
-            x = self._bilstm(x, w_ih, w_hh, bias)
+            x = bidirectional_lstm(x, w_ih, w_hh, bias)
         for i in (0, 1):
             x = _leaky_relu(x @ w[f"linear.{i}.weight"].T + w[f"linear.{i}.bias"])
         logits = x @ w["classifier.weight"].T + w["classifier.bias"]
@@ -233,6 +245,10 @@ class ChunkSegmentation:
 
     starts_s: npt.NDArray[np.float64]
     activity: npt.NDArray[np.bool_]
+
+    def chunk_for(self, t: float) -> int:
+        """The chunk whose centre is nearest to ``t`` (where the network had most context)."""
+        return int(np.argmin(np.abs(self.starts_s + CHUNK_S / 2 - t)))
 
     def frame_times(self, chunk: int) -> npt.NDArray[np.float64]:
         """Centre of each frame of ``chunk`` in seconds from the start of the recording."""

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from callpipe.errors import DependencyUnavailableError
-from callpipe_transcriber.diarize import cluster_speakers, cluster_with_cannot_links, diarize
+from callpipe_transcriber.diarize import (
+    DiarizationOptions,
+    cluster_speakers,
+    cluster_with_cannot_links,
+    diarize,
+)
 from callpipe_transcriber.speaker_embedding import load_campplus
 
 from .transcriber_unit_support import Clip
@@ -114,6 +120,34 @@ def test_one_voice_is_one_speaker(clip: Clip) -> None:
     result = diarize(_resampled(agent_only, clip.rate), 16000)
     assert result.speakers == 1
     assert result.separation == 0.0
+    assert result.overlaps == ()
+
+
+def test_where_embeddings_merge_two_voices_the_segmentation_keeps_them_apart(clip: Clip) -> None:
+    mono = _resampled(clip.mono, clip.rate)
+    merge_all = DiarizationOptions(merge_similarity=-1.0)  # embeddings alone: one cluster, always
+    assert diarize(mono, 16000, replace(merge_all, segmentation=False)).speakers == 1
+    result = diarize(mono, 16000, merge_all)
+    assert result.speakers == 2
+    first, second, third = ((t.start_s + t.end_s) / 2 for t in clip.turns)
+    assert result.speaker_at(first) == result.speaker_at(third) != result.speaker_at(second)
+
+
+def test_talk_over_is_marked_as_overlap(clip: Clip) -> None:
+    agent = _resampled(clip.stereo[:, 1], clip.rate)
+    caller = _resampled(clip.stereo[:, 0], clip.rate)
+    greeting, reply = clip.turns[0], clip.turns[1]
+    # The caller's reply starts 3 s early, over the end of the agent's greeting.
+    piece = caller[int(reply.start_s * 16000) : int(reply.end_s * 16000)]
+    start = int((reply.start_s - 3.0) * 16000)
+    mixed = agent.copy()
+    mixed[start : start + len(piece)] += piece
+    result = diarize(mixed, 16000)
+    talk_over = (reply.start_s - 3.0, greeting.end_s)
+    covered = sum(max(0.0, min(e, talk_over[1]) - max(s, talk_over[0])) for s, e in result.overlaps)
+    marked = sum(e - s for s, e in result.overlaps)
+    assert covered >= 0.6 * (talk_over[1] - talk_over[0])
+    assert marked <= 1.5 * (talk_over[1] - talk_over[0])
 
 
 def test_a_checkpoint_with_the_wrong_hash_is_refused(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from callpipe_transcriber.speaker_segmentation import (
     POWERSET,
     RATE,
     PyanNet,
+    bidirectional_lstm,
     frame_count,
     load_segmentation,
     powerset_to_speakers,
@@ -57,11 +58,11 @@ def test_ten_seconds_give_589_frames_of_powerset_log_probabilities(model: PyanNe
     out = model(chunks)
     assert out.shape == (2, frame_count(10 * RATE), len(POWERSET)) == (2, 589, 7)
     np.testing.assert_allclose(np.exp(out).sum(axis=2), 1.0, atol=1e-5)
-    assert FRAME_STEP_S == pytest.approx(270 / RATE)
+    assert pytest.approx(270 / RATE) == FRAME_STEP_S
 
 
 def test_each_sinc_filter_passes_its_own_band(model: PyanNet) -> None:
-    weights = model._w  # noqa: SLF001 - the learned cut-offs are the reference here
+    weights = model.weights
     filters = sinc_filters(weights)[:, 0]
     assert filters.shape == (80, 251)
     cos, sin = filters[:40], filters[40:]
@@ -92,14 +93,14 @@ def _naive_lstm(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, bias: np.ndar
     return np.array(out)
 
 
-def test_the_bidirectional_lstm_matches_a_step_by_step_reference(model: PyanNet) -> None:
+def test_the_bidirectional_lstm_matches_a_step_by_step_reference() -> None:
     rng = np.random.default_rng(3)
     hidden, inputs, steps = 4, 3, 6
     w_ih = rng.normal(size=(2, 4 * hidden, inputs)).astype(np.float32)
     w_hh = rng.normal(size=(2, 4 * hidden, hidden)).astype(np.float32)
     bias = rng.normal(size=(2, 4 * hidden)).astype(np.float32)
     x = rng.normal(size=(1, steps, inputs)).astype(np.float32)
-    out = model._bilstm(x, w_ih, np.ascontiguousarray(w_hh.transpose(0, 2, 1)), bias)  # noqa: SLF001
+    out = bidirectional_lstm(x, w_ih, np.ascontiguousarray(w_hh.transpose(0, 2, 1)), bias)
     forward = _naive_lstm(x[0], w_ih[0], w_hh[0], bias[0])
     backward = _naive_lstm(x[0, ::-1], w_ih[1], w_hh[1], bias[1])[::-1]
     np.testing.assert_allclose(out[0], np.concatenate([forward, backward], axis=1), atol=1e-5)
