@@ -318,14 +318,14 @@ def _segmentation_labels(
         return None
     unit_speech = np.bincount(unit_of[unit_of >= 0], weights=durations[unit_of >= 0], minlength=len(keys))
     chunk_speakers: dict[int, int] = {}
-    for (chunk, _), speech in zip(keys, unit_speech.tolist(), strict=True):
-        chunk_speakers[chunk] = chunk_speakers.get(chunk, 0) + (speech >= opts.min_local_speaker_s)
+    for (c, _), speech in zip(keys, unit_speech.tolist(), strict=True):
+        chunk_speakers[c] = chunk_speakers.get(c, 0) + (speech >= opts.min_local_speaker_s)
     share = sum(n >= 2 for n in chunk_speakers.values()) / len(chunk_speakers)
     if share < opts.two_speaker_chunk_share:
         return None
-    chunk = np.array([c for c, _ in keys])
+    chunk_of = np.array([c for c, _ in keys])
     local = np.array([k for _, k in keys])
-    cannot = (chunk[:, None] == chunk[None, :]) & (local[:, None] != local[None, :])
+    cannot = (chunk_of[:, None] == chunk_of[None, :]) & (local[:, None] != local[None, :])
     labels = cluster_with_cannot_links(
         embeddings, durations, unit_of, cannot, opts.merge_similarity, opts.min_speaker_s
     )

@@ -135,7 +135,8 @@ def sinc_filters(
     sin_left = (np.cos(ft_low) - np.cos(ft_high)) / (n_ / 2) * window
     sin = np.concatenate([sin_left, np.zeros((len(band), 1)), -sin_left[:, ::-1]], axis=1)
     filters = np.concatenate([cos, sin], axis=0) / (2 * np.concatenate([band, band])[:, None])
-    return filters[:, None, :].astype(np.float32)
+    out: F32 = filters[:, None, :].astype(np.float32)
+    return out
 
 
 def bidirectional_lstm(x: F32, w_ih: F32, w_hh: F32, bias: F32) -> F32:
