@@ -14,7 +14,10 @@ Runs the real transcriber stage (the configured engine, ``TRANSCRIBER_*``) on:
 - pyannote's ``sample.wav`` (mono): DER against ``sample.rttm`` (frame level, no collar,
   speakers mapped by the best assignment; utterance spans as the hypothesis);
 - the single-speaker clips (``single/``): WER against their references, and the checks
-  "one role only" and, for the mono-in-stereo ``jfk.flac``, "no duplicated utterance".
+  "one role only" and, for the mono-in-stereo ``jfk.flac``, "no duplicated utterance";
+- the diarizer's overlap spans (``DiarizationResult.overlaps``, the diarizer called directly):
+  precision and recall in time against the RTTM's overlapped speech on ``sample.wav``, and the
+  check "no overlap marked" on the single clips.
 
 Split (declared before any tuning; tune on ``dev`` only, run ``heldout`` once):
 ``DEV_CALLS`` / ``HELDOUT_CALLS`` below. The single clips and sample.wav are checks, in dev.
@@ -54,7 +57,7 @@ from callpipe.store import LocalRecordingStore
 from callpipe_bench.stt_cache import CachingEngine
 from callpipe_bench.wer import word_errors
 
-__all__ = ["DEV_CALLS", "HELDOUT_CALLS", "frame_truth", "main", "role_scores"]
+__all__ = ["DEV_CALLS", "HELDOUT_CALLS", "frame_truth", "main", "overlap_scores", "role_scores"]
 
 DEV_CALLS = ("SNG0072", "AWS_AutoRepairs40")
 HELDOUT_CALLS = ("SNG0480", "MUL1423")
@@ -273,6 +276,46 @@ async def _single_checks(runner: _Runner, single: Path) -> None:
     value = der(_rttm(single / "sample.rttm"), transcript, transcript.audio_duration_s)
     speakers = len({u.speaker for u in transcript.utterances})
     print(f"DER sample.wav (pyannote, 2 speakers): {value:.3f} (speakers found: {speakers})")
+    _overlap_checks(single, [name for name, _, _ in clips])
+
+
+def overlap_scores(
+    reference: list[tuple[float, float, str]], overlaps: tuple[tuple[float, float], ...], duration_s: float
+) -> tuple[float, float, float]:
+    """(seconds marked and truly overlapped, seconds marked, seconds overlapped in the reference)."""
+    n = int(np.ceil(duration_s / _FRAME_S)) + 1
+    talking = np.zeros(n, dtype=np.int64)
+    for a, b, _ in reference:
+        talking[int(a / _FRAME_S) : int(b / _FRAME_S)] += 1
+    truth = talking >= 2
+    marked = np.zeros(n, dtype=bool)
+    for a, b in overlaps:
+        marked[int(a / _FRAME_S) : int(b / _FRAME_S)] = True
+    return (
+        float((truth & marked).sum() * _FRAME_S),
+        float(marked.sum() * _FRAME_S),
+        float(truth.sum() * _FRAME_S),
+    )
+
+
+def _overlap_checks(single: Path, clips: list[str]) -> None:
+    """The diarizer's overlap spans (not part of the transcript) on sample.wav and the single clips."""
+    audio_mod = importlib.import_module("callpipe_transcriber.audio")
+    diarize = importlib.import_module("callpipe_transcriber.diarize").diarize
+
+    def overlaps(name: str) -> tuple[tuple[tuple[float, float], ...], float]:
+        audio = audio_mod.decode_audio((single / name).read_bytes())
+        return diarize(audio.mono(), audio.sample_rate).overlaps, audio.duration_s
+
+    spans, duration_s = overlaps("sample.wav")
+    hit, marked, truth = overlap_scores(_rttm(single / "sample.rttm"), spans, duration_s)
+    print(
+        f"overlap sample.wav: reference {truth:.2f} s, marked {marked:.2f} s, "
+        f"precision {hit / max(marked, 1e-9):.2f} recall {hit / max(truth, 1e-9):.2f}"
+    )
+    on_single = sum(e - s for name in clips for s, e in overlaps(name)[0])
+    verdict = "PASS" if on_single == 0 else "FAIL"
+    print(f"overlap marked on the single-speaker clips: {on_single:.2f} s ({verdict})")
 
 
 def main(argv: list[str] | None = None) -> int:

