@@ -1,0 +1,106 @@
+"""Draw airline-tweet rows for a new competitor set (held-out or training), disjoint from every set.
+
+    python -m callpipe_tools.training.competitor_sets --seed 7373 --other-carrier 90 --choice 30 --other 30
+
+Prints ``row<TAB>airline<TAB>group<TAB>sha256 prefix<TAB>text`` for the team to read and label;
+the text itself (``../shared/realdata/text/airline_tweets/Tweets.csv``, CC BY-NC-SA 4.0) is never
+written into the repository, only the row, the SHA-256 prefix and the labels. Groups, drawn in this
+order from the rows of no existing set: tweets naming another carrier than the one addressed
+(``other_carrier``), tweets with a choice/comparison word and no other carrier (``choice_word``), the
+rest (``other``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import html
+import random
+import re
+from pathlib import Path
+
+import yaml
+
+__all__ = ["CARRIERS", "CHOICE_WORDS", "group_of", "main", "used_rows"]
+
+_ROOT = Path(__file__).resolve().parents[3]
+SETS = _ROOT / "datasets" / "competitors"
+TWEETS = _ROOT.parent / "shared" / "realdata" / "text" / "airline_tweets" / "Tweets.csv"
+# Carriers a US customer names (name or handle stem); the own brand is removed per tweet.
+CARRIERS = {
+    "Virgin America": r"virgin ?america",
+    "United": r"united",
+    "Southwest": r"southwest",
+    "Delta": r"delta",
+    "US Airways": r"us ?airways",
+    "American": r"american ?air|\bamerican\b|\baa\b",
+    "JetBlue": r"jet ?blue",
+    "Alaska": r"alaska ?air",
+    "Spirit": r"spirit ?air|@spirit|\bspirit airlines",
+    "Frontier": r"frontier",
+    "Virgin Atlantic": r"virgin ?atlantic",
+    "Air Canada": r"air ?canada",
+    "Hawaiian": r"hawaiian ?air",
+    "Allegiant": r"allegiant",
+    "Emirates": r"emirates",
+    "Lufthansa": r"lufthansa",
+    "British Airways": r"british ?airways|@british_airways",
+    "WestJet": r"westjet",
+    "Sun Country": r"sun ?country",
+}
+# The source labels tweets to @JetBlue "Delta"; US Airways and American had merged.
+_OWN = {
+    "Delta": {"JetBlue"},
+    "US Airways": {"US Airways", "American"},
+    "American": {"US Airways", "American"},
+}
+CHOICE_WORDS = re.compile(
+    r"\b(?:switch\w*|instead|better|cheaper|competitor\w*|other airlines?|another airline|never again"
+    r"|never fly|fly with|next time|loyal\w*|alternative|compared?|than)\b",
+    re.IGNORECASE,
+)
+
+
+def group_of(airline: str, text: str) -> str:
+    own = _OWN.get(airline, {airline})
+    lowered = text.lower()
+    for carrier, pattern in CARRIERS.items():
+        if carrier not in own and re.search(pattern, lowered):
+            return "other_carrier"
+    return "choice_word" if CHOICE_WORDS.search(text) else "other"
+
+
+def used_rows() -> set[int]:
+    rows: set[int] = set()
+    for path in SETS.glob("airline_*.yaml"):
+        rows.update(t["row"] for t in yaml.safe_load(path.read_text(encoding="utf-8"))["tweets"])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--other-carrier", type=int, default=90)
+    parser.add_argument("--choice", type=int, default=30)
+    parser.add_argument("--other", type=int, default=30)
+    args = parser.parse_args(argv)
+    rows = list(csv.DictReader(TWEETS.open(encoding="utf-8")))
+    used = used_rows()
+    groups: dict[str, list[int]] = {"other_carrier": [], "choice_word": [], "other": []}
+    for index, row in enumerate(rows):
+        if index not in used:
+            groups[group_of(row["airline"], row["text"])].append(index)
+    rng = random.Random(args.seed)
+    wanted = {"other_carrier": args.other_carrier, "choice_word": args.choice, "other": args.other}
+    for group, count in wanted.items():
+        for index in rng.sample(groups[group], count):
+            text = rows[index]["text"]
+            sha = hashlib.sha256(text.encode()).hexdigest()[:12]
+            shown = html.unescape(text).replace("\n", " ")
+            print(f"{index}\t{rows[index]['airline']}\t{group}\t{sha}\t{shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
