@@ -7,7 +7,7 @@ the text itself (``../shared/realdata/text/airline_tweets/Tweets.csv``, CC BY-NC
 written into the repository, only the row, the SHA-256 prefix and the labels. Groups, drawn in this
 order from the rows of no existing set: tweets naming another carrier than the one addressed
 (``other_carrier``), tweets with a choice/comparison word and no other carrier (``choice_word``), the
-rest (``other``).
+rest (``other``). A row whose text repeats one of a set (retweets) is not drawn.
 """
 
 from __future__ import annotations
@@ -87,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = list(csv.DictReader(TWEETS.open(encoding="utf-8")))
     used = used_rows()
+    # Retweets repeat a text under another row: a text already in a set is not drawn again.
+    used_texts = {rows[index]["text"] for index in used}
     groups: dict[str, list[int]] = {"other_carrier": [], "choice_word": [], "other": []}
     for index, row in enumerate(rows):
-        if index not in used:
+        if index not in used and row["text"] not in used_texts:
             groups[group_of(row["airline"], row["text"])].append(index)
     rng = random.Random(args.seed)
     wanted = {"other_carrier": args.other_carrier, "choice_word": args.choice, "other": args.other}
