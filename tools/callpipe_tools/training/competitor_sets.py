@@ -18,11 +18,22 @@ import hashlib
 import html
 import random
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-__all__ = ["CARRIERS", "CHOICE_WORDS", "group_of", "main", "used_rows"]
+__all__ = [
+    "CARRIERS",
+    "CHOICE_WORDS",
+    "OWN_BRANDS",
+    "LabelledTweet",
+    "group_of",
+    "labelled_tweets",
+    "main",
+    "name_key",
+    "used_rows",
+]
 
 _ROOT = Path(__file__).resolve().parents[3]
 SETS = _ROOT / "datasets" / "competitors"
@@ -55,11 +66,54 @@ _OWN = {
     "US Airways": {"US Airways", "American"},
     "American": {"US Airways", "American"},
 }
+# The own brand per airline of the source (US Airways and American had merged; the rows labelled
+# "Delta" are tweets to @JetBlue).
+_AMERICAN = (
+    "American Airlines",
+    ["American", "AmericanAir", "AA", "US Airways", "USAirways", "US Air", "USAir"],
+)
+OWN_BRANDS: dict[str, tuple[str, list[str]]] = {
+    "Virgin America": ("Virgin America", ["VirginAmerica", "Virgin"]),
+    "United": ("United", ["United Airlines", "UnitedAirlines"]),
+    "Southwest": ("Southwest", ["SouthwestAir", "Southwest Airlines", "SWA"]),
+    "Delta": ("JetBlue", ["Jet Blue", "JB", "JetBlue Airways"]),
+    "US Airways": _AMERICAN,
+    "American": _AMERICAN,
+}
+_SUFFIX = re.compile(r"(?<=...)(?:airlines|airways|air|travel)$")
 CHOICE_WORDS = re.compile(
     r"\b(?:switch\w*|instead|better|cheaper|competitor\w*|other airlines?|another airline|never again"
     r"|never fly|fly with|next time|loyal\w*|alternative|compared?|than)\b",
     re.IGNORECASE,
 )
+
+
+def name_key(name: str) -> str:
+    """The key competitor names are compared on: lower-case letters and digits, a trailing "air",
+    "airlines", "airways" or "travel" dropped ("@SouthwestAir" = "Southwest")."""
+    return _SUFFIX.sub("", re.sub(r"[^a-z0-9&]+", "", name.lower()))
+
+
+@dataclass(frozen=True)
+class LabelledTweet:
+    row: int
+    airline: str  # as the source labels it (own brand: OWN_BRANDS[airline])
+    text: str  # HTML entities decoded
+    competitors: tuple[str, ...]
+
+
+def labelled_tweets(path: Path, tweets: Path = TWEETS) -> list[LabelledTweet]:
+    """The tweets of a set file, each checked against its stored SHA-256 prefix."""
+    rows = list(csv.DictReader(tweets.open(encoding="utf-8")))
+    result = []
+    for tweet in yaml.safe_load(path.read_text(encoding="utf-8"))["tweets"]:
+        text = rows[tweet["row"]]["text"]
+        if hashlib.sha256(text.encode()).hexdigest()[:12] != tweet["sha256"]:
+            raise SystemExit(f"{tweets}: row {tweet['row']} is not the labelled tweet (another version?)")
+        result.append(
+            LabelledTweet(tweet["row"], tweet["airline"], html.unescape(text), tuple(tweet["competitors"]))
+        )
+    return result
 
 
 def group_of(airline: str, text: str) -> str:
