@@ -7,10 +7,13 @@ a comparison, a past or future choice) or not (copied in, a partner handling the
 a device, news). Rules about *which words* cue competition fit the sentences they were written on;
 the classifier reads the whole sentence instead:
 
+- candidates: the detector's (an @handle, a context pattern's slot filler, an ORG entity of any
+  caller sentence);
 - features: the MiniLM embedding (:mod:`callpipe_analyzer.offline.encoder`) of the sentence with
   the candidate's name replaced by a placeholder (the model learns the context, not the brand, so
   it holds for brands it never saw), and a few flags: where the candidate came from, whether a
-  lexicon cue is in the sentence, how many other candidates share the sentence, where it stands;
+  lexicon cue is in the sentence, how many other candidates share the sentence, where it stands,
+  what spaCy's NER calls it (organisation, person, place, product);
 - a binary logistic regression (:class:`callpipe_analyzer.offline.supervised.LinearModel`),
   fitted by ``python -m callpipe_tools.training.competitor_context`` and shipped as
   ``competitor_context.json`` beside this module; its SHA-256 is pinned here and checked on load,
@@ -34,24 +37,34 @@ from callpipe_analyzer.offline.supervised import LinearModel
 __all__ = [
     "CONTEXT_MODEL_SHA256",
     "DEFAULT_CONTEXT_MODEL_PATH",
+    "ENTITY_GROUPS",
     "FLAG_FEATURES",
     "MASK",
     "SOURCES",
     "Candidate",
     "ContextModel",
+    "context_features",
     "flag_features",
     "masked_sentence",
+    "rule_decision",
 ]
 
 Array = npt.NDArray[np.float32]
 DEFAULT_CONTEXT_MODEL_PATH = Path(__file__).with_name("competitor_context.json")
 # SHA-256 of the shipped competitor_context.json (printed by the training script when it writes it).
-CONTEXT_MODEL_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+CONTEXT_MODEL_SHA256 = "8e13cfed29de5240c581881d05ba1af9c8797743f7050fc8f0e28831e31a01e5"
 # What stands in the sentence for the candidate (and for any other candidate beside it): a word
 # the encoder reads as "some company", so no brand's own associations enter the decision.
 MASK = "Brand"
 OTHER_MASK = "Company"
 SOURCES = ("handle", "slot", "entity")
+# spaCy's entity label at the name, in groups (a name without an entity sets none of them).
+ENTITY_GROUPS: dict[str, frozenset[str]] = {
+    "org": frozenset({"ORG"}),
+    "person": frozenset({"PERSON"}),
+    "place": frozenset({"GPE", "LOC", "FAC"}),
+    "product": frozenset({"PRODUCT", "WORK_OF_ART", "NORP", "EVENT"}),
+}
 _CROWD = 3  # "@A @B @C @D": beyond a few tags in one sentence, one more says nothing new
 FLAG_FEATURES = [
     *(f"source_{s}" for s in SOURCES),
@@ -59,6 +72,8 @@ FLAG_FEATURES = [
     "others",  # other candidates in the sentence, capped at _CROWD, scaled to 0..1
     "position",  # where the name starts, 0 (sentence start) .. 1 (end)
     "ends_sentence",  # nothing but punctuation after the name ("Hello Brand !", "... on Brand")
+    "starts_sentence",  # the first word: capitalised whatever it is
+    *(f"entity_{g}" for g in ENTITY_GROUPS),
 ]
 
 
@@ -74,6 +89,7 @@ class Candidate:
     cued: bool
     others: tuple[tuple[int, int], ...] = ()  # spans of the sentence's other candidates
     turn: str = ""  # the caller's turn the sentence is from (the mention's context)
+    entity: str = ""  # spaCy's entity label at the name ("" when none or not recognized)
 
 
 class SentenceEncoder(Protocol):
@@ -105,7 +121,23 @@ def flag_features(candidate: Candidate) -> list[float]:
         min(len(candidate.others), _CROWD) / _CROWD,
         candidate.start / length,
         float(not rest),
+        float(not candidate.sentence[: candidate.start].strip(" \t\"'“‘(")),
+        *(float(candidate.entity in labels) for labels in ENTITY_GROUPS.values()),
     ]
+
+
+def context_features(candidates: list[Candidate], encoder: SentenceEncoder) -> Array:
+    """One row per candidate: the masked sentence's embedding, then ``FLAG_FEATURES``."""
+    if not candidates:
+        return np.zeros((0, 0), dtype=np.float32)
+    embeddings = encoder.encode([masked_sentence(c) for c in candidates])
+    flags = np.asarray([flag_features(c) for c in candidates], dtype=np.float32)
+    return np.hstack([embeddings, flags]).astype(np.float32)
+
+
+def rule_decision(candidate: Candidate) -> bool:
+    """The lexicon's decision: a slot filler or a tagged @handle counts, an entity needs a cue."""
+    return candidate.source != "entity" or candidate.cued
 
 
 @dataclass
@@ -115,13 +147,9 @@ class ContextModel:
     linear: LinearModel
     threshold: float
     trained_on: str = ""
-
-    def features(self, candidates: list[Candidate], encoder: SentenceEncoder) -> Array:
-        if not candidates:
-            return np.zeros((0, 0), dtype=np.float32)
-        embeddings = encoder.encode([masked_sentence(c) for c in candidates])
-        flags = np.asarray([flag_features(c) for c in candidates], dtype=np.float32)
-        return np.hstack([embeddings, flags]).astype(np.float32)
+    # The candidates it was fitted on, and so decides: with the ORG entities of sentences without
+    # a lexicon cue (True), or the rules' candidates only (handles, slot fillers, cued entities).
+    uncued_entities: bool = False
 
     def probabilities(self, features: Array) -> Array:
         """P(competitor) per row of ``features``."""
@@ -132,7 +160,7 @@ class ContextModel:
         return result
 
     def decide(self, candidates: list[Candidate], encoder: SentenceEncoder) -> list[bool]:
-        probabilities = self.probabilities(self.features(candidates, encoder))
+        probabilities = self.probabilities(context_features(candidates, encoder))
         return [bool(p >= self.threshold) for p in probabilities]
 
     def to_json(self) -> dict[str, Any]:
@@ -143,6 +171,7 @@ class ContextModel:
             "flags": FLAG_FEATURES,
             "threshold": round(self.threshold, 4),
             "trained_on": self.trained_on,
+            "uncued_entities": self.uncued_entities,
             "linear": self.linear.to_json(),
         }
 
@@ -159,6 +188,7 @@ class ContextModel:
             linear=LinearModel.from_json(raw["linear"]),
             threshold=float(raw["threshold"]),
             trained_on=str(raw.get("trained_on", "")),
+            uncued_entities=bool(raw["uncued_entities"]),
         )
 
     @classmethod

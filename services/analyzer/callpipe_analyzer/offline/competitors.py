@@ -44,7 +44,12 @@ from typing import Any, Final, Literal
 from callpipe.models import CompetitorMention, Role
 from callpipe_analyzer.config import AnalysisConfig
 from callpipe_analyzer.offline import competitor_lexicon as lex
-from callpipe_analyzer.offline.competitor_context import Candidate, ContextModel, SentenceEncoder
+from callpipe_analyzer.offline.competitor_context import (
+    Candidate,
+    ContextModel,
+    SentenceEncoder,
+    rule_decision,
+)
 
 __all__ = ["SHIPPED", "CompetitorDetector", "for_matching", "handle_name"]
 
@@ -67,11 +72,10 @@ _CONTEXT_CHARS = 300
 _Entities = dict[str, list[tuple[int, int, str]]]
 _CONNECTORS = frozenset({"of", "by", "and", "&", "the", "de", "du", "la"})
 # A candidate in one sentence: name, its span, where it came from (competitor_context.SOURCES),
-# whether a lexicon cue stands in the sentence outside it.
-_Found = tuple[str, int, int, str, bool]
-# A capitalised word after a sentence's first word: only such sentences can hold an ORG entity
-# worth a look (speech transcripts capitalise names and little else).
-_INNER_CAPITAL = re.compile(r"\S\s+[\"'“‘(]?[A-Z0-9]")
+# whether a lexicon cue stands in the sentence outside it,
+_Found = tuple[str, int, int, str, bool, str]  # ..., spaCy's entity label at the name ("" none)
+# A capitalised word other than "I": only such sentences can hold a name worth a look.
+_INNER_CAPITAL = re.compile(r"\b(?!I\b|I['’])[A-Z]")
 
 
 def for_matching(text: str) -> str:
@@ -128,7 +132,9 @@ class CompetitorDetector:
     """Built once per analyzer. ``nlp``: a spaCy pipeline whose tokenizer and vocabulary the
     matchers use; ``ner``: a pipeline with an entity recognizer, loaded on first need if None;
     ``context_model``: the open-set decision (the shipped classifier by default, None for the
-    rules alone); ``encoder``: the analyzer's MiniLM encoder (loaded on first need if None)."""
+    rules alone); ``encoder``: the analyzer's MiniLM encoder (loaded on first need if None);
+    ``uncued_entities``: ORG entities of sentences without a lexicon cue are candidates (by
+    default where the classifier was fitted on them; the training script asks without one)."""
 
     def __init__(
         self,
@@ -138,6 +144,7 @@ class CompetitorDetector:
         *,
         context_model: ContextModel | Literal["shipped"] | None = SHIPPED,
         encoder: SentenceEncoder | None = None,
+        uncued_entities: bool | None = None,
     ) -> None:
         from spacy.matcher import PhraseMatcher
 
@@ -164,6 +171,9 @@ class CompetitorDetector:
         self._handling = lex.compiled_cues(lex.HANDLING_CUES)
         self._context_model = ContextModel.load() if isinstance(context_model, str) else context_model
         self._encoder = encoder
+        # ORG entities of sentences without a cue are candidates where the classifier was fitted so.
+        model_wants = self._context_model is not None and self._context_model.uncued_entities
+        self._uncued_entities = model_wants if uncued_entities is None else uncued_entities
 
     def _sentence_encoder(self) -> SentenceEncoder:
         if self._encoder is None:
@@ -198,7 +208,7 @@ class CompetitorDetector:
             for s in dict.fromkeys(sentences)
             if self._cues.search(s)
             or any(p.search(s) for p in self._contexts)
-            or (self._context_model is not None and _INNER_CAPITAL.search(s))
+            or (self._uncued_entities and _INNER_CAPITAL.search(s))
         ]
         if not wanted:
             return {}
@@ -261,8 +271,8 @@ class CompetitorDetector:
             if name.split()[-1].lower() in lex.NOT_COMPANY_HANDLE_WORDS or lex.AIRPORT_HANDLE.match(name):
                 continue  # "@PHLAirport": an airport, a news desk, a charity
             if all(f[0] != name for f in found) and not self._known(name, handle=True):
-                found.append((name, start, end, "handle", sentence_cued))
-        if not sentence_cued and (self._context_model is None or not _INNER_CAPITAL.search(sentence)):
+                found.append((name, start, end, "handle", sentence_cued, ""))
+        if not sentence_cued and (not self._uncued_entities or not _INNER_CAPITAL.search(sentence)):
             return found, entities
         entities = entities if entities is not None else self._entities(sentence, batch)
         for start, end, label in entities:
@@ -282,8 +292,8 @@ class CompetitorDetector:
             ):
                 continue
             cued = self._cued(sentence, [*spans, (start, end)])
-            if (cued or self._context_model is not None) and all(f[0] != name for f in found):
-                found.append((name, start, end, "entity", cued))
+            if (cued or self._uncued_entities) and all(f[0] != name for f in found):
+                found.append((name, start, end, "entity", cued, label))
         return found, entities
 
     def _modifier(self, sentence: str, end: int) -> bool:
@@ -365,8 +375,11 @@ class CompetitorDetector:
                     if inside
                     else [(name, start, start + len(name))]
                 )
+                label = next(iter(sorted(labels)), "")
                 found.extend(
-                    (n, s, e, "slot", True) for n, s, e in named if all(f[0] != n for f in found)
+                    (n, s, e, "slot", True, label)
+                    for n, s, e in named
+                    if all(f[0] != n for f in found)
                 )
         cued, entities = self._cue_context(sentence, spans, entities, batch)
         found.extend(f for f in cued if all(g[0] != f[0] for g in found))
@@ -386,9 +399,9 @@ class CompetitorDetector:
         for text, sentences, handles in caller:
             for sentence in sentences:
                 found = self._open_set(sentence, handles, batch)
-                for name, start, end, source, cued in found:
-                    others = tuple((s, e) for n, s, e, _, _ in found if n != name)
-                    result.append(Candidate(name, sentence, start, end, source, cued, others, text))
+                for name, start, end, source, cued, label in found:
+                    others = tuple((f[1], f[2]) for f in found if f[0] != name)
+                    result.append(Candidate(name, sentence, start, end, source, cued, others, text, label))
         return result
 
     def _caller_body(self, text: str) -> tuple[str, set[str]]:
@@ -397,7 +410,7 @@ class CompetitorDetector:
 
     def _decide(self, candidates: list[Candidate]) -> list[bool]:
         if self._context_model is None:
-            return [c.source != "entity" or c.cued for c in candidates]
+            return [rule_decision(c) for c in candidates]
         return self._context_model.decide(candidates, self._sentence_encoder())
 
     @staticmethod
