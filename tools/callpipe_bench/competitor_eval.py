@@ -67,6 +67,8 @@ HELDOUT3 = _ROOT / "datasets" / "competitors" / "airline_heldout3.yaml"
 AIRLINE_DEV = _ROOT / "datasets" / "competitors" / "airline_dev.yaml"
 TWEETSUMM_EVAL = _ROOT / "datasets" / "competitors" / "tweetsumm_eval.yaml"
 DIALOGUES = _ROOT.parent / "shared" / "realdata" / "text" / "tweetsumm" / "dialogues_with_summaries.jsonl"
+
+
 @dataclass
 class _Score:
     tp: int = 0

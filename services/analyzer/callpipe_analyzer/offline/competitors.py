@@ -377,9 +377,7 @@ class CompetitorDetector:
                 )
                 label = next(iter(sorted(labels)), "")
                 found.extend(
-                    (n, s, e, "slot", True, label)
-                    for n, s, e in named
-                    if all(f[0] != n for f in found)
+                    (n, s, e, "slot", True, label) for n, s, e in named if all(f[0] != n for f in found)
                 )
         cued, entities = self._cue_context(sentence, spans, entities, batch)
         found.extend(f for f in cued if all(g[0] != f[0] for g in found))
