@@ -217,7 +217,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--show-errors", action="store_true")
     parser.add_argument(
         "--sets",
-        default="dev,airline-dev,heldout,heldout2,tweetsumm,calls",
+        default="dev,airline-dev,heldout,heldout2,heldout3,tweetsumm,calls",
         help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts: once, at the end",
     )
     parser.add_argument(
