@@ -24,14 +24,16 @@ in a competitive context (open set).
    one company is one name per call ("Southwest" = "Southwest Airlines").
 
 Steps 2-4 find *candidates*; which of them the caller names as a competitor is decided by the
-trained context classifier (:mod:`competitor_context`, shipped weights) when one is given: then an
-ORG entity needs no lexicon cue, and a tagged @handle or a slot match is no competitor by itself.
-Without a classifier (``context_model=None``) the rules decide: slot matches and handles count,
-entities count in a cued sentence.
+trained context classifier (:mod:`competitor_context`, shipped weights; the default): a tagged
+@handle, a slot filler or a cued entity is no competitor by itself. Without a classifier
+(``context_model=None``) the rules decide: slot fillers and handles count, entities count in a
+cued sentence. A classifier fitted with ``--uncued-entities`` also gets the ORG entities of
+sentences without a cue (the shipped one is not: on the team's calls they were mostly not
+competitors).
 
-NER (and the tagger) run only on sentences where a pattern or a cue matched, or (with the
-classifier) on caller sentences with a capitalised word after their first: a 5-minute call costs
-tens of milliseconds, plus one MiniLM pass over the sentences that hold a candidate.
+NER (and the tagger) run only on sentences where a pattern or a cue matched (and, for a classifier
+fitted on uncued entities, on caller sentences with a capitalised word other than "I"): a 5-minute
+call costs tens of milliseconds, plus one MiniLM pass over the sentences that hold a candidate.
 """
 
 from __future__ import annotations
