@@ -1,6 +1,7 @@
 """``callpipe bench competitors``: precision and recall of competitor detection, dev and held-out.
 
-    callpipe bench competitors [--show-errors] [--sets dev,airline-dev,heldout,heldout2,tweetsumm,calls]
+    callpipe bench competitors [--show-errors] [--context-model shipped|rules|PATH]
+        [--sets dev,airline-dev,heldout,heldout2,heldout3,tweetsumm,calls]
 
 Sets, side by side (precision / recall over (conversation, company) pairs):
 
@@ -18,12 +19,20 @@ Sets, side by side (precision / recall over (conversation, company) pairs):
 - ``heldout2``: ``datasets/competitors/airline_heldout2.yaml``, 100 more airline tweets (rows
   disjoint from both), labelled before any run, made after ``heldout`` had been run and its
   errors read: it measures the detector as changed after that run.
+- ``heldout3``: ``datasets/competitors/airline_heldout3.yaml``, 150 more airline tweets (rows
+  disjoint from every other set, training rows included), labelled before any run, made before the
+  context classifier was trained: it measures the classifier.
 - ``tweetsumm``: ``datasets/competitors/tweetsumm_eval.yaml``, 339 real customer-care dialogues on
   Twitter (TweetSumm, many brands; text read from ``../shared/realdata/text/tweetsumm``), labelled
   before any detector run, never used for a choice; own brand = the company addressed, no
   configured competitors. Customer turns are the caller's, agent turns the agent's.
 - ``calls``: the competitor labels of ``datasets/analyzer/calls.yaml`` (configured list),
   which must stay at precision = recall = 1.0.
+
+``--context-model``: the open-set decision: ``shipped`` (the classifier shipped with the analyzer,
+the default), ``rules`` (no classifier: the lexicon's rules), or the path of a model written by
+``python -m callpipe_tools.training.competitor_context`` (e.g. one fitted on non-commercial
+text, which is a bench figure only).
 
 The held-out parts are run once, after every choice is fixed (``--sets dev,airline-dev,calls``
 while developing). Each conversation goes through
@@ -36,11 +45,8 @@ lower-case letters and digits, a trailing "air", "airlines", "airways" or "trave
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import html
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +55,7 @@ import yaml
 
 from callpipe.models import Role
 from callpipe_bench.analyzer_eval import DEFAULT_DATASET, load_calls
+from callpipe_tools.training.competitor_sets import OWN_BRANDS, TWEETS, labelled_tweets, name_key
 
 __all__ = ["main", "name_key"]
 
@@ -56,29 +63,10 @@ _ROOT = Path(__file__).resolve().parents[2]
 DEV = _ROOT / "datasets" / "competitors" / "dev.yaml"
 HELDOUT = _ROOT / "datasets" / "competitors" / "airline_heldout.yaml"
 HELDOUT2 = _ROOT / "datasets" / "competitors" / "airline_heldout2.yaml"
+HELDOUT3 = _ROOT / "datasets" / "competitors" / "airline_heldout3.yaml"
 AIRLINE_DEV = _ROOT / "datasets" / "competitors" / "airline_dev.yaml"
 TWEETSUMM_EVAL = _ROOT / "datasets" / "competitors" / "tweetsumm_eval.yaml"
-TWEETS = _ROOT.parent / "shared" / "realdata" / "text" / "airline_tweets" / "Tweets.csv"
 DIALOGUES = _ROOT.parent / "shared" / "realdata" / "text" / "tweetsumm" / "dialogues_with_summaries.jsonl"
-_SUFFIX = re.compile(r"(?<=...)(?:airlines|airways|air|travel)$")
-# The own brand per airline of the source (US Airways and American had merged; the rows labelled
-# "Delta" are tweets to @JetBlue).
-_AMERICAN = (
-    "American Airlines",
-    ["American", "AmericanAir", "AA", "US Airways", "USAirways", "US Air", "USAir"],
-)
-OWN_BRANDS: dict[str, tuple[str, list[str]]] = {
-    "Virgin America": ("Virgin America", ["VirginAmerica", "Virgin"]),
-    "United": ("United", ["United Airlines", "UnitedAirlines"]),
-    "Southwest": ("Southwest", ["SouthwestAir", "Southwest Airlines", "SWA"]),
-    "Delta": ("JetBlue", ["Jet Blue", "JB", "JetBlue Airways"]),
-    "US Airways": _AMERICAN,
-    "American": _AMERICAN,
-}
-
-
-def name_key(name: str) -> str:
-    return _SUFFIX.sub("", re.sub(r"[^a-z0-9&]+", "", name.lower()))
 
 
 @dataclass
@@ -103,6 +91,9 @@ class _Score:
 
 
 _PIPELINES: list[Any] = []
+# The open-set decision every detector of this run uses (set by main): "shipped", None or a model.
+_CONTEXT_MODEL: list[Any] = ["shipped"]
+_ENCODER: list[Any] = []
 
 
 def _detector(config: Any) -> Any:
@@ -119,7 +110,18 @@ def _detector(config: Any) -> Any:
                 exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"],
             )
         )
-    return CompetitorDetector(config, _PIPELINES[0], _PIPELINES[1])
+    model = _CONTEXT_MODEL[0]
+    if model is not None and not _ENCODER:
+        from callpipe_analyzer.offline.encoder import MiniLMEncoder
+
+        _ENCODER.append(MiniLMEncoder())
+    if model == "shipped":
+        from callpipe_analyzer.offline.competitor_context import ContextModel
+
+        model = _CONTEXT_MODEL[0] = ContextModel.load()
+    return CompetitorDetector(
+        config, _PIPELINES[0], _PIPELINES[1], context_model=model, encoder=_ENCODER[0] if _ENCODER else None
+    )
 
 
 def _turns(raw: list[list[str]]) -> list[tuple[Role, str]]:
@@ -153,20 +155,13 @@ def _open_set_detector(config: Any, name: str, aliases: list[str]) -> Any:
 
 
 def _airline_tweets(config: Any, path: Path) -> _Score:
-    rows = list(csv.DictReader(TWEETS.open(encoding="utf-8")))
     detectors: dict[str, Any] = {}
     score = _Score()
-    for tweet in yaml.safe_load(path.read_text(encoding="utf-8"))["tweets"]:
-        text = rows[tweet["row"]]["text"]
-        if hashlib.sha256(text.encode()).hexdigest()[:12] != tweet["sha256"]:
-            raise SystemExit(
-                f"{TWEETS}: row {tweet['row']} is not the labelled tweet (another file version?)"
-            )
-        airline = tweet["airline"]
-        if airline not in detectors:
-            detectors[airline] = _open_set_detector(config, *OWN_BRANDS[airline])
-        got = {m.name for m in detectors[airline].mentions([(Role.CALLER, html.unescape(text))])}
-        score.add(f"row {tweet['row']}", set(tweet["competitors"]), got)
+    for tweet in labelled_tweets(path, TWEETS):
+        if tweet.airline not in detectors:
+            detectors[tweet.airline] = _open_set_detector(config, *OWN_BRANDS[tweet.airline])
+        got = {m.name for m in detectors[tweet.airline].mentions([(Role.CALLER, tweet.text)])}
+        score.add(f"row {tweet.row}", set(tweet.competitors), got)
     return score
 
 
@@ -176,6 +171,10 @@ def _heldout(config: Any) -> _Score:
 
 def _heldout2(config: Any) -> _Score:
     return _airline_tweets(config, HELDOUT2)
+
+
+def _heldout3(config: Any) -> _Score:
+    return _airline_tweets(config, HELDOUT3)
 
 
 def _airline_dev(config: Any) -> _Score:
@@ -207,6 +206,7 @@ _SETS: dict[str, tuple[str, Any]] = {
     "airline-dev": ("dev (real airline tweets, open set only)", lambda c: _airline_dev(c)),
     "heldout": ("held-out (airline tweets, open set only)", lambda c: _heldout(c)),
     "heldout2": ("held-out 2 (airline tweets, open set only)", lambda c: _heldout2(c)),
+    "heldout3": ("held-out 3 (airline tweets, open set only)", lambda c: _heldout3(c)),
     "tweetsumm": ("held-out (TweetSumm dialogues, open set)", lambda c: _tweetsumm(c)),
     "calls": ("calls.yaml (configured list)", lambda c: _calls_yaml(c)),
 }
@@ -217,11 +217,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--show-errors", action="store_true")
     parser.add_argument(
         "--sets",
-        default="dev,airline-dev,heldout,heldout2,tweetsumm,calls",
+        default="dev,airline-dev,heldout,heldout2,heldout3,tweetsumm,calls",
         help=f"comma-separated sets to score (of {', '.join(_SETS)}); held-out parts: once, at the end",
+    )
+    parser.add_argument(
+        "--context-model",
+        default="shipped",
+        help="the open-set decision: shipped (default), rules, or the path of a fitted model",
     )
     args = parser.parse_args(argv)
     from callpipe_analyzer.config import load_config
+    from callpipe_analyzer.offline.competitor_context import ContextModel
+
+    if args.context_model == "rules":
+        _CONTEXT_MODEL[0] = None
+    elif args.context_model != "shipped":
+        _CONTEXT_MODEL[0] = ContextModel.load(Path(args.context_model))
 
     chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in _SETS]

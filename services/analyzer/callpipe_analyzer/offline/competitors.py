@@ -23,8 +23,17 @@ in a competitive context (open set).
    "Internet"), complaint bodies ("Better Business Bureau") and airport codes are not companies;
    one company is one name per call ("Southwest" = "Southwest Airlines").
 
-NER (and the tagger) run only on sentences where a pattern or a cue matched: a 5-minute call
-costs tens of milliseconds.
+Steps 2-4 find *candidates*; which of them the caller names as a competitor is decided by the
+trained context classifier (:mod:`competitor_context`, shipped weights; the default): a tagged
+@handle, a slot filler or a cued entity is no competitor by itself. Without a classifier
+(``context_model=None``) the rules decide: slot fillers and handles count, entities count in a
+cued sentence. A classifier fitted with ``--uncued-entities`` also gets the ORG entities of
+sentences without a cue (the shipped one is not: on the team's calls they were mostly not
+competitors).
+
+NER (and the tagger) run only on sentences where a pattern or a cue matched (and, for a classifier
+fitted on uncued entities, on caller sentences with a capitalised word other than "I"): a 5-minute
+call costs tens of milliseconds, plus one MiniLM pass over the sentences that hold a candidate.
 """
 
 from __future__ import annotations
@@ -32,13 +41,22 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final, Literal
 
 from callpipe.models import CompetitorMention, Role
 from callpipe_analyzer.config import AnalysisConfig
 from callpipe_analyzer.offline import competitor_lexicon as lex
+from callpipe_analyzer.offline.competitor_context import (
+    Candidate,
+    ContextModel,
+    SentenceEncoder,
+    rule_decision,
+)
 
-__all__ = ["CompetitorDetector", "for_matching", "handle_name"]
+__all__ = ["SHIPPED", "CompetitorDetector", "for_matching", "handle_name"]
+
+# ``context_model=SHIPPED``: the classifier fitted and shipped with the analyzer.
+SHIPPED: Final = "shipped"
 
 _DASHES = re.compile("[\u2010-\u2015\u2212\ufe63\uff0d]")
 # spaCy keeps a full stop on a token with "&" or inner dots ("AT&T." is one token at a sentence end).
@@ -55,6 +73,11 @@ _CONTEXT_CHARS = 300
 # Entities (start, end, label) of the sentences of one call, recognized in one batch.
 _Entities = dict[str, list[tuple[int, int, str]]]
 _CONNECTORS = frozenset({"of", "by", "and", "&", "the", "de", "du", "la"})
+# A candidate in one sentence: name, its span, where it came from (competitor_context.SOURCES),
+# whether a lexicon cue stands in the sentence outside it,
+_Found = tuple[str, int, int, str, bool, str]  # ..., spaCy's entity label at the name ("" none)
+# A capitalised word other than "I": only such sentences can hold a name worth a look.
+_INNER_CAPITAL = re.compile(r"\b(?!I\b|I['’])[A-Z]")
 
 
 def for_matching(text: str) -> str:
@@ -109,9 +132,22 @@ def _key(name: str) -> str:
 
 class CompetitorDetector:
     """Built once per analyzer. ``nlp``: a spaCy pipeline whose tokenizer and vocabulary the
-    matchers use; ``ner``: a pipeline with an entity recognizer, loaded on first need if None."""
+    matchers use; ``ner``: a pipeline with an entity recognizer, loaded on first need if None;
+    ``context_model``: the open-set decision (the shipped classifier by default, None for the
+    rules alone); ``encoder``: the analyzer's MiniLM encoder (loaded on first need if None);
+    ``uncued_entities``: ORG entities of sentences without a lexicon cue are candidates (by
+    default where the classifier was fitted on them; the training script asks without one)."""
 
-    def __init__(self, config: AnalysisConfig, nlp: Any, ner: Any = None) -> None:
+    def __init__(
+        self,
+        config: AnalysisConfig,
+        nlp: Any,
+        ner: Any = None,
+        *,
+        context_model: ContextModel | Literal["shipped"] | None = SHIPPED,
+        encoder: SentenceEncoder | None = None,
+        uncued_entities: bool | None = None,
+    ) -> None:
         from spacy.matcher import PhraseMatcher
 
         self._nlp = nlp
@@ -135,6 +171,18 @@ class CompetitorDetector:
         self._contexts = lex.compiled_contexts()
         self._cues = lex.compiled_cues(lex.COMPETITIVE_CUES)
         self._handling = lex.compiled_cues(lex.HANDLING_CUES)
+        self._context_model = ContextModel.load() if isinstance(context_model, str) else context_model
+        self._encoder = encoder
+        # ORG entities of sentences without a cue are candidates where the classifier was fitted so.
+        model_wants = self._context_model is not None and self._context_model.uncued_entities
+        self._uncued_entities = model_wants if uncued_entities is None else uncued_entities
+
+    def _sentence_encoder(self) -> SentenceEncoder:
+        if self._encoder is None:
+            from callpipe_analyzer.offline.encoder import MiniLMEncoder
+
+            self._encoder = MiniLMEncoder()
+        return self._encoder
 
     def _recognizer(self) -> Any:
         if self._ner is None:
@@ -160,7 +208,9 @@ class CompetitorDetector:
         wanted = [
             s
             for s in dict.fromkeys(sentences)
-            if self._cues.search(s) or any(p.search(s) for p in self._contexts)
+            if self._cues.search(s)
+            or any(p.search(s) for p in self._contexts)
+            or (self._uncued_entities and _INNER_CAPITAL.search(s))
         ]
         if not wanted:
             return {}
@@ -209,21 +259,22 @@ class CompetitorDetector:
         handles: list[tuple[int, int, str]],
         entities: list[tuple[int, int, str]] | None,
         batch: _Entities,
-    ) -> tuple[list[str], list[tuple[int, int, str]] | None]:
-        """Companies named anywhere in a sentence that holds a competitive cue: its @handles and
-        its organisation entities."""
+    ) -> tuple[list[_Found], list[tuple[int, int, str]] | None]:
+        """Companies named anywhere in the sentence: its @handles, and its organisation entities
+        (in a sentence that holds a competitive cue, or in any sentence when a classifier decides)."""
         spans = [(s, e) for s, e, _ in handles]
         if self._handling.search(_masked(sentence, spans)):
             return [], entities
-        found: list[str] = []
-        for start, _, name in handles:
+        found: list[_Found] = []
+        sentence_cued = self._cued(sentence, spans)
+        for start, end, name in handles:
             if lex.NOT_NAMING_PREFIX.search(sentence[:start]):
                 continue  # "via @usatodaytravel": where a link came from
             if name.split()[-1].lower() in lex.NOT_COMPANY_HANDLE_WORDS or lex.AIRPORT_HANDLE.match(name):
                 continue  # "@PHLAirport": an airport, a news desk, a charity
-            if name not in found and not self._known(name, handle=True):
-                found.append(name)
-        if not self._cued(sentence, spans):
+            if all(f[0] != name for f in found) and not self._known(name, handle=True):
+                found.append((name, start, end, "handle", sentence_cued, ""))
+        if not sentence_cued and (not self._uncued_entities or not _INNER_CAPITAL.search(sentence)):
             return found, entities
         entities = entities if entities is not None else self._entities(sentence, batch)
         for start, end, label in entities:
@@ -239,12 +290,12 @@ class CompetitorDetector:
                 or any(not w[:1].isupper() and w.lower() not in _CONNECTORS for w in name.split())
                 or self._known(name)
                 or any(sentence.lower().startswith(form, start) for form in self._forms)
-                or not self._cued(sentence, [*spans, (start, end)])
                 or self._modifier(sentence, end)
             ):
                 continue
-            if name not in found:
-                found.append(name)
+            cued = self._cued(sentence, [*spans, (start, end)])
+            if (cued or self._uncued_entities) and all(f[0] != name for f in found):
+                found.append((name, start, end, "entity", cued, label))
         return found, entities
 
     def _modifier(self, sentence: str, end: int) -> bool:
@@ -281,8 +332,9 @@ class CompetitorDetector:
             for m in re.finditer(r"(?<!\w)" + re.escape(name) + r"(?!\w)", sentence)
         )
 
-    def _open_set(self, sentence: str, handles: set[str], batch: _Entities) -> list[str]:
-        found: list[str] = []
+    def _open_set(self, sentence: str, handles: set[str], batch: _Entities) -> list[_Found]:
+        """The candidates of one caller sentence: slot matches first, then handles and entities."""
+        found: list[_Found] = []
         entities: list[tuple[int, int, str]] | None = None
         lowered = sentence.lower()
         spans = self._handle_spans(sentence, handles)
@@ -319,12 +371,47 @@ class CompetitorDetector:
                 if initial and not labels & lex.COMPANY_ENTITIES and not self._proper_noun(sentence, start):
                     continue  # sentence-initial words are capitalised anyway: NER or the tagger must see one
                 # A slot that ran over several @handles ("Fly JetBlue Delta") names each of them.
-                inside = [h for s, e, h in spans if start <= s < match.end("name")]
-                names = [h for h in inside if not self._known(h, handle=True)] if inside else [name]
-                found.extend(n for n in names if n not in found)
+                inside = [(s, e, h) for s, e, h in spans if start <= s < match.end("name")]
+                named = (
+                    [(h, s, e) for s, e, h in inside if not self._known(h, handle=True)]
+                    if inside
+                    else [(name, start, start + len(name))]
+                )
+                label = next(iter(sorted(labels)), "")
+                found.extend(
+                    (n, s, e, "slot", True, label) for n, s, e in named if all(f[0] != n for f in found)
+                )
         cued, entities = self._cue_context(sentence, spans, entities, batch)
-        found.extend(name for name in cued if name not in found)
+        found.extend(f for f in cued if all(g[0] != f[0] for g in found))
         return found
+
+    def candidates(self, turns: Sequence[tuple[Role, str]]) -> list[Candidate]:
+        """The open-set candidates of the caller's turns, before any decision (what the context
+        classifier is trained and run on)."""
+        caller = [
+            (text, _SENTENCE.split(body), handles)
+            for role, text in turns
+            if role is not Role.AGENT
+            for body, handles in [self._caller_body(text)]
+        ]
+        batch = self._recognize([s for _, sentences, _ in caller for s in sentences])
+        result: list[Candidate] = []
+        for text, sentences, handles in caller:
+            for sentence in sentences:
+                found = self._open_set(sentence, handles, batch)
+                for name, start, end, source, cued, label in found:
+                    others = tuple((f[1], f[2]) for f in found if f[0] != name)
+                    result.append(Candidate(name, sentence, start, end, source, cued, others, text, label))
+        return result
+
+    def _caller_body(self, text: str) -> tuple[str, set[str]]:
+        """A caller's message without its addressees, each @handle as the company it names."""
+        return self._named_handles(_HASHTAG.sub("", _ADDRESSEES.sub("", _DASHES.sub("-", text))))
+
+    def _decide(self, candidates: list[Candidate]) -> list[bool]:
+        if self._context_model is None:
+            return [rule_decision(c) for c in candidates]
+        return self._context_model.decide(candidates, self._sentence_encoder())
 
     @staticmethod
     def _named_handles(text: str) -> tuple[str, set[str]]:
@@ -341,8 +428,7 @@ class CompetitorDetector:
     def mentions(self, turns: Sequence[tuple[Role, str]]) -> list[CompetitorMention]:
         counts: Counter[str] = Counter()
         context: dict[str, str] = {}
-        caller: list[tuple[str, list[str], set[str]]] = []
-        for role, text in turns:
+        for _, text in turns:
             doc = self._nlp.make_doc(for_matching(text))
             for matcher in (self._uncased, self._cased):
                 for match_id, start, end in matcher(doc):
@@ -351,18 +437,12 @@ class CompetitorDetector:
                     name = self._nlp.vocab.strings[match_id]
                     counts[name] += 1
                     context.setdefault(name, text[:_CONTEXT_CHARS])
-            if role is not Role.AGENT:
-                body, handles = self._named_handles(
-                    _HASHTAG.sub("", _ADDRESSEES.sub("", _DASHES.sub("-", text)))
-                )
-                caller.append((text, _SENTENCE.split(body), handles))
         # One company, one name per call: "Southwest" and "Southwest Airlines" are one competitor.
         open_names: dict[str, str] = {}
-        batch = self._recognize([s for _, sentences, _ in caller for s in sentences])
-        for text, sentences, handles in caller:
-            for sentence in sentences:
-                for found in self._open_set(sentence, handles, batch):
-                    name = open_names.setdefault(_company_key(found), found)
-                    counts[name] += 1
-                    context.setdefault(name, text[:_CONTEXT_CHARS])
+        candidates = self.candidates(turns)
+        for candidate, kept in zip(candidates, self._decide(candidates), strict=True):
+            if kept:
+                name = open_names.setdefault(_company_key(candidate.name), candidate.name)
+                counts[name] += 1
+                context.setdefault(name, candidate.turn[:_CONTEXT_CHARS])
         return [CompetitorMention(name=n, count=c, context=context[n]) for n, c in counts.most_common()]
