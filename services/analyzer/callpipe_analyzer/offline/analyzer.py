@@ -45,7 +45,7 @@ from callpipe_analyzer.ports import AnalysisRequest, AnalyzerResult
 
 __all__ = ["OFFLINE_RULES_VERSION", "CallFeatures", "OfflineAnalyzer"]
 
-OFFLINE_RULES_VERSION = "offline-8"
+OFFLINE_RULES_VERSION = "offline-9"  # 9: competitor context classifier (competitor_context.py)
 MODEL_NAME = "all-MiniLM-L6-v2+en_core_web_sm+vader"
 
 
@@ -83,7 +83,7 @@ class OfflineAnalyzer:
             self.prompt_version += f"+sup.{fitted.fingerprint}"
         self._intent = IntentDecision(list(config.intents), intent_model)
         self._sentiment = SentimentRollup(sentiment_models)
-        self._competitors = CompetitorDetector(config, self.nlp)
+        self._competitors = CompetitorDetector(config, self.nlp, encoder=self.encoder)
         self._churn = ChurnDetector(config.churn)
         self._topics = TopicTagger(config.topics, self.nlp)
         self._questions = QuestionAnswerer(config.custom_questions, self.encoder)
