@@ -73,8 +73,14 @@ def compute_metrics(
     utterances: Sequence[Utterance],
     duration_s: float,
     sentiments: Sequence[float | None] | None = None,
+    overlaps: Sequence[tuple[float, float]] = (),
 ) -> CallMetrics:
-    """Metrics of one call; ``sentiments`` aligns with ``utterances`` (per-utterance -1…1)."""
+    """Metrics of one call; ``sentiments`` aligns with ``utterances`` (per-utterance -1…1).
+
+    ``overlaps`` are the diarizer's talk-over spans of a mono call (``TranscriptReady.overlaps``):
+    there each utterance carries one voice, so the utterances' times cannot show talk-over and
+    ``overlap_s`` is the larger of the two measures.
+    """
     spoken = [u for u in utterances if u.text.strip()]
     last_end = max((u.end_s for u in spoken), default=0.0)
     duration = max(duration_s, last_end)
@@ -86,6 +92,7 @@ def compute_metrics(
     for i, a in enumerate(speakers):
         for b in speakers[i + 1 :]:
             overlap += _intersection(per_speaker[a], per_speaker[b])
+    overlap = max(overlap, _length(_union(overlaps)))
     monologues = _monologues(spoken)
     score_of = {id(u): s for u, s in zip(utterances, sentiments or [], strict=False)}
 

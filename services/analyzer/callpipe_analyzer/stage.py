@@ -49,7 +49,8 @@ async def analyze(event: TranscriptReady, ports: AnalyzerPorts) -> CallAnalyzed:
     started = time.perf_counter()
     redaction, sentiments = prepare(event.utterances, ports.redactor, ports.sentiment)
     utterances = redaction.utterances
-    metrics = compute_metrics(utterances, event.audio_duration_s, sentiments)
+    overlaps = [(o.start_s, o.end_s) for o in event.overlaps]
+    metrics = compute_metrics(utterances, event.audio_duration_s, sentiments, overlaps)
     flags: list[str] = []
     if event.single_speaker:
         # One voice only (voicemail, IVR, one side of a call): there is no second party whose role

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from callpipe.models import (
+    OverlapSpan,
     RecordingReady,
     Role,
     StageTiming,
@@ -101,6 +102,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         roles: RoleAssignment | None,
         model: str,
         single_speaker: bool = False,
+        overlaps: list[OverlapSpan] | None = None,
     ) -> TranscriptReady:
         timer.lap("total", start)
         return TranscriptReady(
@@ -121,6 +123,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
             received_at=event.received_at,
             timings=[*event.timings, *timer.timings],
             single_speaker=single_speaker,
+            overlaps=overlaps or [],
         )
 
     if is_silent(audio):
@@ -160,7 +163,11 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         segments = _split_by_speaker(engine_result.segments, diarization.speaker_at)
         utterances, roles = _speaker_utterances(segments, ports.cues, quality, ports.keyterms)
         single = diarization.speakers <= 1 or len({u.speaker for u in utterances}) == 1
+        # Each utterance has one voice, so talk-over on mono shows only in the diarizer's spans.
+        overlaps = [] if single else [OverlapSpan(start_s=a, end_s=b) for a, b in diarization.overlaps]
         t = timer.lap("diarize", t)
+        language, model = engine_result.language, engine_result.model
+        return result(TranscriptStatus.OK, utterances, language, roles, model, single, overlaps)
     return result(TranscriptStatus.OK, utterances, engine_result.language, roles, engine_result.model, single)
 
 

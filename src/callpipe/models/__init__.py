@@ -34,7 +34,7 @@ from callpipe.models.common import (
     StageTiming,
 )
 from callpipe.models.recording import RecordingReady
-from callpipe.models.transcript import TranscriptReady, TranscriptStatus, Utterance, Word
+from callpipe.models.transcript import OverlapSpan, TranscriptReady, TranscriptStatus, Utterance, Word
 
 __all__ = [
     "AVRO_NAMESPACE",
@@ -56,6 +56,7 @@ __all__ = [
     "CustomAnswer",
     "Direction",
     "EscalationRisk",
+    "OverlapSpan",
     "RecordingReady",
     "RecordingSource",
     "RedactionInfo",

@@ -39,6 +39,13 @@ class Utterance(Contract):
     words: list[Word] | None = Field(default=None, description="Word timings, when the engine gives them.")
 
 
+class OverlapSpan(Contract):
+    """A stretch of the recording where two voices talk at once."""
+
+    start_s: float = Field(description="Start, seconds from the start of the recording.")
+    end_s: float = Field(description="End, seconds from the start of the recording.")
+
+
 class TranscriptReady(Contract):
     """A transcript of one call; the Kafka key is ``call_id``."""
 
@@ -67,5 +74,13 @@ class TranscriptReady(Contract):
         description=(
             "True when the recording holds one voice only (voicemail, IVR prompt, one side of a call):"
             " its utterances carry one role and there is no other party to analyse."
+        ),
+    )
+    overlaps: list[OverlapSpan] = Field(
+        default_factory=list,
+        description=(
+            "Mono recordings: where the speaker-segmentation network hears two people at once (the"
+            " utterances give each moment to one voice, so their times alone cannot show it)."
+            " Empty for channel-mapped audio, whose utterances overlap across channels."
         ),
     )

@@ -164,3 +164,37 @@ async def test_more_channels_than_handled_is_refused_with_the_reason(
     with pytest.raises(InvalidInputError, match="channel"):
         await transcribe(make_event(uri, channels=12), make_ports(engine))
     assert engine.requests == []
+
+
+async def test_mono_talk_over_reaches_the_transcript_as_overlap_spans(
+    clip: Clip, make_ports: PortsFactory, store: LocalRecordingStore
+) -> None:
+    # The caller's reply starts 3 s early, over the end of the agent's greeting, in one mono mix:
+    # each utterance carries one voice, so only the diarizer's spans can show the talk-over.
+    greeting, reply = clip.turns[0], clip.turns[1]
+    agent_ch = _agent_channel(clip)
+    rate = clip.rate
+    piece = clip.stereo[int(reply.start_s * rate) : int(reply.end_s * rate), 1 - agent_ch].astype(np.int32)
+    start = int((reply.start_s - 3.0) * rate)
+    mixed = clip.stereo[:, agent_ch].astype(np.int32)
+    mixed[start : start + len(piece)] += piece
+    mono = np.clip(mixed, -32768, 32767).astype(np.int16)[:, None]
+    engine = FakeEngine(segments=_turn_segments(clip, None))
+    uri = await store.put("CA/talkover.wav", _wav(mono, rate), "audio/wav")
+    transcript = await transcribe(make_event(uri, channels=1), make_ports(engine))
+    talk_over = (reply.start_s - 3.0, greeting.end_s)
+    covered = sum(
+        max(0.0, min(o.end_s, talk_over[1]) - max(o.start_s, talk_over[0])) for o in transcript.overlaps
+    )
+    assert not transcript.single_speaker
+    assert covered >= 0.5 * (talk_over[1] - talk_over[0])
+
+
+async def test_one_voice_has_no_overlap_spans(
+    clip: Clip, make_ports: PortsFactory, store: LocalRecordingStore
+) -> None:
+    agent = clip.stereo[:, [_agent_channel(clip)]]
+    engine = FakeEngine(segments=_turn_segments(clip, None, {Role.AGENT}))
+    uri = await store.put("CA/one-voice.wav", _wav(agent, clip.rate), "audio/wav")
+    transcript = await transcribe(make_event(uri, channels=1), make_ports(engine))
+    assert transcript.single_speaker and transcript.overlaps == []

@@ -5,7 +5,9 @@
   with today's ``analysis.yaml`` and model, and the sink replaces the stored row (its
   ``analyzed_at`` is newer: ``ReplacingMergeTree(analyzed_at)`` and the version tables of 0003).
   The rollups are recomputed for the hours touched (0008, ``rollup_correction.py``), never
-  double-counted. Word timings are not stored, so a re-analysed transcript carries none.
+  double-counted. Word timings are not stored, so a re-analysed transcript carries none; nor
+  are a mono call's talk-over spans (``TranscriptReady.overlaps``), so its re-analysed
+  ``overlap_s`` counts only overlapping utterances (``--from transcribe`` finds the spans again).
 - ``from_stage="transcribe"``: ``RecordingReady`` pointing at the archived ``audio_uri`` (the
   PCI-redacted copy when one exists, see ``redacted_audio_key``), with the channel map read back
   from the stored utterances (channel-mapped turns name their channel and role).
