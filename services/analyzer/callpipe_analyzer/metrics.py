@@ -4,6 +4,11 @@ Talk, silence and overlap come from interval arithmetic over the utterances' sta
 an interruption is a turn that starts while another party is still speaking with at least
 ``INTERRUPT_MIN_REMAINING_S`` of their turn left (back-channel "mm-hmm" near the end of a turn is
 ordinary turn-taking, not an interruption).
+
+Mono calls: each utterance carries one voice, so talk-over shows only in the diarizer's
+``overlaps``. A span that begins while one speaker holds the floor, followed within
+``TALK_OVER_REPLY_S`` of its end by a turn of another speaker, counts as that speaker's
+interruption (the voice already talking is the one talked over).
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from collections.abc import Sequence
 
 from callpipe.models import CallMetrics, Role, RoleMetrics, Utterance
 
-__all__ = ["INTERRUPT_MIN_REMAINING_S", "compute_metrics"]
+__all__ = ["INTERRUPT_MIN_REMAINING_S", "TALK_OVER_REPLY_S", "compute_metrics"]
 
 INTERRUPT_MIN_REMAINING_S = 0.5
+# How soon after a talk-over span the other voice's own turn must begin to be its interruption
+# (the diarizer gives the overlapped moment to the dominant voice, so that turn may start late).
+TALK_OVER_REPLY_S = 1.0
 
 Interval = tuple[float, float]
 
@@ -65,6 +73,30 @@ def _monologues(utterances: Sequence[Utterance]) -> list[tuple[str, float]]:
     return out
 
 
+def _talk_over_interrupters(spoken: Sequence[Utterance], overlaps: Sequence[Interval]) -> dict[str, int]:
+    """Per speaker, the talk-over spans they started over another speaker (mono calls)."""
+    turns = sorted(spoken, key=lambda u: u.start_s)
+    counts: dict[str, int] = {}
+    for start, end in overlaps:
+        holders = [u for u in turns if u.start_s < start]
+        if not holders:
+            continue
+        holder = holders[-1].speaker
+        reply = next(
+            (
+                u
+                for u in turns
+                if u.speaker != holder
+                and u.start_s >= holders[-1].start_s
+                and u.start_s <= end + TALK_OVER_REPLY_S
+            ),
+            None,
+        )
+        if reply is not None:
+            counts[reply.speaker] = counts.get(reply.speaker, 0) + 1
+    return counts
+
+
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -94,6 +126,7 @@ def compute_metrics(
             overlap += _intersection(per_speaker[a], per_speaker[b])
     overlap = max(overlap, _length(_union(overlaps)))
     monologues = _monologues(spoken)
+    talk_over = _talk_over_interrupters(spoken, overlaps)
     score_of = {id(u): s for u, s in zip(utterances, sentiments or [], strict=False)}
 
     roles: list[RoleMetrics] = []
@@ -109,7 +142,7 @@ def compute_metrics(
             1
             for u in mine
             if any(o.start_s < u.start_s < o.end_s - INTERRUPT_MIN_REMAINING_S for o in others)
-        )
+        ) + sum(talk_over.get(speaker, 0) for speaker in my_speakers)
         scores = [s for u in mine if (s := score_of.get(id(u))) is not None]
         third = max(1, len(scores) // 3)
         roles.append(

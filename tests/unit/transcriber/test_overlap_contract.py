@@ -9,7 +9,7 @@ import json
 import fastavro
 
 from callpipe.avro.registry import default_schema_dir
-from callpipe.models import OverlapSpan, Role
+from callpipe.models import OverlapSpan, Role, Utterance
 from callpipe_analyzer.metrics import compute_metrics
 from callpipe_analyzer.stage import analyze
 from callpipe_tools.examples import example_transcript
@@ -64,3 +64,17 @@ async def test_analysis_of_a_mono_call_reports_its_talk_over() -> None:
     out = await analyze(event, ports(Recording()))
     assert without.metrics.overlap_s < 1.5
     assert out.metrics.overlap_s == 1.5
+
+
+def test_a_talk_over_span_is_the_interruption_of_the_voice_that_comes_in() -> None:
+    def turn(role: Role, start: float, end: float) -> Utterance:
+        speaker = "spk1" if role is Role.AGENT else "spk0"
+        return Utterance(role=role, speaker=speaker, start_s=start, end_s=end, text="words here")
+
+    turns = [turn(Role.AGENT, 0.0, 5.0), turn(Role.CALLER, 5.4, 9.0), turn(Role.AGENT, 12.0, 20.0)]
+    by_role = lambda m: {r.role: r.interruptions for r in m.roles}  # noqa: E731
+    assert by_role(compute_metrics(turns, 25.0)) == {Role.CALLER: 0, Role.AGENT: 0}
+    # The caller comes in over the end of the agent's turn: the caller interrupted.
+    assert by_role(compute_metrics(turns, 25.0, overlaps=[(4.2, 5.0)])) == {Role.CALLER: 1, Role.AGENT: 0}
+    # A span inside the agent's long turn with no caller turn right after it: nobody's interruption.
+    assert by_role(compute_metrics(turns, 25.0, overlaps=[(14.0, 14.5)])) == {Role.CALLER: 0, Role.AGENT: 0}
