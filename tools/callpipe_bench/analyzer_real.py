@@ -17,8 +17,8 @@ scores it.
   ``datasets/bank/analysis.yaml`` (77 intents mapped to 13 by ``banking77_map.yaml``), zero-shot
   from its descriptions and examples. ``test.csv`` shuffled with seed 77: the first
   ``BANK_DEV`` rows are ``dev``, the rest ``heldout``. ``--train-examples K`` adds K utterances
-  per bank intent from ``train.csv`` (seed 7) to the taxonomy's examples, as a call center would
-  add labelled sentences of its own.
+  per bank intent from ``train.csv`` (seed 7) as a CSV file named in the taxonomy's
+  ``intent_examples_files``, as a call center adds labelled sentences of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import csv
 import random
 import re
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -88,16 +89,24 @@ def banking77_split(data: Path, split: str, name: str = "test.csv") -> list[tupl
 
 
 def _analyzer(config_path: Path | None, extra_examples: dict[str, list[str]] | None = None) -> Any:
-    from callpipe_analyzer.config import AnalysisConfig, load_config
+    from callpipe_analyzer.config import load_config
     from callpipe_analyzer.offline.analyzer import OfflineAnalyzer
 
-    config = load_config(config_path)
-    if extra_examples:
-        raw = config.model_dump(mode="json")
-        for label, texts in extra_examples.items():
-            raw["intents"][label]["examples"].extend(texts)
-        config = AnalysisConfig.model_validate(raw)
-    return OfflineAnalyzer(config)
+    if not extra_examples:
+        return OfflineAnalyzer(load_config(config_path))
+    # The labelled sentences reach the taxonomy the way a call center's own would: a CSV file
+    # named in analysis.yaml's intent_examples_files (callpipe_analyzer.intent_examples).
+    with tempfile.TemporaryDirectory(prefix="callpipe-intents-") as tmp:
+        labelled = Path(tmp) / "labelled.csv"
+        with labelled.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["text", "intent"])
+            writer.writerows((text, label) for label, texts in extra_examples.items() for text in texts)
+        raw = yaml.safe_load((config_path or BANK_DIR / "analysis.yaml").read_text(encoding="utf-8"))
+        raw["intent_examples_files"] = [str(labelled)]
+        config_file = Path(tmp) / "analysis.yaml"
+        config_file.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        return OfflineAnalyzer(load_config(config_file))
 
 
 def _request(text: str, scorer: Any) -> Any:

@@ -12,9 +12,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callpipe.errors import InvalidInputError
+from callpipe_analyzer.intent_examples import merge_intent_examples
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -276,6 +277,9 @@ class AnalysisConfig(_Frozen):
     inquiry_intent: str | None = None
     categories: dict[str, CategorySpec] = Field(default_factory=dict)
     scorecards: list[ScorecardForm] = Field(default_factory=list)
+    # CSV files (text,intent) of the call center's own labelled sentences, added to the intents'
+    # examples by load_config (intent_examples.py); paths relative to this file.
+    intent_examples_files: list[str] = Field(default_factory=list)
 
     @field_validator("sentiment_examples")
     @classmethod
@@ -346,6 +350,8 @@ def load_config(path: Path | None = None) -> AnalysisConfig:
     source = path or DEFAULT_CONFIG_PATH
     try:
         raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        if isinstance(raw, dict):
+            raw = merge_intent_examples(raw, source.parent)
         return AnalysisConfig.model_validate(raw)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValidationError is a ValueError
         raise InvalidInputError(f"analysis configuration {source}: {exc}") from exc
