@@ -165,31 +165,55 @@ def cluster_speakers(
     """Average-linkage clustering on cosine similarity of L2-normalized embeddings (see docstring)."""
     n = len(embeddings)
     clusters: list[list[int]] = [[i] for i in range(n)]
-    sim = (embeddings @ embeddings.T).astype(np.float64)
-    link = sim.copy()  # average similarity between clusters
+    link = (embeddings @ embeddings.T).astype(np.float64)  # average similarity between clusters
     np.fill_diagonal(link, -np.inf)
-    sizes = np.ones(n)
-    alive = np.ones(n, dtype=bool)
+    _agglomerate(link, np.ones(n), clusters, np.zeros((n, n), dtype=bool), threshold)
+    return _fold_small_speakers(clusters, embeddings, durations, min_speaker_s)
+
+
+def _agglomerate(
+    link: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.float64],
+    members: list[list[int]],
+    cannot: npt.NDArray[np.bool_],
+    threshold: float,
+) -> None:
+    """Merge the most similar pair of clusters (not cannot-linked) until none is at ``threshold``;
+    updates ``members`` in place (a merged-away cluster is left empty)."""
+    m = len(members)
+    alive = np.ones(m, dtype=bool)
     while alive.sum() > 1:
-        masked = np.where(alive[:, None] & alive[None, :], link, -np.inf)
-        i, j = divmod(int(np.argmax(masked)), n)
+        masked = np.where(alive[:, None] & alive[None, :] & ~cannot, link, -np.inf)
+        i, j = divmod(int(np.argmax(masked)), m)
         if masked[i, j] < threshold:
             break
-        # Average linkage update (Lance–Williams).
+        # Average linkage update (Lance–Williams); merged clusters inherit both constraints.
         link[i, :] = (sizes[i] * link[i, :] + sizes[j] * link[j, :]) / (sizes[i] + sizes[j])
         link[:, i] = link[i, :]
         link[i, i] = -np.inf
+        cannot[i, :] |= cannot[j, :]
+        cannot[:, i] = cannot[i, :]
         sizes[i] += sizes[j]
         alive[j] = False
-        clusters[i].extend(clusters[j])
-        clusters[j] = []
-    groups = [c for c in clusters if c]
-    speech = [float(durations[c].sum()) for c in groups]
+        members[i].extend(members[j])
+        members[j] = []
+
+
+def _fold_small_speakers(
+    members: list[list[int]],
+    embeddings: npt.NDArray[np.float32],
+    durations: npt.NDArray[np.float64],
+    min_speaker_s: float,
+) -> npt.NDArray[np.int64]:
+    """Window labels: clusters with at least ``min_speaker_s`` of speech are the speakers (else the
+    largest one alone); a smaller cluster joins the most similar speaker."""
+    groups = [g for g in members if g]
+    speech = [float(durations[g].sum()) for g in groups]
     big = [g for g, s in zip(groups, speech, strict=True) if s >= min_speaker_s] or [
         groups[int(np.argmax(speech))]
     ]
     centroids = np.stack([embeddings[g].mean(axis=0) for g in big])
-    labels = np.zeros(n, dtype=np.int64)
+    labels = np.zeros(len(embeddings), dtype=np.int64)
     for g in groups:
         if g in big:
             labels[g] = big.index(g)
@@ -231,34 +255,8 @@ def cluster_with_cannot_links(
     sim = (embeddings @ embeddings.T).astype(np.float64)
     link = (onehot.T @ sim @ onehot) / np.outer(sizes, sizes)
     np.fill_diagonal(link, -np.inf)
-    alive = np.ones(m, dtype=bool)
-    while alive.sum() > 1:
-        masked = np.where(alive[:, None] & alive[None, :] & ~cannot, link, -np.inf)
-        i, j = divmod(int(np.argmax(masked)), m)
-        if masked[i, j] < threshold:
-            break
-        link[i, :] = (sizes[i] * link[i, :] + sizes[j] * link[j, :]) / (sizes[i] + sizes[j])
-        link[:, i] = link[i, :]
-        link[i, i] = -np.inf
-        cannot[i, :] |= cannot[j, :]
-        cannot[:, i] = cannot[i, :]
-        sizes[i] += sizes[j]
-        alive[j] = False
-        members[i].extend(members[j])
-        members[j] = []
-    groups = [g for g in members if g]
-    speech = [float(durations[g].sum()) for g in groups]
-    big = [g for g, s in zip(groups, speech, strict=True) if s >= min_speaker_s] or [
-        groups[int(np.argmax(speech))]
-    ]
-    centroids = np.stack([embeddings[g].mean(axis=0) for g in big])
-    labels = np.zeros(n, dtype=np.int64)
-    for g in groups:
-        if g in big:
-            labels[g] = big.index(g)
-        else:  # too little speech for a party: the most similar large speaker
-            labels[g] = int(np.argmax(centroids @ embeddings[g].mean(axis=0)))
-    return labels
+    _agglomerate(link, sizes, members, cannot, threshold)
+    return _fold_small_speakers(members, embeddings, durations, min_speaker_s)
 
 
 def _local_speaker_units(
