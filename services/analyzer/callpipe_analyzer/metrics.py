@@ -78,17 +78,14 @@ def _talk_over_interrupters(spoken: Sequence[Utterance], overlaps: Sequence[Inte
     turns = sorted(spoken, key=lambda u: u.start_s)
     counts: dict[str, int] = {}
     for start, end in overlaps:
-        holders = [u for u in turns if u.start_s < start]
-        if not holders:
+        holder = next((u for u in reversed(turns) if u.start_s < start), None)
+        if holder is None:
             continue
-        holder = holders[-1].speaker
         reply = next(
             (
                 u
                 for u in turns
-                if u.speaker != holder
-                and u.start_s >= holders[-1].start_s
-                and u.start_s <= end + TALK_OVER_REPLY_S
+                if u.speaker != holder.speaker and holder.start_s <= u.start_s <= end + TALK_OVER_REPLY_S
             ),
             None,
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -102,7 +102,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         roles: RoleAssignment | None,
         model: str,
         single_speaker: bool = False,
-        overlaps: list[OverlapSpan] | None = None,
+        overlaps: Sequence[OverlapSpan] = (),
     ) -> TranscriptReady:
         timer.lap("total", start)
         return TranscriptReady(
@@ -123,7 +123,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
             received_at=event.received_at,
             timings=[*event.timings, *timer.timings],
             single_speaker=single_speaker,
-            overlaps=overlaps or [],
+            overlaps=list(overlaps),
         )
 
     if is_silent(audio):
@@ -150,6 +150,7 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         engine_result = replace(engine_result, segments=segments)
     if not any(seg.text.strip() for seg in engine_result.segments):
         return result(TranscriptStatus.NO_SPEECH, [], engine_result.language, None, engine_result.model)
+    overlaps: list[OverlapSpan] = []
     if multichannel:
         utterances, roles = _channel_utterances(event, audio, engine_result, ports.cues, ports.keyterms)
         single = plan.layout is ChannelLayout.SINGLE_PARTY or len(plan.active) == 1
@@ -164,11 +165,11 @@ async def transcribe(event: RecordingReady, ports: TranscriberPorts) -> Transcri
         utterances, roles = _speaker_utterances(segments, ports.cues, quality, ports.keyterms)
         single = diarization.speakers <= 1 or len({u.speaker for u in utterances}) == 1
         # Each utterance has one voice, so talk-over on mono shows only in the diarizer's spans.
-        overlaps = [] if single else [OverlapSpan(start_s=a, end_s=b) for a, b in diarization.overlaps]
+        if not single:
+            overlaps = [OverlapSpan(start_s=a, end_s=b) for a, b in diarization.overlaps]
         t = timer.lap("diarize", t)
-        language, model = engine_result.language, engine_result.model
-        return result(TranscriptStatus.OK, utterances, language, roles, model, single, overlaps)
-    return result(TranscriptStatus.OK, utterances, engine_result.language, roles, engine_result.model, single)
+    language, model = engine_result.language, engine_result.model
+    return result(TranscriptStatus.OK, utterances, language, roles, model, single, overlaps)
 
 
 def _engine_audio(audio: DecodedAudio, plan: ChannelPlan) -> DecodedAudio:
