@@ -64,18 +64,31 @@ def test_dependencies_wait_for_health_or_completion() -> None:
         assert "kafka" in services[name]["depends_on"], name
 
 
-def test_services_build_from_their_dockerfile_with_only_their_extra() -> None:
+def _build_arg_default(text: str, name: str) -> str:
+    match = re.search(rf'^ARG {name}="(.*)"$', text, re.MULTILINE)
+    assert match, f"ARG {name} with a default"
+    return match.group(1)
+
+
+def test_every_service_builds_from_the_one_recipe_with_only_its_extras() -> None:
     services = _compose()["services"]
-    for name in SERVICES:
+    text = (REPO / "services" / "Dockerfile").read_text()
+    default_extras = _build_arg_default(text, "EXTRAS")
+    assert "CALLPIPE_SERVICE_MODULE=callpipe_${SERVICE}" in text
+    assert 'exec python -m \\"$CALLPIPE_SERVICE_MODULE\\"' in text, "python must replace the shell (SIGTERM)"
+    built = {name for name, spec in services.items() if "build" in spec}
+    packages = {p.name.removeprefix("callpipe_") for p in REPO.glob("services/*/callpipe_*")}
+    assert built == packages, "every service package has its image and nothing else is built"
+    for name in sorted(built):
         build = services[name]["build"]
         assert build["context"] == "."
-        dockerfile = REPO / build["dockerfile"]
-        assert dockerfile == REPO / "services" / name / "Dockerfile"
-        text = dockerfile.read_text()
-        assert f'CMD ["python", "-m", "callpipe_{name}"]' in text
-        extras = set(re.findall(r"--extra (\w+)", text))
+        assert build["dockerfile"] == "services/Dockerfile"
+        assert build["args"]["SERVICE"] == name
+        assert (REPO / "services" / name / f"callpipe_{name}" / "__main__.py").exists()
+        extras_arg = build["args"].get("EXTRAS", default_extras.replace("${SERVICE}", name))
+        extras = set(re.findall(r"--extra (\w+)", extras_arg))
         assert name in extras
-        assert not extras & (set(SERVICES) - {name}), f"{name} installs another service's extra"
+        assert not extras & (packages - {name}), f"{name} installs another service's extra"
 
 
 def test_secrets_are_required_from_the_environment_not_written_down() -> None:

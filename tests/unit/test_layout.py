@@ -58,15 +58,17 @@ def test_tools_distribution_carries_every_tools_package_and_the_command() -> Non
     assert "callpipe-tools" in ROOT["dependency-groups"]["dev"], "dev environments install the tools"
 
 
-DOCKERFILES = sorted(REPO.glob("services/*/Dockerfile"))
+SERVICE_DOCKERFILE = REPO / "services" / "Dockerfile"
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
-def test_service_image_installs_runtime_only(dockerfile: Path) -> None:
-    assert len(DOCKERFILES) == len(list(REPO.glob("services/*/callpipe_*")))
-    copies = [line.split()[1] for line in dockerfile.read_text().splitlines() if line.startswith("COPY ")]
-    assert not any(src.startswith("tools") for src in copies), copies
-    syncs = [line for line in dockerfile.read_text().splitlines() if "uv sync" in line]
-    assert syncs and all("--no-dev" in line for line in syncs), "the dev group would install callpipe-tools"
+def test_service_image_installs_runtime_only() -> None:
+    assert not list(REPO.glob("services/*/Dockerfile")), "one recipe for every service: services/Dockerfile"
+    text = SERVICE_DOCKERFILE.read_text()
+    copies = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]
+    assert copies and not any(src.startswith("tools") for src in copies), copies
+    syncs = [line for line in text.splitlines() if line.startswith("RUN uv sync")]
+    # --no-dev: the dev group would install callpipe-tools.
+    assert len(syncs) == 2 and all("--no-dev" in line for line in syncs), syncs
+    assert all("${EXTRAS}" in line for line in syncs), "only the service's own extras"
     ignored = (REPO / ".dockerignore").read_text().split()
     assert "tools" in ignored
