@@ -42,6 +42,17 @@ def make_stage(name, source, sink, process):
     )
 
 
+def fast_runner(kafka_bootstrap, stage, dlq):
+    """A runner with the FAST settings on the test broker, no signal handlers (pytest owns them)."""
+    return StageRunner(
+        stage,
+        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        runner=FAST,
+        dead_letter_topic=dlq,
+        install_signal_handlers=False,
+    )
+
+
 async def run_until(runner, condition, until, limit_s=60.0):
     task = asyncio.create_task(runner.run())
     try:
@@ -73,13 +84,7 @@ async def test_happy_path_every_message_produces_and_offsets_are_committed(
         done.append(event)
         return event + ":transcript"
 
-    runner = StageRunner(
-        make_stage(stage_name, source, sink, process),
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
+    runner = fast_runner(kafka_bootstrap, make_stage(stage_name, source, sink, process), dlq)
     await run_until(runner, lambda: len(done) >= 60, until)
     out = kio.read_all(sink, 60)
     assert sorted(m.key().decode() for m in out) == sorted(f"call-{i}" for i in range(60))
@@ -101,13 +106,7 @@ async def test_poison_message_goes_to_the_dlq_with_reason_and_original_bytes(
         done.append(event)
         return event
 
-    runner = StageRunner(
-        make_stage(stage_name, source, sink, process),
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
+    runner = fast_runner(kafka_bootstrap, make_stage(stage_name, source, sink, process), dlq)
     await run_until(runner, lambda: len(done) >= 2, until)
     dead = kio.read_all(dlq, 1)
     assert len(dead) == 1
@@ -135,13 +134,7 @@ async def test_transient_failures_are_retried_then_succeed(kafka_bootstrap, kio,
             raise TransientError("deepgram 503")
         return event
 
-    runner = StageRunner(
-        make_stage(stage_name, source, sink, process),
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
+    runner = fast_runner(kafka_bootstrap, make_stage(stage_name, source, sink, process), dlq)
     await run_until(runner, lambda: calls.get("call-3:x", 0) >= 3 and len(calls) == 5, until)
     await asyncio.sleep(0)
     out = kio.read_all(sink, 5)
@@ -162,13 +155,7 @@ async def test_exhausted_attempts_dead_letter_with_the_last_reason(kafka_bootstr
             raise RuntimeError(f"bug on try {calls[event]}")  # not a callpipe error: transient
         return event
 
-    runner = StageRunner(
-        make_stage(stage_name, source, sink, process),
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
+    runner = fast_runner(kafka_bootstrap, make_stage(stage_name, source, sink, process), dlq)
     # stop() drains in-flight work, so the dead letter of the 3rd failure is acknowledged first.
     await run_until(runner, lambda: calls.get("call-a:x", 0) >= 3 and "call-b:x" in calls, until)
     dead = kio.read_all(dlq, 1)
@@ -192,21 +179,8 @@ async def test_two_consumers_rebalance_mid_stream_lose_nothing(kafka_bootstrap, 
         done.append(event)
         return event
 
-    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
-    first = StageRunner(
-        make_stage(stage_name, source, sink, process),
-        kafka=kafka,
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
-    second = StageRunner(
-        make_stage(stage_name, source, sink, process),
-        kafka=kafka,
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
+    first = fast_runner(kafka_bootstrap, make_stage(stage_name, source, sink, process), dlq)
+    second = fast_runner(kafka_bootstrap, make_stage(stage_name, source, sink, process), dlq)
     t1 = asyncio.create_task(first.run())
     assert await until(lambda: len(done) >= 30, 60)
     t2 = asyncio.create_task(second.run())  # joins: rebalance while the first has work in flight
@@ -239,13 +213,7 @@ async def test_batch_mode_processes_batches_dead_letters_poison_and_retries_whol
         batches.append(events)
 
     stage = BatchStage(name=stage_name, input_topic=source, decode=decode, process_batch=process_batch)
-    runner = StageRunner(
-        stage,
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
+    runner = fast_runner(kafka_bootstrap, stage, dlq)
     await run_until(runner, lambda: sum(len(b) for b in batches) >= 35, until)
     stored = [e for b in batches for e in b]
     assert sorted(stored) == sorted(f"call-{i}" for i in range(35))
@@ -270,13 +238,7 @@ async def test_dependency_unavailable_is_retried_beyond_max_attempts_and_backpre
             raise BackpressureError("buffer full", retry_after=0.05)
         return event
 
-    runner = StageRunner(
-        make_stage(stage_name, source, sink, process),
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        runner=FAST,
-        dead_letter_topic=dlq,
-        install_signal_handlers=False,
-    )
+    runner = fast_runner(kafka_bootstrap, make_stage(stage_name, source, sink, process), dlq)
     await run_until(
         runner, lambda: calls.get("call-db:x", 0) >= 6 and calls.get("call-full:x", 0) >= 5, until
     )
