@@ -23,6 +23,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.analyzer_real",
         "sentiment / intent on real text (airline tweets, Banking77)",
     ),
+    "sentiment-dialogues": (
+        "callpipe_bench.sentiment_dialogues",
+        "caller sentiment over real customer-care dialogues (TweetSumm, held-out)",
+    ),
     "categories": (
         "callpipe_bench.categories_eval",
         "starter categories precision / recall, dev vs held-out (TweetSumm)",
