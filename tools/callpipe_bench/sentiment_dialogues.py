@@ -1,6 +1,6 @@
 """``callpipe bench sentiment-dialogues``: caller sentiment on real customer-care conversations.
 
-    callpipe bench sentiment-dialogues [--data ../shared/realdata/text] [--show-errors]
+    callpipe bench sentiment-dialogues [--split heldout|dev] [--data ../shared/realdata/text] [--show-errors]
 
 The airline-tweet figure (``bench analyzer-real airline``) scores single messages; a call center
 records the caller's sentiment over a whole conversation. Here each real TweetSumm dialogue
@@ -8,8 +8,10 @@ records the caller's sentiment over a whole conversation. Here each real TweetSu
 transcript does in the service (``stage.prepare``: redaction, per-turn sentiment with the caller's
 courtesy stripped, then ``OfflineAnalyzer.analyze_sync``), and the caller's label is compared with
 ``datasets/sentiment/tweetsumm_caller.yaml`` (labelled by reading, before any analyzer ran on them;
-rule in its header). ``mixed`` and ``unclear`` rows are not scored. Every row is held-out: nothing
-is chosen on this set, each model version is run once and its figure recorded in the README.
+rule in its header). ``mixed`` and ``unclear`` rows are not scored. Two parts, never overlapping:
+``heldout`` (the default; nothing is chosen on it, each model version is run once and its figure
+recorded in the README) and ``dev`` (``tweetsumm_caller_dev.yaml``, labelled the same way, where
+roll-up rules and thresholds are chosen).
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ __all__ = ["load_labels", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = ROOT.parent / "shared" / "realdata" / "text"
-LABELS_FILE = ROOT / "datasets" / "sentiment" / "tweetsumm_caller.yaml"
+LABEL_FILES = {
+    "heldout": ROOT / "datasets" / "sentiment" / "tweetsumm_caller.yaml",
+    "dev": ROOT / "datasets" / "sentiment" / "tweetsumm_caller_dev.yaml",
+}
 SCORED = ("negative", "neutral", "positive")
 
 
-def load_labels(path: Path = LABELS_FILE) -> dict[str, str]:
+def load_labels(path: Path = LABEL_FILES["heldout"]) -> dict[str, str]:
     """conversation id → the caller's label, scored rows only."""
     rows = yaml.safe_load(path.read_text(encoding="utf-8"))["dialogues"]
     return {row["id"]: row["caller_sentiment"] for row in rows if row["caller_sentiment"] in SCORED}
@@ -50,6 +55,7 @@ def _caller_label(analysis: Any) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="callpipe bench sentiment-dialogues")
+    parser.add_argument("--split", choices=sorted(LABEL_FILES), default="heldout")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args(argv)
@@ -65,7 +71,7 @@ def main(argv: list[str]) -> int:
     from callpipe_analyzer.sentiment import SentimentScorer
     from callpipe_analyzer.stage import prepare
 
-    labels = load_labels()
+    labels = load_labels(LABEL_FILES[args.split])
     dialogues: dict[str, list[dict[str, Any]]] = {}
     with source.open(encoding="utf-8") as fh:
         for line in fh:
@@ -98,7 +104,8 @@ def main(argv: list[str]) -> int:
     n = len(gold)
     right = n - len(errors)
     print(
-        f"caller sentiment, real customer-care dialogues (TweetSumm, {analyzer.prompt_version}): "
+        f"caller sentiment, real customer-care dialogues (TweetSumm {args.split}, "
+        f"{analyzer.prompt_version}): "
         f"accuracy {right / n:.3f} ({right}/{n}), {n / seconds:.1f} dialogues/s"
     )
     totals = Counter(gold)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from callpipe_bench.sentiment_dialogues import LABELS_FILE, SCORED, load_labels
+from callpipe_bench.sentiment_dialogues import LABEL_FILES, SCORED, load_labels
 
 
 def test_mixed_and_unclear_rows_are_listed_but_not_scored(tmp_path: Path) -> None:
@@ -21,9 +21,21 @@ def test_mixed_and_unclear_rows_are_listed_but_not_scored(tmp_path: Path) -> Non
     assert load_labels(path) == {"a": "negative", "c": "positive"}
 
 
-def test_the_shipped_set_has_one_label_per_dialogue_from_the_rule() -> None:
-    rows = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))["dialogues"]
-    ids = [row["id"] for row in rows]
-    assert len(ids) == len(set(ids)) == 100
-    assert {row["caller_sentiment"] for row in rows} <= {*SCORED, "mixed", "unclear"}
-    assert len(load_labels()) == 89
+def _rows(split: str) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = yaml.safe_load(LABEL_FILES[split].read_text(encoding="utf-8"))["dialogues"]
+    return rows
+
+
+def test_each_shipped_set_has_one_label_per_dialogue_from_the_rule() -> None:
+    for split, scored in (("heldout", 89), ("dev", 93)):
+        rows = _rows(split)
+        ids = [row["id"] for row in rows]
+        assert len(ids) == len(set(ids)) == 100
+        assert {row["caller_sentiment"] for row in rows} <= {*SCORED, "mixed", "unclear"}
+        assert len(load_labels(LABEL_FILES[split])) == scored
+
+
+def test_dev_and_heldout_never_share_a_dialogue() -> None:
+    dev = {row["id"] for row in _rows("dev")}
+    heldout = {row["id"] for row in _rows("heldout")}
+    assert not dev & heldout
