@@ -41,6 +41,23 @@ def test_the_shipped_model_is_current_and_a_stale_one_fails(
     assert not train.is_current(fresh_fit[0], tmp_path / "missing.json")
 
 
+def test_last_place_rounding_from_another_cpu_is_current_but_a_changed_label_is_not(
+    fresh_fit: tuple[SupervisedModels, list[str]], tmp_path: Path
+) -> None:
+    shipped = json.loads(DEFAULT_MODEL_PATH.read_text())
+    nudged = json.loads(json.dumps(shipped))
+    nudged["sentiment"]["weights"][0][0] += 1e-5  # one unit in the 5th decimal
+    nudged["intent"]["bank"][0][0] -= 1e-4
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(nudged))
+    assert train.is_current(fresh_fit[0], path)
+
+    relabelled = json.loads(json.dumps(shipped))
+    relabelled["sentiment"]["labels"] = list(reversed(relabelled["sentiment"]["labels"]))
+    path.write_text(json.dumps(relabelled))
+    assert not train.is_current(fresh_fit[0], path)
+
+
 def test_check_writes_nothing_beside_the_shipped_model(
     fresh_fit: tuple[SupervisedModels, list[str]],
 ) -> None:

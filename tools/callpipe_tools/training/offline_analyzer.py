@@ -334,16 +334,33 @@ def _rule_label(f: CallFeatures) -> str:
     return label_for(f.caller_rollup).value
 
 
+# The saved numbers are rounded to 4-6 decimals; the same fit on another CPU (another SIMD path in
+# onnxruntime and BLAS) moves a few of them by one unit in that last place. A stale model differs
+# by far more, and every label, column and fingerprint must still match exactly.
+CHECK_TOLERANCE = 5e-4
+
+
 def is_current(models: SupervisedModels, path: Path) -> bool:
-    """Whether the model file at ``path`` is what ``models`` would be saved as (a missing or
-    unreadable file is not)."""
+    """Whether the model file at ``path`` is what ``models`` would be saved as, numbers within
+    ``CHECK_TOLERANCE`` (a missing or unreadable file is not)."""
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "model.json"
         models.save(fresh)
         try:
-            return bool(json.loads(fresh.read_text()) == json.loads(path.read_text()))
+            return _same(json.loads(fresh.read_text()), json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):
             return False
+
+
+def _same(fresh: Any, shipped: Any) -> bool:
+    if isinstance(fresh, dict) and isinstance(shipped, dict):
+        return fresh.keys() == shipped.keys() and all(_same(fresh[k], shipped[k]) for k in fresh)
+    if isinstance(fresh, list) and isinstance(shipped, list):
+        return len(fresh) == len(shipped) and all(_same(a, b) for a, b in zip(fresh, shipped, strict=True))
+    numbers = (int, float)
+    if isinstance(fresh, numbers) and isinstance(shipped, numbers) and not isinstance(fresh, bool):
+        return abs(fresh - shipped) <= CHECK_TOLERANCE
+    return bool(fresh == shipped)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
