@@ -12,9 +12,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import faust
 import pytest
 import yaml
 
@@ -213,7 +217,24 @@ def _served_paths() -> dict[str, set[str]]:
     insights = set(
         re.findall(r'@app\.get\("(/\w+)"', (REPO / "services/sink/callpipe_sink/insights/app.py").read_text())
     )
-    return {"runner": runner, "ingest": ingest, "insights": insights}
+    # The alerts job's only HTTP server is faust's web server; "/" is its status page.
+    faust_index = Path(faust.__file__).parent / "web" / "apps" / "production_index.py"
+    alerts = set(re.findall(r'@blueprint\.route\("(/\w*)"', faust_index.read_text()))
+    return {"runner": runner, "ingest": ingest, "insights": insights, "alerts": alerts}
+
+
+def _probe_paths(container: dict[str, Any]) -> set[str]:
+    """The path every probe asks for: an httpGet path, or the URL of an in-container probe."""
+    paths = set()
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        spec = container[probe]
+        if "httpGet" in spec:
+            paths.add(spec["httpGet"]["path"])
+        elif "exec" in spec:
+            match = re.search(r"http://127\.0\.0\.1:\d+(/\S*?)'", " ".join(spec["exec"]["command"]))
+            assert match, spec
+            paths.add(match.group(1))
+    return paths
 
 
 def test_probes_use_paths_the_services_serve_and_every_workload_has_a_budget() -> None:
@@ -221,15 +242,12 @@ def test_probes_use_paths_the_services_serve_and_every_workload_has_a_budget() -
     assert {"/healthz", "/readyz"} <= served["ingest"] and "/healthz" in served["runner"]
     parsed = _docs(_render())
     workloads = _workloads(parsed)
-    assert set(workloads) == {"ingest", "transcriber", "analyzer", "sink", "insights"}
+    assert set(workloads) == {"ingest", "transcriber", "analyzer", "sink", "insights", "alerts"}
     for name, workload in workloads.items():
         container = workload["spec"]["template"]["spec"]["containers"][0]
-        paths = {
-            container[p]["httpGet"]["path"]
-            for p in ("startupProbe", "livenessProbe", "readinessProbe")
-            if "httpGet" in container[p]
-        }
-        assert paths <= served[name if name in ("ingest", "insights") else "runner"], (name, paths)
+        paths = _probe_paths(container)
+        assert paths, name
+        assert paths <= served[name if name in ("ingest", "insights", "alerts") else "runner"], (name, paths)
         assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
     assert (
         workloads["ingest"]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"]
@@ -237,3 +255,100 @@ def test_probes_use_paths_the_services_serve_and_every_workload_has_a_budget() -
     )
     budgets = {d["metadata"]["name"] for d in parsed if d["kind"] == "PodDisruptionBudget"}
     assert budgets == {w["metadata"]["name"] for w in workloads.values()}
+
+
+def _compose_images() -> dict[str, str]:
+    """Image name -> service module of every compose service built from the one recipe."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    images = {}
+    for spec in compose["services"].values():
+        build = spec.get("build")
+        if isinstance(build, dict) and build.get("dockerfile") == "services/Dockerfile":
+            service = build["args"]["SERVICE"]
+            images[f"callpipe-{service}"] = f"callpipe_{service}"
+    return images
+
+
+def test_every_service_image_runs_in_the_chart_with_a_module_that_exists() -> None:
+    compose_images = _compose_images()
+    assert len(compose_images) >= 5
+    workloads = _workloads(_docs(_render()))
+    chart_images: dict[str, set[str]] = {}
+    for name, workload in workloads.items():
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        image = container["image"].rsplit(":", 1)[0]
+        chart_images.setdefault(image, set()).add(name)
+        command = container["command"]
+        assert command[:2] == ["python", "-m"], (name, command)
+        module = command[2]
+        assert compose_images.get(image) == module, (name, image, module)
+        assert list(REPO.glob(f"services/*/{module}/__main__.py")), f"{name}: no module {module}"
+    # A service added to docker-compose.yml without a chart workload would never run on Kubernetes.
+    assert set(chart_images) == set(compose_images)
+
+
+def test_the_alerts_job_is_one_recreated_deployment_without_service_autoscaler_or_instance_id() -> None:
+    for sets in ((), ("staticMembership=false",)):
+        parsed = _docs(_render(*sets))
+        alerts = _workloads(parsed)["alerts"]
+        name = alerts["metadata"]["name"]
+        assert alerts["kind"] == "Deployment"
+        # One aggregating replica (its facts topic has one partition) and no overlap in a rollout.
+        assert alerts["spec"]["replicas"] == 1
+        assert alerts["spec"]["strategy"] == {"type": "Recreate"}
+        pod = alerts["spec"]["template"]
+        container = pod["spec"]["containers"][0]
+        assert "env" not in container, "static membership is the stage runner's, not faust's"
+        assert "ports" not in container, "faust's web server listens on 127.0.0.1 only"
+        assert not any(k.startswith("prometheus.io/") for k in pod["metadata"]["annotations"])
+        targets = {
+            d["spec"]["scaleTargetRef"]["name"] for d in parsed if "scaleTargetRef" in d.get("spec", {})
+        }
+        assert name not in targets
+        assert name not in {d["metadata"]["name"] for d in parsed if d["kind"] == "Service"}
+        assert name in {d["metadata"]["name"] for d in parsed if d["kind"] == "PodDisruptionBudget"}
+        config = next(d["data"] for d in parsed if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name)
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            command = " ".join(container[probe]["exec"]["command"])
+            assert f"http://127.0.0.1:{config['ALERTS_WEB_PORT']}/" in command, probe
+
+
+def test_the_alerts_webhook_secret_lands_in_its_own_secret_only() -> None:
+    parsed = _docs(_render("services.alerts.secret.ALERTS_WEBHOOK_SECRET=s3cret"))
+    holders = {
+        d["metadata"]["name"]
+        for d in parsed
+        if d["kind"] == "Secret" and "ALERTS_WEBHOOK_SECRET" in d["stringData"]
+    }
+    assert holders == {"callpipe-alerts"}
+    alerts = _workloads(parsed)["alerts"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"secretRef": {"name": "callpipe-alerts"}} in alerts["envFrom"]
+
+
+class _StatusPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        status = 200 if self.path == "/" else 404
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(b'{"status": "OK"}')
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_the_alerts_in_container_probe_passes_while_the_page_answers_and_fails_when_it_stops() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusPage)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    parsed = _docs(_render(f"services.alerts.port={port}", f"services.alerts.config.ALERTS_WEB_PORT={port}"))
+    container = _workloads(parsed)["alerts"]["spec"]["template"]["spec"]["containers"][0]
+    command = container["livenessProbe"]["exec"]["command"]
+    assert command[0] == "python"
+    probe = [sys.executable, *command[1:]]
+    try:
+        assert subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert subprocess.run(probe, capture_output=True, timeout=30).returncode != 0

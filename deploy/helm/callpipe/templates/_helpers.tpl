@@ -34,3 +34,14 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version }}
 {{- $root := index . 0 -}}{{- $spec := index . 1 -}}
 {{- if and (eq $spec.kind "consumer") $root.Values.staticMembership -}}StatefulSet{{- else -}}Deployment{{- end -}}
 {{- end -}}
+
+{{/* A probe for a server bound to 127.0.0.1 (the kubelet probes the pod IP): the image's Python
+     asks it from inside the container, as docker-compose.yml's healthcheck does. Args: port, path. */}}
+{{- define "callpipe.localProbe" -}}
+{{- $port := index . 0 -}}{{- $path := index . 1 -}}
+exec:
+  command:
+    - python
+    - -c
+    - {{ printf "import urllib.request; urllib.request.urlopen('http://127.0.0.1:%v%s', timeout=4)" $port $path | quote }}
+{{- end -}}
