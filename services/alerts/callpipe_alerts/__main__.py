@@ -52,7 +52,11 @@ def main() -> None:
         registry=registry_from_settings(SchemaRegistrySettings()),
         seed_fired=alert_ids_on_topic(kafka.common_config(), topics.alerts),
         webhook=webhook,
+        # The changelog and facts topics faust creates get the replication of every other topic:
+        # a changelog on one broker loses the alert state with that broker.
+        replication_factor=kafka.topic_replication,
         data_dir=settings.data_dir,
+        web_host=settings.web_host,
         web_port=settings.web_port,
     )
     log.info(

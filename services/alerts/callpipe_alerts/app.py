@@ -60,18 +60,22 @@ def build_job(
     registry: SchemaRegistry,
     seed_fired: list[str] | None = None,
     webhook: WebhookSender | None = None,
+    replication_factor: int,
     data_dir: str = "var/alerts",
+    web_host: str = "127.0.0.1",
     web_port: int = 6066,
 ) -> AlertsJob:
+    """The faust app and its agents; ``replication_factor`` is that of the topics faust creates
+    (facts, state changelog), which should be the cluster's like every other callpipe topic."""
     app = faust.App(
         app_id,
         broker=[f"kafka://{server.strip()}" for server in bootstrap_servers.split(",")],
         store="memory://",  # state is rebuilt from the changelog topic on every start
         datadir=data_dir,
         web_port=web_port,
-        web_host="127.0.0.1",
+        web_host=web_host,
         topic_partitions=1,
-        topic_replication_factor=1,
+        topic_replication_factor=replication_factor,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
         table_cleanup_interval=3600.0,

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callpipe_alerts.facts import AGENT_METRICS, QA_SCORE_PREFIX
 
 __all__ = [
     "AgentDropRule",
@@ -53,11 +55,25 @@ class AgentDropRule(_RuleBase):
     """One agent's mean ``metric`` in the window at least ``drop`` below that agent's baseline."""
 
     kind: Literal["agent_drop"]
-    metric: str = Field(description="sentiment_score, satisfaction_score or agent_sentiment.")
-    drop: float = Field(gt=0)
+    metric: str = Field(
+        description="sentiment_score, satisfaction_score, agent_sentiment or qa_score:<scorecard form id>."
+    )
+    drop: float = Field(gt=0, description="In the metric's unit: -1..1 for sentiment, 0-100 for qa_score.")
     min_calls: int = Field(ge=1)
     baseline_windows: int = Field(ge=1)
     min_baseline_windows: int = Field(ge=1)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        # A misspelt metric would otherwise be a rule that silently never fires.
+        form = metric.removeprefix(QA_SCORE_PREFIX)
+        if metric in AGENT_METRICS or (metric.startswith(QA_SCORE_PREFIX) and form.strip()):
+            return metric
+        raise ValueError(
+            f"unknown agent metric {metric!r}: use one of {', '.join(AGENT_METRICS)} "
+            f"or {QA_SCORE_PREFIX}<scorecard form id>"
+        )
 
 
 Rule = Annotated[SpikeRule | RateRule | AgentDropRule, Field(discriminator="kind")]

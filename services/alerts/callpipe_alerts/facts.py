@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["CallFacts", "extract_facts"]
+__all__ = ["AGENT_METRICS", "QA_SCORE_PREFIX", "CallFacts", "extract_facts", "qa_score_metric"]
+
+# Per-call numbers an agent_drop rule can average per agent: these, and one QA score per scorecard
+# form (``qa_score:<form id>``, 0-100, the form ids of the analyzer's analysis.yaml).
+AGENT_METRICS = ("sentiment_score", "satisfaction_score", "agent_sentiment")
+QA_SCORE_PREFIX = "qa_score:"
+
+
+def qa_score_metric(form: str) -> str:
+    """Metric name of a scorecard form's score, e.g. ``qa_score:standard_qa``."""
+    return f"{QA_SCORE_PREFIX}{form}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,10 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def extract_facts(record: dict[str, Any], event_time: str, source: tuple[int, int]) -> CallFacts | None:
     """Facts of a CallAnalyzed record; None when it has no usable event time (nothing to window)."""
     metadata = _mapping(record.get("metadata"))
@@ -115,6 +129,16 @@ def extract_facts(record: dict[str, Any], event_time: str, source: tuple[int, in
             and isinstance(party.get("score"), int | float)
         ):
             metrics["agent_sentiment"] = float(party["score"])
+    # Scorecards sit on the record (CallAnalyzed v3); a form with no applicable question has a null
+    # score and says nothing about the agent, so it is skipped rather than counted as 0.
+    for card in _list(record.get("scorecards", analysis.get("scorecards"))):
+        if (
+            isinstance(card, dict)
+            and isinstance(card.get("form"), str)
+            and isinstance(card.get("score"), int | float)
+            and not isinstance(card.get("score"), bool)
+        ):
+            metrics[qa_score_metric(card["form"])] = float(card["score"])
     agent = metadata.get("agent_id") if isinstance(metadata.get("agent_id"), str) else None
     return CallFacts(
         call_id=str(record.get("call_id", "")),

@@ -25,6 +25,10 @@ class AlertsSettings(BaseSettings):
     data_dir: str = Field(
         default="var/alerts", description="faust data directory (state is rebuilt from changelog)."
     )
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="Address faust's web server binds; 0.0.0.0 in a pod lets a Kubernetes probe reach it.",
+    )
     web_port: int = Field(default=6066, description="faust web port (/healthz-like status pages).")
     webhook_url: str | None = Field(
         default=None, description="Slack-compatible incoming webhook; None = off."

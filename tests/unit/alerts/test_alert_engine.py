@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
-from callpipe_alerts.config import AlertsConfig, load_config
+from callpipe_alerts.config import AgentDropRule, AlertsConfig, default_config_path, load_config
 from callpipe_alerts.engine import AlertEngine, new_state
 from callpipe_alerts.facts import CallFacts, extract_facts
 from callpipe_tools.examples import example_analysis
@@ -177,6 +180,103 @@ def test_one_agents_sentiment_drop_against_their_own_baseline() -> None:
     alerts += engine.flush(state)
     assert [a.subject for a in alerts] == ["agent=a2"]
     assert alerts[0].value == pytest.approx(-0.6)
+
+
+QA_DROP = {
+    "name": "agent_qa_score_drop",
+    "kind": "agent_drop",
+    "metric": "qa_score:standard_qa",
+    "drop": 20,
+    "min_calls": 4,
+    "baseline_windows": 8,
+    "min_baseline_windows": 3,
+}
+
+
+def _scored_record(call_id: str, ts: float, agent: str, scorecards: list[Any]) -> dict[str, Any]:
+    record = example_analysis().model_dump(mode="python")
+    record["call_id"] = call_id
+    record["analyzed_at"] = datetime.fromtimestamp(ts, tz=UTC)
+    record["metadata"] = {**record["metadata"], "agent_id": agent}
+    record["scorecards"] = scorecards
+    return record
+
+
+def test_one_agents_qa_score_drop_from_the_scorecards_of_the_records() -> None:
+    """Through extract_facts: a2's standard_qa falls from ~85 to 50 in window 4; a1 and the other
+    form (whose scores swing freely) raise nothing; a2's null scores are not counted as 0."""
+    engine = AlertEngine(_config(**QA_DROP))
+    state = new_state()
+    alerts = []
+    n = 0
+    for w in range(6):
+        for i in range(6):
+            for agent in ("a1", "a2"):
+                qa = 50.0 if (agent == "a2" and w == 4) else 85.0 + (i % 2)
+                cards: list[dict[str, Any]] = [
+                    {"form": "standard_qa", "score": qa, "answers": []},
+                    {"form": "sales_qa", "score": 0.0 if w == 4 else 100.0, "answers": []},
+                ]
+                if agent == "a2" and w == 2 and i < 3:  # no applicable question: not a 0
+                    cards[0] = {"form": "standard_qa", "score": None, "answers": []}
+                record = _scored_record(f"c{n}", T0 + w * 900 + i * 100, agent, cards)
+                facts = extract_facts(record, "analyzed_at", (0, n))
+                assert facts is not None
+                alerts += engine.apply(state, facts)
+                n += 1
+    alerts += engine.flush(state)
+    assert [(a.rule, a.kind, a.subject) for a in alerts] == [
+        ("agent_qa_score_drop", "agent_drop", "agent=a2")
+    ]
+    assert alerts[0].window_start == datetime.fromtimestamp(T0 + 4 * 900, tz=UTC)
+    assert alerts[0].value == pytest.approx(50.0)
+    assert alerts[0].baseline == pytest.approx(85.5)
+    assert alerts[0].threshold == pytest.approx(65.5)
+
+
+def test_qa_score_facts_skip_null_and_malformed_scorecards() -> None:
+    record = _scored_record(
+        "c1",
+        T0,
+        "a1",
+        [
+            {"form": "standard_qa", "score": 72.5},
+            {"form": "empty_form", "score": None},
+            {"form": "flagged", "score": True},
+            {"score": 10.0},
+            "not a scorecard",
+        ],
+    )
+    facts = extract_facts(record, "analyzed_at", (0, 0))
+    assert facts is not None
+    assert {k: v for k, v in facts.metrics.items() if k.startswith("qa_score:")} == {
+        "qa_score:standard_qa": 72.5
+    }
+    assert extract_facts({**record, "scorecards": "x"}, "analyzed_at", (0, 0)) is not None
+    # Inside the analysis (as categories may be) is read too.
+    nested = {**record, "analysis": {**record["analysis"], "scorecards": [{"form": "f", "score": 9}]}}
+    del nested["scorecards"]
+    facts_nested = extract_facts(nested, "analyzed_at", (0, 0))
+    assert facts_nested is not None and facts_nested.metrics["qa_score:f"] == 9.0
+
+
+def test_an_agent_drop_rule_refuses_an_unknown_metric() -> None:
+    for bad in ("qa_score", "qa_score:", "qa_scores:standard_qa", "sentiment"):
+        with pytest.raises(ValidationError, match="unknown agent metric"):
+            AgentDropRule.model_validate({**QA_DROP, "metric": bad})
+    for good in ("sentiment_score", "satisfaction_score", "agent_sentiment", "qa_score:standard_qa"):
+        assert AgentDropRule.model_validate({**QA_DROP, "metric": good}).metric == good
+
+
+def test_bundled_qa_rule_watches_a_form_of_the_bundled_analysis_config() -> None:
+    analysis_yaml = Path(__file__).parents[3] / "services/analyzer/callpipe_analyzer/analysis.yaml"
+    forms = {form["id"] for form in yaml.safe_load(analysis_yaml.read_text())["scorecards"]}
+    watched = [
+        r.metric.removeprefix("qa_score:")
+        for r in load_config(default_config_path()).rules
+        if isinstance(r, AgentDropRule) and r.metric.startswith("qa_score:")
+    ]
+    assert watched and set(watched) <= forms
 
 
 def test_facts_from_a_record_read_categories_defensively() -> None:
