@@ -1,12 +1,14 @@
 """Erasure over every store callpipe owns: ClickHouse (calls, utterances = the search index,
-call_events, version tables), the recording store (local dir and S3 on moto's server), ingest's
-markers; the audit record holds no personal data; a redelivery from Kafka does not bring it back."""
+call_events, version tables, the alerts' sample calls), the recording store (local dir and S3 on
+moto's server), ingest's markers; the audit record holds no personal data; a redelivery from
+Kafka (analyses and alerts) does not bring it back."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -15,10 +17,11 @@ import pytest
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.models import CallAnalyzed
+from callpipe.models import AlertRaised, CallAnalyzed
 from callpipe.models.common import RecordingSource
-from callpipe.settings import RecordingStoreSettings
+from callpipe.settings import KafkaSettings, RecordingStoreSettings
 from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store
+from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.lifecycle import CallEventRow
@@ -77,6 +80,23 @@ async def _seed(
     return message, [audio_key, marker_key]
 
 
+def _alert_naming(call_ids: list[str], registry: LocalSchemaRegistry) -> bytes:
+    """An alert (as the alerts job publishes it) whose sample calls are ``call_ids``."""
+    start = example_analysis("any").analyzed_at
+    alert = AlertRaised(
+        alert_id="a" * 32, rule="intent_spike", kind="spike", severity="warning", subject="billing",
+        window_start=start, window_end=start + timedelta(minutes=15), value=12.0, baseline=3.0,
+        threshold=9.0, calls_in_window=40, message="intent_spike: billing at 12.00",
+        sample_call_ids=call_ids, raised_at=start + timedelta(minutes=16),
+    )  # fmt: skip
+    return AvroSerde(AlertRaised, registry, "callpipe.alerts-value").serialize(alert)
+
+
+def _sample_calls(wh: Warehouse) -> list[list[str]]:
+    rows = wh.rows("SELECT sample_call_ids FROM {db:Identifier}.alerts FINAL")
+    return [list(r[0]) for r in rows]
+
+
 def _rollup_calls(wh: Warehouse) -> int:
     """Calls counted by the hourly intent rollup, over all hours."""
     rows = wh.rows("SELECT countMerge(calls) FROM {db:Identifier}.calls_hourly")
@@ -114,6 +134,11 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     at = example_analysis(gone_id).analyzed_at
     warehouse.insert_arrow("call_events", rows_table([CallEventRow(gone_id, "received", "ingest", at)]))
     word = example_analysis(gone_id).utterances[0].text.split()[-1].strip(".,?!").lower()
+    # An alert names both calls among its samples: the alert stays, only the erased id goes.
+    alerts = AlertsConsumer(warehouse, KafkaSettings(), "callpipe.alerts", registry)
+    alert = _alert_naming([gone_id, kept_id], registry)
+    await alerts._store(alerts.rows([alert]))
+    assert _sample_calls(warehouse) == [[gone_id, kept_id]]
 
     app = create_app(
         warehouse,
@@ -136,6 +161,7 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
         report = answer.json()
         assert report["calls"] == 1 and report["rows_deleted"]["calls"] == 1
         assert report["rows_deleted"]["utterances"] > 0 and report["rows_deleted"]["call_events"] >= 3
+        assert report["rows_deleted"]["alerts"] == 1  # one alert named the call
         assert (await client.get(f"/calls/{gone_id}", headers=read)).status_code == 404
         assert (await client.get(f"/calls/{gone_id}/status", headers=read)).status_code == 404
         hits = (await client.get(f"/search?q={word}", headers=read)).json()["hits"]
@@ -147,6 +173,7 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     assert _rollup_calls(warehouse) == 1  # the erased call's hour was recomputed without it
     assert _traces(warehouse, PHONE) == {}
     assert _traces(warehouse, kept_id)  # the other caller's call is untouched
+    assert _sample_calls(warehouse) == [[kept_id]]
     for key in gone_keys:
         assert not await store.exists(key), key
     for key in kept_keys:
@@ -161,4 +188,6 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     kafka_support.produce(kafka_bootstrap, topic, [(gone_id, message)])
     redelivered = kafka_support.read_topic(kafka_bootstrap, topic, 1, grace_s=0.0)
     writer.write([decode_analysis(m.value()) for m in redelivered])
+    await alerts._store(alerts.rows([alert]))  # the alerts topic replayed too
     assert _traces(warehouse, gone_id) == {}
+    assert _sample_calls(warehouse) == [[kept_id]]

@@ -7,7 +7,9 @@ What is removed, per call:
   bloom-filter index of ``utterances``, rebuilt with the rewritten parts), ``call_events`` and the
   version tables ``call_versions`` / ``utterance_versions`` / ``rollup_versions``. ``ALTER … DELETE`` with
   ``mutations_sync = 2`` rewrites the parts before returning, so the bytes are gone from disk,
-  not only hidden (a lightweight DELETE would only mask them until a merge).
+  not only hidden (a lightweight DELETE would only mask them until a merge). ``alerts`` name a
+  few sample calls each (``sample_call_ids``): the alert stays (it is about a queue or an agent),
+  the erased ids are filtered out of its list (counted under ``alerts`` in ``rows_deleted``).
 - Recording store: the archived audio (``audio_uri``) and ingest's idempotency markers that
   name the call (``_ledger/content/<sha>.json`` for uploads, ``_ledger/twilio/<RecordingSid>.json``).
 - The hourly rollups hold counts per hour, intent, topic, competitor, queue and agent, never a
@@ -35,7 +37,15 @@ from callpipe.store import RecordingStore, original_uri_of
 from callpipe_sink.lifecycle.rollup_correction import ROLLUP_WRITE_LOCK, RollupCorrector
 from callpipe_sink.warehouse import Warehouse
 
-__all__ = ["PER_CALL_TABLES", "Eraser", "ErasureReport", "ErasureRequest", "Tombstones", "call_hash"]
+__all__ = [
+    "CALL_ID_LIST_COLUMNS",
+    "PER_CALL_TABLES",
+    "Eraser",
+    "ErasureReport",
+    "ErasureRequest",
+    "Tombstones",
+    "call_hash",
+]
 
 # Every ClickHouse table holding rows of one call (the rollups hold none: see the docstring).
 # call_quality (0009) holds category evidence: snippets of what was said.
@@ -48,6 +58,9 @@ PER_CALL_TABLES = (
     "rollup_versions",
     "call_quality",
 )
+# Tables that name calls in a list column among other calls' ids (an alert's sample calls): the
+# row stays, the erased ids are filtered out of the list.
+CALL_ID_LIST_COLUMNS = {"alerts": "sample_call_ids"}
 _CONTENT_KEY = re.compile(r"(?:^|/)audio/[0-9a-f]{2}/([0-9a-f]{64})\.[A-Za-z0-9]+$")
 _LEDGER = "_ledger"
 
@@ -165,6 +178,13 @@ class Eraser:
                 {"ids": call_ids},
             )
             report.rows_deleted[table] = int(found[0][0])
+        for table, column in CALL_ID_LIST_COLUMNS.items():
+            named = self._wh.rows(
+                f"SELECT count() FROM {{db:Identifier}}.{table} "  # noqa: S608 - table and column are constants
+                f"WHERE hasAny({column}, {{ids:Array(String)}})",
+                {"ids": call_ids},
+            )
+            report.rows_deleted[table] = int(named[0][0])
         inside, outside = self._objects(call_ids)
         report.objects_outside_store = len(outside)
         return call_ids, report, inside
@@ -194,6 +214,13 @@ class Eraser:
             self._wh.command(
                 f"ALTER TABLE {{db:Identifier}}.{table} DELETE WHERE call_id IN {{ids:Array(String)}} "
                 "SETTINGS mutations_sync = 2",
+                {"ids": call_ids},
+            )
+        for table, column in CALL_ID_LIST_COLUMNS.items():
+            self._wh.command(
+                f"ALTER TABLE {{db:Identifier}}.{table} UPDATE {column} = "
+                f"arrayFilter(x -> NOT has({{ids:Array(String)}}, x), {column}) "
+                f"WHERE hasAny({column}, {{ids:Array(String)}}) SETTINGS mutations_sync = 2",
                 {"ids": call_ids},
             )
         # The hourly rollups hold counts, not call data, but an erased call should not be counted
