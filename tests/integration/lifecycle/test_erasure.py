@@ -6,6 +6,7 @@ Kafka (analyses and alerts) does not bring it back."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,24 +18,26 @@ import pytest
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.models import AlertRaised, CallAnalyzed
+from callpipe.models import AlertRaised, CallAnalyzed, RecordingReady
 from callpipe.models.common import RecordingSource
 from callpipe.settings import KafkaSettings, RecordingStoreSettings
-from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store
+from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store, redacted_key_of
 from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
-from callpipe_sink.lifecycle import CallEventRow
-from callpipe_sink.lifecycle.erasure import Eraser
-from callpipe_sink.lifecycle.events_consumer import rows_table
+from callpipe_sink.lifecycle import CallEventRow, EventTopics, event_row
+from callpipe_sink.lifecycle.erasure import Eraser, ErasureRequest
+from callpipe_sink.lifecycle.event_rows import phone_hash
+from callpipe_sink.lifecycle.events_consumer import recording_decoder, rows_table
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
-from callpipe_tools.examples import example_analysis
+from callpipe_tools.examples import example_analysis, example_recording
 from tests.integration import kafka_support
 
 READ, ADMIN = "read-token-0123456789abcdef", "admin-token-0123456789abcdef"
 PHONE, OTHER_PHONE = "+15557770001", "+15557770002"
+TOPICS = EventTopics("callpipe.recordings", "callpipe.transcripts", "callpipe.call-events", "callpipe.dlq")
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -191,3 +194,84 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     await alerts._store(alerts.rows([alert]))  # the alerts topic replayed too
     assert _traces(warehouse, gone_id) == {}
     assert _sample_calls(warehouse) == [[kept_id]]
+
+
+async def _seed_upload(
+    store: RecordingStore, call_id: str, *, redacted_copy: bool = False
+) -> tuple[str, list[str]]:
+    """Audio as ingest stores an upload that gave its own call id: the audio, the content and the
+    call markers (and the analyzer's redacted copy when asked); returns (audio URI, keys)."""
+    audio = f"RIFF-audio-of-{call_id}".encode()
+    sha = hashlib.sha256(audio).hexdigest()
+    keys = [f"audio/{sha[:2]}/{sha}.wav", f"_ledger/content/{sha}.json", f"_ledger/call/{call_id}.json"]
+    uri = await store.put(keys[0], audio)
+    marker = json.dumps({"call_id": call_id, "recording_id": f"sha256:{sha}", "audio_uri": uri}).encode()
+    await store.put(keys[1], marker)
+    await store.put(keys[2], marker)
+    if redacted_copy:
+        keys.append(redacted_key_of(keys[0]))
+        await store.put(keys[-1], b"RIFF-bleeped")
+    return uri, keys
+
+
+def _received(call_id: str, uri: str, phone: str, registry: LocalSchemaRegistry) -> CallEventRow:
+    """The received event the events consumer makes of ingest's RecordingReady."""
+    recording = example_recording(call_id)
+    recording = recording.model_copy(
+        update={
+            "audio_uri": uri,
+            "recording_id": "sha256:x",
+            "source": RecordingSource.UPLOAD,
+            "metadata": recording.metadata.model_copy(update={"from_number": phone}),
+        }
+    )
+    body = AvroSerde(RecordingReady, registry, f"{TOPICS.recordings}-value").serialize(recording)
+    row = event_row(TOPICS, TOPICS.recordings, call_id.encode(), body, None, 1_764_900_000_000,
+                    recording_decoder(registry, TOPICS.recordings))  # fmt: skip
+    assert row is not None and row.audio_uri == uri
+    return row
+
+
+async def test_calls_that_never_reached_calls_are_found_by_phone_or_id_and_their_audio_goes(
+    warehouse: Warehouse, store: RecordingStore
+) -> None:
+    """Dead-lettered, consent-declined and in-flight calls: no row in calls, yet erased everywhere."""
+    registry = LocalSchemaRegistry.from_directory()
+    suffix = uuid.uuid4().hex[:8]
+    dead_id, declined_id = f"CA-dead-{suffix}", f"CA-declined-{suffix}"
+    flight_id, other_id = f"CA-flight-{suffix}", f"CA-other-{suffix}"
+    # Dead-lettered at the sink: the analyzer had already written the redacted copy.
+    dead_uri, dead_keys = await _seed_upload(store, dead_id, redacted_copy=True)
+    other_uri, other_keys = await _seed_upload(store, other_id)
+    _, flight_keys = await _seed_upload(store, flight_id)  # published; no event read yet
+    at = example_analysis(dead_id).analyzed_at
+    declined = {"type": "consent_declined", "call_id": declined_id, "via": "dtmf",
+                "from_number": PHONE, "to_number": "+15550000000"}  # fmt: skip
+    events = [
+        _received(dead_id, dead_uri, PHONE, registry),
+        CallEventRow(dead_id, "dead_lettered", "sink", at, "InvalidInputError", "bad row", 3),
+        _received(other_id, other_uri, OTHER_PHONE, registry),
+        CallEventRow(other_id, "dead_lettered", "transcriber", at, "BadAudioError", "undecodable", 1),
+        event_row(TOPICS, TOPICS.call_events, declined_id.encode(), json.dumps(declined).encode(), None, 1),
+    ]
+    warehouse.insert_arrow("call_events", rows_table([e for e in events if e is not None]))
+    eraser = Eraser(warehouse, store)
+
+    dry = await eraser.erase(ErasureRequest("dpo ticket 7", phone=PHONE), dry_run=True)
+    assert (dry.calls, dry.rows_deleted["call_events"], dry.rows_deleted["calls"]) == (2, 3, 0)
+    assert dry.objects_deleted >= len(dead_keys)  # what it would delete; nothing deleted yet
+    for key in dead_keys:
+        assert await store.exists(key), key
+
+    by_phone = await eraser.erase(ErasureRequest("dpo ticket 7", phone=PHONE))
+    assert by_phone.calls == 2  # the dead-lettered and the declined call, found by the hashed number
+    by_id = await eraser.erase(ErasureRequest("dpo ticket 8", call_ids=(flight_id,)))
+    assert by_id.calls == 1 and by_id.objects_deleted >= len(flight_keys)
+
+    for key in dead_keys + flight_keys:
+        assert not await store.exists(key), key
+    for key in other_keys:
+        assert await store.exists(key), key
+    for needle in (dead_id, declined_id, flight_id, PHONE, phone_hash(PHONE)):
+        assert _traces(warehouse, needle) == {}, needle
+    assert _traces(warehouse, other_id) and _traces(warehouse, phone_hash(OTHER_PHONE))
