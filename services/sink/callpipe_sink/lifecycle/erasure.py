@@ -124,6 +124,8 @@ class ErasureRequest:
             raise InvalidInputError("give call ids or a phone number (one of them)")
         if not self.requested_by.strip():
             raise InvalidInputError("an erasure needs a requester (who asked) for the audit trail")
+        if self.max_calls < 1:
+            raise InvalidInputError(f"max_calls must be at least 1, got {self.max_calls}")
 
     @property
     def selector(self) -> str:
