@@ -5,6 +5,7 @@ Kafka (analyses and alerts) does not bring it back."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -15,20 +16,24 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+from confluent_kafka import Producer
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
+from callpipe.errors import InvalidInputError
+from callpipe.kafka import ensure_topics
 from callpipe.models import AlertRaised, CallAnalyzed, RecordingReady
 from callpipe.models.common import RecordingSource
-from callpipe.settings import KafkaSettings, RecordingStoreSettings
+from callpipe.runner import dead_letter_headers
+from callpipe.settings import KafkaSettings, RecordingStoreSettings, RunnerSettings
 from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store, redacted_key_of
 from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
 from callpipe_sink.lifecycle import CallEventRow, EventTopics, event_row
 from callpipe_sink.lifecycle.erasure import Eraser, ErasureRequest
-from callpipe_sink.lifecycle.event_rows import phone_hash
-from callpipe_sink.lifecycle.events_consumer import recording_decoder, rows_table
+from callpipe_sink.lifecycle.event_rows import party_hashes, phone_hash
+from callpipe_sink.lifecycle.events_consumer import CallEventsConsumer, recording_decoder, rows_table
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
@@ -275,3 +280,62 @@ async def test_calls_that_never_reached_calls_are_found_by_phone_or_id_and_their
     for needle in (dead_id, declined_id, flight_id, PHONE, phone_hash(PHONE)):
         assert _traces(warehouse, needle) == {}, needle
     assert _traces(warehouse, other_id) and _traces(warehouse, phone_hash(OTHER_PHONE))
+
+
+async def test_a_call_dead_lettered_on_the_broker_is_erased_by_phone_with_its_audio(
+    warehouse: Warehouse, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The sink's events consumer, given the registry as the sink gives it, notes the received
+    recording's audio and hashed numbers from the real topic; erase --phone then finds the call."""
+    registry = LocalSchemaRegistry.from_directory()
+    store = LocalRecordingStore(tmp_path / "recordings")
+    call_id, prefix = f"CA-dlq-{uuid.uuid4().hex[:8]}", f"erase{uuid.uuid4().hex[:8]}"
+    topics = EventTopics(
+        f"{prefix}.recordings", f"{prefix}.transcripts", f"{prefix}.call-events", f"{prefix}.dlq"
+    )
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    ensure_topics(kafka, topics.all(("transcriber",)), partitions=1)
+    uri, keys = await _seed_upload(store, call_id)
+    recording = example_recording(call_id)
+    recording = recording.model_copy(
+        update={
+            "audio_uri": uri,
+            "source": RecordingSource.UPLOAD,
+            "metadata": recording.metadata.model_copy(update={"from_number": PHONE}),
+        }
+    )
+    body = AvroSerde(RecordingReady, registry, f"{topics.recordings}-value").serialize(recording)
+    kafka_support.produce(kafka_bootstrap, topics.recordings, [(call_id, body)])
+    headers = dead_letter_headers(
+        [], error=InvalidInputError("audio undecodable"), stage="transcriber", topic=topics.recordings,
+        partition=0, offset=0, attempts=1, now_ms=1_764_900_000_000,
+    )  # fmt: skip
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(f"{topics.dead_letter_prefix}.transcriber", key=call_id, value=body, headers=headers)
+    assert producer.flush(30) == 0
+
+    runner = RunnerSettings(group_prefix=prefix, commit_interval_s=0.2)
+    consumer = CallEventsConsumer(
+        warehouse, kafka, topics, runner, dead_letter_stages=("transcriber",), registry=registry
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(600):
+            if consumer.rows_written >= 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        consumer.stop()
+        await task
+    received = warehouse.dicts(
+        "SELECT audio_uri, party_hashes FROM {db:Identifier}.call_events FINAL "
+        "WHERE call_id = {c:String} AND event = 'received'",
+        {"c": call_id},
+    )
+    assert received == [{"audio_uri": uri, "party_hashes": list(party_hashes(PHONE, "+15559870000"))}]
+
+    report = await Eraser(warehouse, store).erase(ErasureRequest("dpo ticket 9", phone=PHONE))
+    assert report.calls == 1 and report.rows_deleted["call_events"] == 2  # received, dead_lettered
+    for key in keys:
+        assert not await store.exists(key), key
+    assert _traces(warehouse, call_id) == {} and _traces(warehouse, phone_hash(PHONE)) == {}
