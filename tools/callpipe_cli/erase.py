@@ -3,7 +3,9 @@
 Reads the sink's ClickHouse settings (``CLICKHOUSE_*``) and the recording store
 (``RECORDING_STORE_*``) from the environment, like the services. With embedded chdb the sink
 process holds the data directory (one process per directory): stop the sink first, or use the
-admin endpoint ``POST /admin/erase`` of the running sink instead. Prints the report as JSON.
+admin endpoint ``POST /admin/erase`` of the running sink instead. Prints the report as JSON;
+a request it refuses (no requester, ``--max-calls`` below 1 or below the number of calls that
+match) exits 2 with the reason.
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ import argparse
 import asyncio
 import json
 from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from callpipe.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from callpipe_sink.lifecycle.erasure import ErasureRequest
 
 __all__ = ["main"]
 
@@ -27,19 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _erase(args: argparse.Namespace) -> dict[str, object]:
+async def _erase(request: ErasureRequest, dry_run: bool) -> dict[str, object]:
     from callpipe.settings import RecordingStoreSettings
     from callpipe.store import open_recording_store
-    from callpipe_sink.lifecycle.erasure import Eraser, ErasureRequest
+    from callpipe_sink.lifecycle.erasure import Eraser
     from callpipe_sink.settings import WarehouseSettings
     from callpipe_sink.warehouse import apply_migrations, open_warehouse
 
-    request = ErasureRequest(args.by, tuple(args.call_id), args.phone, args.max_calls)
     warehouse = open_warehouse(WarehouseSettings())
     store = open_recording_store(RecordingStoreSettings())
     try:
         apply_migrations(warehouse)
-        report = await Eraser(warehouse, store).erase(request, dry_run=args.dry_run)
+        report = await Eraser(warehouse, store).erase(request, dry_run=dry_run)
     finally:
         await store.aclose()
         warehouse.close()
@@ -47,6 +54,14 @@ async def _erase(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    print(json.dumps(asyncio.run(_erase(args)), indent=2))
+    from callpipe_sink.lifecycle.erasure import ErasureRequest
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        request = ErasureRequest(args.by, tuple(args.call_id), args.phone, args.max_calls)
+        report = asyncio.run(_erase(request, args.dry_run))
+    except InvalidInputError as exc:
+        parser.error(str(exc))  # exits 2 with the usage and the reason, no traceback
+    print(json.dumps(report, indent=2))
     return 0

@@ -9,6 +9,8 @@ starves live calls; a checkpoint file makes a rerun after a crash continue where
 Reads ``CLICKHOUSE_*``, ``KAFKA_*``, ``SCHEMA_REGISTRY_*`` and ``TOPIC_*`` from the environment, like
 the services. With embedded chdb the sink holds the data directory (one process per directory):
 use the running sink's ``POST /admin/reprocess`` (INSIGHTS_ADMIN_TOKEN) instead, or stop it.
+A selection it refuses (``--until`` not after ``--since``, ``--rate`` or ``--max-calls`` not
+positive, a checkpoint of another selection) exits 2 with the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from callpipe_sink.lifecycle.reprocess import DEFAULT_DRIP_PER_S
+from callpipe.errors import InvalidInputError
+from callpipe_sink.lifecycle.reprocess import DEFAULT_DRIP_PER_S, ReprocessRequest
 from callpipe_sink.settings import DEFAULT_REPROCESS_CHECKPOINT_DIR
 
 __all__ = ["main", "progress_line"]
@@ -32,7 +35,10 @@ BAR_WIDTH = 30
 
 
 def _when(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -72,16 +78,8 @@ def progress_line(done: int, total: int, seconds: float) -> str:
     )
 
 
-async def _reprocess(args: argparse.Namespace) -> dict[str, Any]:
-    from callpipe.avro import registry_from_settings
-    from callpipe.kafka import EventProducer
-    from callpipe.settings import KafkaSettings, SchemaRegistrySettings, TopicSettings
-    from callpipe_sink.lifecycle.reprocess import Checkpoint, Reprocessor, ReprocessRequest
-    from callpipe_sink.lifecycle.reprocess_sender import KafkaSender
-    from callpipe_sink.settings import WarehouseSettings
-    from callpipe_sink.warehouse import apply_migrations, open_warehouse
-
-    request = ReprocessRequest(
+def _request(args: argparse.Namespace) -> ReprocessRequest:
+    return ReprocessRequest(
         since=args.since,
         until=args.until,
         from_stage=args.from_stage,
@@ -92,6 +90,17 @@ async def _reprocess(args: argparse.Namespace) -> dict[str, Any]:
         rate_per_s=args.rate,
         max_calls=args.max_calls,
     )
+
+
+async def _reprocess(args: argparse.Namespace, request: ReprocessRequest) -> dict[str, Any]:
+    from callpipe.avro import registry_from_settings
+    from callpipe.kafka import EventProducer
+    from callpipe.settings import KafkaSettings, SchemaRegistrySettings, TopicSettings
+    from callpipe_sink.lifecycle.reprocess import Checkpoint, Reprocessor
+    from callpipe_sink.lifecycle.reprocess_sender import KafkaSender
+    from callpipe_sink.settings import WarehouseSettings
+    from callpipe_sink.warehouse import apply_migrations, open_warehouse
+
     path = args.checkpoint or Path(DEFAULT_REPROCESS_CHECKPOINT_DIR) / f"{request.fingerprint()}.json"
     warehouse = open_warehouse(WarehouseSettings())
     started = time.monotonic()
@@ -124,6 +133,11 @@ async def _refuse(*_: object) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    print(json.dumps(asyncio.run(_reprocess(args)), indent=2, default=str))
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        report = asyncio.run(_reprocess(args, _request(args)))
+    except InvalidInputError as exc:
+        parser.error(str(exc))  # exits 2 with the usage and the reason, no traceback
+    print(json.dumps(report, indent=2, default=str))
     return 0

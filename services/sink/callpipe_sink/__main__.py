@@ -180,7 +180,12 @@ def sink_stage(warehouse_settings: WarehouseSettings, insights: InsightsSettings
             )
             companions: dict[str, Companion] = {
                 "sink-events": CallEventsConsumer(
-                    warehouse, env.kafka, event_topics, env.runner, consumer_factory=env.clients.consumer
+                    warehouse,
+                    env.kafka,
+                    event_topics,
+                    env.runner,
+                    consumer_factory=env.clients.consumer,
+                    registry=env.registry,  # the received events note the audio, for erasure
                 )
             }
             # Alerts from the alerts job (alerts table, GET /alerts): its own group as well; one

@@ -2,6 +2,7 @@
 
 Its own consumer group (``<prefix>-sink-alerts``), apart from the analyses batches. At-least-once:
 offsets are committed after ClickHouse acknowledged the rows; a repeat collapses on alert_id.
+An erased call's id is dropped from a redelivered alert's sample calls (the erasure tombstones).
 An alert that does not decode is skipped with a log line (the alerts job's contract is ours).
 """
 
@@ -21,6 +22,7 @@ from callpipe.errors import CallpipeError, PoisonMessageError
 from callpipe.kafka import consumer_config
 from callpipe.models import AlertRaised
 from callpipe.settings import KafkaSettings, RunnerSettings
+from callpipe_sink.lifecycle.erasure import Tombstones
 from callpipe_sink.warehouse import Warehouse
 
 __all__ = ["ALERTS_STAGE", "AlertQueries", "AlertsConsumer"]
@@ -59,6 +61,7 @@ class AlertsConsumer:
         runner: RunnerSettings | None = None,
     ) -> None:
         self._wh = warehouse
+        self._tombstones = Tombstones(warehouse)
         self._topic = topic
         self._serde = AvroSerde(AlertRaised, registry, f"{topic}-value")
         self._config = consumer_config(kafka, ALERTS_STAGE, runner=runner)
@@ -96,12 +99,21 @@ class AlertsConsumer:
         finally:
             await asyncio.to_thread(consumer.close)
 
+    def _without_erased(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A replayed alert would otherwise put an erased call's id back (the row replaces the
+        # one the erasure filtered): the alert is kept, the erased ids are left out of it.
+        erased = self._tombstones.erased_among([c for r in rows for c in r["sample_call_ids"]])
+        if not erased:
+            return rows
+        return [{**r, "sample_call_ids": [c for c in r["sample_call_ids"] if c not in erased]} for r in rows]
+
     async def _store(self, rows: list[dict[str, Any]]) -> None:
         delay = 0.5
         while True:
             try:
+                kept = await asyncio.to_thread(self._without_erased, rows)
                 await asyncio.to_thread(
-                    self._wh.insert_arrow, "alerts", pa.Table.from_pylist(rows, schema=_SCHEMA)
+                    self._wh.insert_arrow, "alerts", pa.Table.from_pylist(kept, schema=_SCHEMA)
                 )
                 self.rows_written += len(rows)
                 return

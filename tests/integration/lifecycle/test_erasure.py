@@ -1,37 +1,48 @@
 """Erasure over every store callpipe owns: ClickHouse (calls, utterances = the search index,
-call_events, version tables), the recording store (local dir and S3 on moto's server), ingest's
-markers; the audit record holds no personal data; a redelivery from Kafka does not bring it back."""
+call_events, version tables, the alerts' sample calls), the recording store (local dir and S3 on
+moto's server), ingest's markers; the audit record holds no personal data; a redelivery from
+Kafka (analyses and alerts) does not bring it back."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
+from confluent_kafka import Producer
 from pydantic import SecretStr
 
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
-from callpipe.models import CallAnalyzed
+from callpipe.errors import InvalidInputError
+from callpipe.kafka import ensure_topics
+from callpipe.models import AlertRaised, CallAnalyzed, RecordingReady
 from callpipe.models.common import RecordingSource
-from callpipe.settings import RecordingStoreSettings
-from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store
+from callpipe.runner import dead_letter_headers
+from callpipe.settings import KafkaSettings, RecordingStoreSettings, RunnerSettings
+from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store, redacted_key_of
+from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
 from callpipe_sink.insights import create_app
-from callpipe_sink.lifecycle import CallEventRow
-from callpipe_sink.lifecycle.erasure import Eraser
-from callpipe_sink.lifecycle.events_consumer import rows_table
+from callpipe_sink.lifecycle import CallEventRow, EventTopics, event_row
+from callpipe_sink.lifecycle.erasure import Eraser, ErasureRequest
+from callpipe_sink.lifecycle.event_rows import party_hashes, phone_hash
+from callpipe_sink.lifecycle.events_consumer import CallEventsConsumer, recording_decoder, rows_table
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
-from callpipe_tools.examples import example_analysis
+from callpipe_tools.examples import example_analysis, example_recording
 from tests.integration import kafka_support
 
 READ, ADMIN = "read-token-0123456789abcdef", "admin-token-0123456789abcdef"
 PHONE, OTHER_PHONE = "+15557770001", "+15557770002"
+TOPICS = EventTopics("callpipe.recordings", "callpipe.transcripts", "callpipe.call-events", "callpipe.dlq")
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -77,6 +88,23 @@ async def _seed(
     return message, [audio_key, marker_key]
 
 
+def _alert_naming(call_ids: list[str], registry: LocalSchemaRegistry) -> bytes:
+    """An alert (as the alerts job publishes it) whose sample calls are ``call_ids``."""
+    start = example_analysis("any").analyzed_at
+    alert = AlertRaised(
+        alert_id="a" * 32, rule="intent_spike", kind="spike", severity="warning", subject="billing",
+        window_start=start, window_end=start + timedelta(minutes=15), value=12.0, baseline=3.0,
+        threshold=9.0, calls_in_window=40, message="intent_spike: billing at 12.00",
+        sample_call_ids=call_ids, raised_at=start + timedelta(minutes=16),
+    )  # fmt: skip
+    return AvroSerde(AlertRaised, registry, "callpipe.alerts-value").serialize(alert)
+
+
+def _sample_calls(wh: Warehouse) -> list[list[str]]:
+    rows = wh.rows("SELECT sample_call_ids FROM {db:Identifier}.alerts FINAL")
+    return [list(r[0]) for r in rows]
+
+
 def _rollup_calls(wh: Warehouse) -> int:
     """Calls counted by the hourly intent rollup, over all hours."""
     rows = wh.rows("SELECT countMerge(calls) FROM {db:Identifier}.calls_hourly")
@@ -114,6 +142,11 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     at = example_analysis(gone_id).analyzed_at
     warehouse.insert_arrow("call_events", rows_table([CallEventRow(gone_id, "received", "ingest", at)]))
     word = example_analysis(gone_id).utterances[0].text.split()[-1].strip(".,?!").lower()
+    # An alert names both calls among its samples: the alert stays, only the erased id goes.
+    alerts = AlertsConsumer(warehouse, KafkaSettings(), "callpipe.alerts", registry)
+    alert = _alert_naming([gone_id, kept_id], registry)
+    await alerts._store(alerts.rows([alert]))
+    assert _sample_calls(warehouse) == [[gone_id, kept_id]]
 
     app = create_app(
         warehouse,
@@ -136,6 +169,7 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
         report = answer.json()
         assert report["calls"] == 1 and report["rows_deleted"]["calls"] == 1
         assert report["rows_deleted"]["utterances"] > 0 and report["rows_deleted"]["call_events"] >= 3
+        assert report["rows_deleted"]["alerts"] == 1  # one alert named the call
         assert (await client.get(f"/calls/{gone_id}", headers=read)).status_code == 404
         assert (await client.get(f"/calls/{gone_id}/status", headers=read)).status_code == 404
         hits = (await client.get(f"/search?q={word}", headers=read)).json()["hits"]
@@ -147,6 +181,7 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     assert _rollup_calls(warehouse) == 1  # the erased call's hour was recomputed without it
     assert _traces(warehouse, PHONE) == {}
     assert _traces(warehouse, kept_id)  # the other caller's call is untouched
+    assert _sample_calls(warehouse) == [[kept_id]]
     for key in gone_keys:
         assert not await store.exists(key), key
     for key in kept_keys:
@@ -161,4 +196,146 @@ async def test_erase_by_phone_leaves_no_trace_and_a_redelivery_stays_erased(
     kafka_support.produce(kafka_bootstrap, topic, [(gone_id, message)])
     redelivered = kafka_support.read_topic(kafka_bootstrap, topic, 1, grace_s=0.0)
     writer.write([decode_analysis(m.value()) for m in redelivered])
+    await alerts._store(alerts.rows([alert]))  # the alerts topic replayed too
     assert _traces(warehouse, gone_id) == {}
+    assert _sample_calls(warehouse) == [[kept_id]]
+
+
+async def _seed_upload(
+    store: RecordingStore, call_id: str, *, redacted_copy: bool = False
+) -> tuple[str, list[str]]:
+    """Audio as ingest stores an upload that gave its own call id: the audio, the content and the
+    call markers (and the analyzer's redacted copy when asked); returns (audio URI, keys)."""
+    audio = f"RIFF-audio-of-{call_id}".encode()
+    sha = hashlib.sha256(audio).hexdigest()
+    keys = [f"audio/{sha[:2]}/{sha}.wav", f"_ledger/content/{sha}.json", f"_ledger/call/{call_id}.json"]
+    uri = await store.put(keys[0], audio)
+    marker = json.dumps({"call_id": call_id, "recording_id": f"sha256:{sha}", "audio_uri": uri}).encode()
+    await store.put(keys[1], marker)
+    await store.put(keys[2], marker)
+    if redacted_copy:
+        keys.append(redacted_key_of(keys[0]))
+        await store.put(keys[-1], b"RIFF-bleeped")
+    return uri, keys
+
+
+def _received(call_id: str, uri: str, phone: str, registry: LocalSchemaRegistry) -> CallEventRow:
+    """The received event the events consumer makes of ingest's RecordingReady."""
+    recording = example_recording(call_id)
+    recording = recording.model_copy(
+        update={
+            "audio_uri": uri,
+            "recording_id": "sha256:x",
+            "source": RecordingSource.UPLOAD,
+            "metadata": recording.metadata.model_copy(update={"from_number": phone}),
+        }
+    )
+    body = AvroSerde(RecordingReady, registry, f"{TOPICS.recordings}-value").serialize(recording)
+    row = event_row(TOPICS, TOPICS.recordings, call_id.encode(), body, None, 1_764_900_000_000,
+                    recording_decoder(registry, TOPICS.recordings))  # fmt: skip
+    assert row is not None and row.audio_uri == uri
+    return row
+
+
+async def test_calls_that_never_reached_calls_are_found_by_phone_or_id_and_their_audio_goes(
+    warehouse: Warehouse, store: RecordingStore
+) -> None:
+    """Dead-lettered, consent-declined and in-flight calls: no row in calls, yet erased everywhere."""
+    registry = LocalSchemaRegistry.from_directory()
+    suffix = uuid.uuid4().hex[:8]
+    dead_id, declined_id = f"CA-dead-{suffix}", f"CA-declined-{suffix}"
+    flight_id, other_id = f"CA-flight-{suffix}", f"CA-other-{suffix}"
+    # Dead-lettered at the sink: the analyzer had already written the redacted copy.
+    dead_uri, dead_keys = await _seed_upload(store, dead_id, redacted_copy=True)
+    other_uri, other_keys = await _seed_upload(store, other_id)
+    _, flight_keys = await _seed_upload(store, flight_id)  # published; no event read yet
+    at = example_analysis(dead_id).analyzed_at
+    declined = {"type": "consent_declined", "call_id": declined_id, "via": "dtmf",
+                "from_number": PHONE, "to_number": "+15550000000"}  # fmt: skip
+    events = [
+        _received(dead_id, dead_uri, PHONE, registry),
+        CallEventRow(dead_id, "dead_lettered", "sink", at, "InvalidInputError", "bad row", 3),
+        _received(other_id, other_uri, OTHER_PHONE, registry),
+        CallEventRow(other_id, "dead_lettered", "transcriber", at, "BadAudioError", "undecodable", 1),
+        event_row(TOPICS, TOPICS.call_events, declined_id.encode(), json.dumps(declined).encode(), None, 1),
+    ]
+    warehouse.insert_arrow("call_events", rows_table([e for e in events if e is not None]))
+    eraser = Eraser(warehouse, store)
+
+    dry = await eraser.erase(ErasureRequest("dpo ticket 7", phone=PHONE), dry_run=True)
+    assert (dry.calls, dry.rows_deleted["call_events"], dry.rows_deleted["calls"]) == (2, 3, 0)
+    assert dry.objects_deleted >= len(dead_keys)  # what it would delete; nothing deleted yet
+    for key in dead_keys:
+        assert await store.exists(key), key
+
+    by_phone = await eraser.erase(ErasureRequest("dpo ticket 7", phone=PHONE))
+    assert by_phone.calls == 2  # the dead-lettered and the declined call, found by the hashed number
+    by_id = await eraser.erase(ErasureRequest("dpo ticket 8", call_ids=(flight_id,)))
+    assert by_id.calls == 1 and by_id.objects_deleted >= len(flight_keys)
+
+    for key in dead_keys + flight_keys:
+        assert not await store.exists(key), key
+    for key in other_keys:
+        assert await store.exists(key), key
+    for needle in (dead_id, declined_id, flight_id, PHONE, phone_hash(PHONE)):
+        assert _traces(warehouse, needle) == {}, needle
+    assert _traces(warehouse, other_id) and _traces(warehouse, phone_hash(OTHER_PHONE))
+
+
+async def test_a_call_dead_lettered_on_the_broker_is_erased_by_phone_with_its_audio(
+    warehouse: Warehouse, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The sink's events consumer, given the registry as the sink gives it, notes the received
+    recording's audio and hashed numbers from the real topic; erase --phone then finds the call."""
+    registry = LocalSchemaRegistry.from_directory()
+    store = LocalRecordingStore(tmp_path / "recordings")
+    call_id, prefix = f"CA-dlq-{uuid.uuid4().hex[:8]}", f"erase{uuid.uuid4().hex[:8]}"
+    topics = EventTopics(
+        f"{prefix}.recordings", f"{prefix}.transcripts", f"{prefix}.call-events", f"{prefix}.dlq"
+    )
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    ensure_topics(kafka, topics.all(("transcriber",)), partitions=1)
+    uri, keys = await _seed_upload(store, call_id)
+    recording = example_recording(call_id)
+    recording = recording.model_copy(
+        update={
+            "audio_uri": uri,
+            "source": RecordingSource.UPLOAD,
+            "metadata": recording.metadata.model_copy(update={"from_number": PHONE}),
+        }
+    )
+    body = AvroSerde(RecordingReady, registry, f"{topics.recordings}-value").serialize(recording)
+    kafka_support.produce(kafka_bootstrap, topics.recordings, [(call_id, body)])
+    headers = dead_letter_headers(
+        [], error=InvalidInputError("audio undecodable"), stage="transcriber", topic=topics.recordings,
+        partition=0, offset=0, attempts=1, now_ms=1_764_900_000_000,
+    )  # fmt: skip
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(f"{topics.dead_letter_prefix}.transcriber", key=call_id, value=body, headers=headers)
+    assert producer.flush(30) == 0
+
+    runner = RunnerSettings(group_prefix=prefix, commit_interval_s=0.2)
+    consumer = CallEventsConsumer(
+        warehouse, kafka, topics, runner, dead_letter_stages=("transcriber",), registry=registry
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(600):
+            if consumer.rows_written >= 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        consumer.stop()
+        await task
+    received = warehouse.dicts(
+        "SELECT audio_uri, party_hashes FROM {db:Identifier}.call_events FINAL "
+        "WHERE call_id = {c:String} AND event = 'received'",
+        {"c": call_id},
+    )
+    assert received == [{"audio_uri": uri, "party_hashes": list(party_hashes(PHONE, "+15559870000"))}]
+
+    report = await Eraser(warehouse, store).erase(ErasureRequest("dpo ticket 9", phone=PHONE))
+    assert report.calls == 1 and report.rows_deleted["call_events"] == 2  # received, dead_lettered
+    for key in keys:
+        assert not await store.exists(key), key
+    assert _traces(warehouse, call_id) == {} and _traces(warehouse, phone_hash(PHONE)) == {}

@@ -7,9 +7,21 @@ What is removed, per call:
   bloom-filter index of ``utterances``, rebuilt with the rewritten parts), ``call_events`` and the
   version tables ``call_versions`` / ``utterance_versions`` / ``rollup_versions``. ``ALTER … DELETE`` with
   ``mutations_sync = 2`` rewrites the parts before returning, so the bytes are gone from disk,
-  not only hidden (a lightweight DELETE would only mask them until a merge).
-- Recording store: the archived audio (``audio_uri``) and ingest's idempotency markers that
-  name the call (``_ledger/content/<sha>.json`` for uploads, ``_ledger/twilio/<RecordingSid>.json``).
+  not only hidden (a lightweight DELETE would only mask them until a merge). ``alerts`` name a
+  few sample calls each (``sample_call_ids``): the alert stays (it is about a queue or an agent),
+  the erased ids are filtered out of its list (counted under ``alerts`` in ``rows_deleted``).
+- Recording store: the archived audio (``audio_uri``), its card-number-redacted copy or kept
+  original, and ingest's idempotency markers that name the call (``_ledger/content/<sha>.json``
+  for uploads, ``_ledger/call/<call_id>.json`` for an upload with its own call id,
+  ``_ledger/twilio/<RecordingSid>.json``).
+- A call that never reached ``calls`` (dead-lettered, still in flight, consent declined) is found
+  through ``call_events``: its ``received`` event keeps the audio's URI and the SHA-256 of the
+  parties' numbers (migration 0012), so ``--phone`` finds it and its audio goes too. A call with
+  no such event yet (ingest published it, the events consumer has not read it) is found by
+  ``--call-id`` through ingest's ``_ledger/call/<call_id>.json`` marker, which names its audio.
+- Kafka keeps its own copies (the stage topics and the dead-letter topics) until the topics'
+  retention (``KAFKA_TOPIC_RETENTION_HOURS``); callpipe cannot delete single records there. The
+  tombstone keeps those copies from being stored again.
 - The hourly rollups hold counts per hour, intent, topic, competitor, queue and agent, never a
   call id, number or text; still, an erased call should not stay counted: the hours of the
   erased calls are marked (``rollup_dirty_hours``, migration 0008) and recomputed from
@@ -23,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import re
 import time
 import uuid
@@ -31,11 +44,20 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from callpipe.errors import InvalidInputError
-from callpipe.store import RecordingStore, original_uri_of
+from callpipe.store import RecordingNotFoundError, RecordingStore, original_uri_of, redacted_key_of
+from callpipe_sink.lifecycle.event_rows import phone_hash
 from callpipe_sink.lifecycle.rollup_correction import ROLLUP_WRITE_LOCK, RollupCorrector
 from callpipe_sink.warehouse import Warehouse
 
-__all__ = ["PER_CALL_TABLES", "Eraser", "ErasureReport", "ErasureRequest", "Tombstones", "call_hash"]
+__all__ = [
+    "CALL_ID_LIST_COLUMNS",
+    "PER_CALL_TABLES",
+    "Eraser",
+    "ErasureReport",
+    "ErasureRequest",
+    "Tombstones",
+    "call_hash",
+]
 
 # Every ClickHouse table holding rows of one call (the rollups hold none: see the docstring).
 # call_quality (0009) holds category evidence: snippets of what was said.
@@ -48,8 +70,14 @@ PER_CALL_TABLES = (
     "rollup_versions",
     "call_quality",
 )
+# Tables that name calls in a list column among other calls' ids (an alert's sample calls): the
+# row stays, the erased ids are filtered out of the list.
+CALL_ID_LIST_COLUMNS = {"alerts": "sample_call_ids"}
 _CONTENT_KEY = re.compile(r"(?:^|/)audio/[0-9a-f]{2}/([0-9a-f]{64})\.[A-Za-z0-9]+$")
 _LEDGER = "_ledger"
+# Where a call's audio is: (call_id, audio_uri, recording_id, source), from calls, call_events or
+# ingest's call marker.
+_Source = tuple[str, str, str, str]
 
 
 def call_hash(call_id: str) -> str:
@@ -96,6 +124,8 @@ class ErasureRequest:
             raise InvalidInputError("give call ids or a phone number (one of them)")
         if not self.requested_by.strip():
             raise InvalidInputError("an erasure needs a requester (who asked) for the audit trail")
+        if self.max_calls < 1:
+            raise InvalidInputError(f"max_calls must be at least 1, got {self.max_calls}")
 
     @property
     def selector(self) -> str:
@@ -120,21 +150,30 @@ class Eraser:
         self._store = store
 
     def resolve(self, request: ErasureRequest) -> list[str]:
-        """The call ids the request covers (by phone: every call from or to that number)."""
+        """The call ids the request covers (by phone: every call from or to that number, stored
+        or not: a dead-lettered or consent-declined call is found by its events' party hashes)."""
         if request.phone is None:
             return sorted(set(request.call_ids))
         rows = self._wh.rows(
-            "SELECT DISTINCT call_id FROM {db:Identifier}.calls "
-            "WHERE from_number = {p:String} OR to_number = {p:String}",
-            {"p": request.phone},
+            "SELECT call_id FROM {db:Identifier}.calls "
+            "WHERE from_number = {p:String} OR to_number = {p:String} "
+            "UNION DISTINCT "
+            "SELECT call_id FROM {db:Identifier}.call_events WHERE has(party_hashes, {h:String})",
+            {"p": request.phone, "h": phone_hash(request.phone)},
         )
-        return sorted(str(r[0]) for r in rows)
+        return sorted({str(r[0]) for r in rows})
 
     async def erase(self, request: ErasureRequest, *, dry_run: bool = False) -> ErasureReport:
         """Erase what ``request`` covers (or only count it with ``dry_run``); blocking ClickHouse
         work runs in a worker thread so an API process keeps answering meanwhile."""
         started = time.perf_counter()
-        call_ids, report, objects = await asyncio.to_thread(self._plan, request, dry_run)
+        call_ids, report, sources = await asyncio.to_thread(self._plan, request, dry_run)
+        # A call id no stored row names the audio of (in flight, or its received event not read
+        # yet): ingest's call marker does, when the upload gave its own call id.
+        located = {c for c, uri, _, _ in sources if uri}
+        sources += await self._sources_from_call_markers([c for c in call_ids if c not in located])
+        objects, outside = self._objects(call_ids, sources)
+        report.objects_outside_store = len(outside)
         if call_ids and not dry_run:
             hashes = [call_hash(c) for c in call_ids]
             await asyncio.to_thread(self._tombstone, hashes)
@@ -149,7 +188,7 @@ class Eraser:
             await asyncio.to_thread(self._audit, request, report, [call_hash(c) for c in call_ids])
         return report
 
-    def _plan(self, request: ErasureRequest, dry_run: bool) -> tuple[list[str], ErasureReport, list[str]]:
+    def _plan(self, request: ErasureRequest, dry_run: bool) -> tuple[list[str], ErasureReport, list[_Source]]:
         call_ids = self.resolve(request)
         if len(call_ids) > request.max_calls:
             raise InvalidInputError(
@@ -165,9 +204,14 @@ class Eraser:
                 {"ids": call_ids},
             )
             report.rows_deleted[table] = int(found[0][0])
-        inside, outside = self._objects(call_ids)
-        report.objects_outside_store = len(outside)
-        return call_ids, report, inside
+        for table, column in CALL_ID_LIST_COLUMNS.items():
+            named = self._wh.rows(
+                f"SELECT count() FROM {{db:Identifier}}.{table} "  # noqa: S608 - table and column are constants
+                f"WHERE hasAny({column}, {{ids:Array(String)}})",
+                {"ids": call_ids},
+            )
+            report.rows_deleted[table] = int(named[0][0])
+        return call_ids, report, self._sources(call_ids)
 
     def _tombstone(self, hashes: list[str]) -> None:
         self._wh.command(
@@ -196,39 +240,87 @@ class Eraser:
                 "SETTINGS mutations_sync = 2",
                 {"ids": call_ids},
             )
+        for table, column in CALL_ID_LIST_COLUMNS.items():
+            self._wh.command(
+                f"ALTER TABLE {{db:Identifier}}.{table} UPDATE {column} = "
+                f"arrayFilter(x -> NOT has({{ids:Array(String)}}, x), {column}) "
+                f"WHERE hasAny({column}, {{ids:Array(String)}}) SETTINGS mutations_sync = 2",
+                {"ids": call_ids},
+            )
         # The hourly rollups hold counts, not call data, but an erased call should not be counted
         # there either: its hours are recomputed from what remains.
         RollupCorrector(self._wh).correct()
 
-    def _objects(self, call_ids: list[str]) -> tuple[list[str], list[str]]:
+    def _sources(self, call_ids: list[str]) -> list[_Source]:
+        """(call_id, audio_uri, recording_id, source) of these calls, from the stored calls and
+        from the received events of calls that never reached ``calls``."""
+        if self._store is None:
+            return []
+        rows = self._wh.rows(
+            "SELECT call_id, audio_uri, recording_id, source FROM {db:Identifier}.calls "
+            "WHERE call_id IN {ids:Array(String)} "
+            "UNION DISTINCT "
+            "SELECT call_id, audio_uri, recording_id, source FROM {db:Identifier}.call_events "
+            "WHERE call_id IN {ids:Array(String)} AND (audio_uri != '' OR recording_id != '')",
+            {"ids": call_ids},
+        )
+        return [(str(c), str(u or ""), str(r or ""), str(s or "")) for c, u, r, s in rows]
+
+    async def _sources_from_call_markers(self, call_ids: list[str]) -> list[_Source]:
+        if self._store is None:
+            return []
+        found: list[_Source] = []
+        for call_id in call_ids:
+            marker = self._call_marker(call_id)
+            if marker is None:
+                continue
+            try:
+                entry = json.loads(await self._store.get(marker))
+            except (RecordingNotFoundError, ValueError):
+                continue  # no marker (generated call id, Twilio), or not one ingest wrote
+            if isinstance(entry, dict):
+                found.append(
+                    (call_id, str(entry.get("audio_uri") or ""), str(entry.get("recording_id") or ""), "")
+                )
+        return found
+
+    def _call_marker(self, call_id: str) -> str | None:
+        if self._store is None:
+            return None
+        try:
+            return self._store.uri_for(f"{_LEDGER}/call/{call_id}.json")
+        except InvalidInputError:  # a call id that is no valid key has no marker
+            return None
+
+    def _objects(self, call_ids: list[str], sources: list[_Source]) -> tuple[list[str], list[str]]:
         """Audio URIs and ingest's markers naming these calls: (in this store, elsewhere)."""
         if self._store is None:
             return [], []
-        rows = self._wh.rows(
-            "SELECT DISTINCT audio_uri, recording_id, source FROM {db:Identifier}.calls "
-            "WHERE call_id IN {ids:Array(String)}",
-            {"ids": call_ids},
-        )
         uris: set[str] = set()
         outside: set[str] = set()
         # Only objects of this store are callpipe's to delete; audio elsewhere (Twilio's copy at
         # an https URL, another bucket) is counted in the report as outside, for the operator.
         base = self._store.uri_for("x")[:-1]
-        for audio_uri, recording_id, source in rows:
-            if audio_uri and not str(audio_uri).startswith(base):
-                outside.add(str(audio_uri))
+        twilio = {c for c, _, _, source in sources if source == "twilio"}
+        for _call_id, audio_uri, recording_id, source in sources:
+            if audio_uri and not audio_uri.startswith(base):
+                outside.add(audio_uri)
             elif audio_uri:
-                uris.add(str(audio_uri))
-                # A redacted copy (card numbers bleeped) names its original: kept beside it when
-                # configured, so it goes too (deleting what is already gone is no error).
-                original = original_uri_of(str(audio_uri)) or str(audio_uri)
-                uris.add(original)
+                # The stored call names the redacted copy (card numbers bleeped) or the original;
+                # a call that failed after the analyzer may have left a copy beside the original
+                # it was received with. Both go (deleting what is already gone is no error).
+                original = original_uri_of(audio_uri) or audio_uri
+                uris.update({audio_uri, original, redacted_key_of(original)})
                 match = _CONTENT_KEY.search(urlsplit(original).path)
                 if match:
                     uris.add(self._store.uri_for(f"{_LEDGER}/content/{match.group(1)}.json"))
             if source == "twilio" and recording_id:
                 with contextlib.suppress(InvalidInputError):  # an id that is no valid key has no marker
                     uris.add(self._store.uri_for(f"{_LEDGER}/twilio/{recording_id}.json"))
+        for call_id in call_ids:
+            # An upload that gave its own call id left a marker under it (Twilio calls never do).
+            if call_id not in twilio and (marker := self._call_marker(call_id)) is not None:
+                uris.add(marker)
         return sorted(uris), sorted(outside)
 
     def _audit(self, request: ErasureRequest, report: ErasureReport, hashes: list[str]) -> None:

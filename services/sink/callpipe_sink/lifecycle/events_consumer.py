@@ -6,6 +6,11 @@ At-least-once like the runner: offsets are committed only after ClickHouse ackno
 rows, and a redelivered record collapses on the ReplacingMergeTree key. While ClickHouse is
 down it retries the same rows with backoff and consumes nothing more. It never produces, so it
 needs no dead-letter topic: a record that says nothing about a call is skipped.
+
+Given the schema registry, it decodes the ``RecordingReady`` bodies of the recordings topic (small,
+one per call) for where the audio is and the parties' hashed numbers: what an erasure needs to
+find a call that never reached ``calls``. A body that does not decode keeps its ``received`` event
+without them.
 """
 
 from __future__ import annotations
@@ -18,14 +23,24 @@ from collections.abc import Sequence
 import pyarrow as pa
 from confluent_kafka import Consumer, Message
 
+from callpipe.avro import AvroSerde, SchemaRegistry
 from callpipe.errors import CallpipeError
 from callpipe.kafka import ConsumerFactory, consumer_config
+from callpipe.models import RecordingReady
 from callpipe.settings import KafkaSettings, RunnerSettings
 from callpipe_sink.lifecycle.erasure import Tombstones
-from callpipe_sink.lifecycle.event_rows import COLUMNS, CallEventRow, EventTopics, event_row
+from callpipe_sink.lifecycle.event_rows import (
+    COLUMNS,
+    CallEventRow,
+    EventTopics,
+    RecordingDecoder,
+    RecordingFacts,
+    event_row,
+    party_hashes,
+)
 from callpipe_sink.warehouse import Warehouse
 
-__all__ = ["DEAD_LETTER_STAGES", "EVENTS_STAGE", "CallEventsConsumer", "rows_table"]
+__all__ = ["DEAD_LETTER_STAGES", "EVENTS_STAGE", "CallEventsConsumer", "recording_decoder", "rows_table"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +58,10 @@ _SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("attempts", pa.uint32()),
         ("source_topic", pa.string()),
+        ("audio_uri", pa.string()),
+        ("recording_id", pa.string()),
+        ("source", pa.string()),
+        ("party_hashes", pa.list_(pa.string())),
     ]
 )
 
@@ -51,6 +70,27 @@ def rows_table(rows: Sequence[CallEventRow]) -> pa.Table:
     tuples = [r.as_tuple() for r in rows]
     arrays = [pa.array([t[i] for t in tuples], type=_SCHEMA.field(i).type) for i in range(len(COLUMNS))]
     return pa.Table.from_arrays(arrays, schema=_SCHEMA)
+
+
+def recording_decoder(registry: SchemaRegistry, recordings_topic: str) -> RecordingDecoder:
+    """Reads a recordings-topic body into the facts an erasure needs (None when it does not decode)."""
+    serde = AvroSerde(RecordingReady, registry, f"{recordings_topic}-value")
+
+    def decode(value: bytes) -> RecordingFacts | None:
+        try:
+            record = serde.deserialize_dict(value)
+        except CallpipeError as exc:
+            log.warning("recording body not decoded: its audio is not noted", extra={"reason": str(exc)})
+            return None
+        metadata = record.get("metadata") or {}
+        return RecordingFacts(
+            audio_uri=str(record.get("audio_uri") or ""),
+            recording_id=str(record.get("recording_id") or ""),
+            source=str(record.get("source") or ""),
+            party_hashes=party_hashes(metadata.get("from_number"), metadata.get("to_number")),
+        )
+
+    return decode
 
 
 class CallEventsConsumer:
@@ -64,8 +104,11 @@ class CallEventsConsumer:
         dead_letter_stages: Sequence[str] = DEAD_LETTER_STAGES,
         batch_size: int = 1000,
         consumer_factory: ConsumerFactory = Consumer,
+        registry: SchemaRegistry | None = None,
     ) -> None:
         self._wh = warehouse
+        # Without a registry the received events lack the audio and the parties (tests, probes).
+        self._recording_facts = recording_decoder(registry, topics.recordings) if registry else None
         self._tombstones = Tombstones(warehouse)
         self._topics = topics
         self._subscribed = topics.all(dead_letter_stages)
@@ -103,7 +146,15 @@ class CallEventsConsumer:
                 continue
             topic = message.topic() or ""
             _, stamp = message.timestamp()
-            row = event_row(self._topics, topic, message.key(), message.value(), message.headers(), stamp)
+            row = event_row(
+                self._topics,
+                topic,
+                message.key(),
+                message.value(),
+                message.headers(),
+                stamp,
+                self._recording_facts,
+            )
             if row is not None:
                 rows.append(row)
         return rows

@@ -90,6 +90,8 @@ class ReprocessRequest:
             raise InvalidInputError("until must be after since")
         if self.rate_per_s <= 0:
             raise InvalidInputError("rate must be positive (calls/s)")
+        if self.max_calls is not None and self.max_calls < 1:
+            raise InvalidInputError(f"max_calls must be at least 1 when given, got {self.max_calls}")
 
     def fingerprint(self) -> str:
         """Identifies the selection, so a checkpoint is only resumed by the same selection."""
