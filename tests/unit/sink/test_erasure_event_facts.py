@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from callpipe.avro import AvroSerde, LocalSchemaRegistry
+from callpipe.errors import DependencyUnavailableError
 from callpipe.models import RecordingReady
 from callpipe.models.common import RecordingSource
 from callpipe_sink.lifecycle import EventTopics, event_row
@@ -72,3 +75,24 @@ def test_a_consent_declined_fact_keeps_the_hashed_numbers_of_both_parties() -> N
 def test_party_hashes_skip_missing_numbers_and_repeat_none() -> None:
     assert party_hashes(None, "", 42) == ()
     assert party_hashes("+1555", "+1555") == (_sha("+1555"),)
+
+
+class _RegistryDown:
+    """A registry that cannot be reached: every lookup fails as the Confluent client's does."""
+
+    def id_for(self, subject: str, schema: dict[str, object]) -> int:
+        raise DependencyUnavailableError("schema registry unreachable")
+
+    def schema_for(self, schema_id: int) -> dict[str, object]:
+        raise DependencyUnavailableError("schema registry unreachable")
+
+
+def test_an_unreachable_registry_is_not_taken_for_a_broken_body() -> None:
+    # Swallowing it would store the received event without the audio for good; raised, the
+    # consumer retries the uncommitted batch once the registry is back.
+    registry = LocalSchemaRegistry.from_directory()
+    serde = AvroSerde(RecordingReady, registry, "callpipe.recordings-value")
+    body = serde.serialize(example_recording("CA2"))
+    decode = recording_decoder(_RegistryDown(), "callpipe.recordings")
+    with pytest.raises(DependencyUnavailableError):
+        event_row(TOPICS, "callpipe.recordings", b"CA2", body, None, T0, decode)

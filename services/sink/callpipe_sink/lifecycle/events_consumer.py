@@ -9,8 +9,9 @@ needs no dead-letter topic: a record that says nothing about a call is skipped.
 
 Given the schema registry, it decodes the ``RecordingReady`` bodies of the recordings topic (small,
 one per call) for where the audio is and the parties' hashed numbers: what an erasure needs to
-find a call that never reached ``calls``. A body that does not decode keeps its ``received`` event
-without them.
+find a call that never reached ``calls``. A body that can never decode (a broken contract) keeps its
+``received`` event without them; while the registry is unreachable the batch waits and retries with
+backoff, uncommitted, like a ClickHouse outage.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pyarrow as pa
 from confluent_kafka import Consumer, Message
 
 from callpipe.avro import AvroSerde, SchemaRegistry
-from callpipe.errors import CallpipeError
+from callpipe.errors import CallpipeError, PermanentError
 from callpipe.kafka import ConsumerFactory, consumer_config
 from callpipe.models import RecordingReady
 from callpipe.settings import KafkaSettings, RunnerSettings
@@ -79,7 +80,8 @@ def recording_decoder(registry: SchemaRegistry, recordings_topic: str) -> Record
     def decode(value: bytes) -> RecordingFacts | None:
         try:
             record = serde.deserialize_dict(value)
-        except CallpipeError as exc:
+        except PermanentError as exc:
+            # Retrying cannot help; the event still records that the call was received.
             log.warning("recording body not decoded: its audio is not noted", extra={"reason": str(exc)})
             return None
         metadata = record.get("metadata") or {}
@@ -131,7 +133,7 @@ class CallEventsConsumer:
         try:
             while not self._stopping.is_set():
                 messages = await asyncio.to_thread(consumer.consume, self._batch_size, 0.2)
-                rows = self._rows(messages)
+                rows = await self._rows_when_decodable(messages)
                 if rows:
                     await self._store(rows)
                 if messages:
@@ -162,6 +164,22 @@ class CallEventsConsumer:
     def _without_erased(self, rows: list[CallEventRow]) -> list[CallEventRow]:
         erased = self._tombstones.erased_among([r.call_id for r in rows])
         return [r for r in rows if r.call_id not in erased] if erased else rows
+
+    async def _rows_when_decodable(self, messages: list[Message]) -> list[CallEventRow]:
+        """``_rows``, retried with backoff while a dependency (the schema registry) is down."""
+        delay = 0.5
+        while True:
+            try:
+                return self._rows(messages)
+            except CallpipeError as exc:
+                log.warning(
+                    "call events not decoded, retrying", extra={"error": str(exc), "retry_in_s": delay}
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._stopping.is_set():
+                    raise
+                delay = min(delay * 2, 30.0)
 
     async def _store(self, rows: list[CallEventRow]) -> None:
         delay = 0.5
