@@ -25,6 +25,7 @@ from callpipe.avro import LocalSchemaRegistry
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.app import create_app
 from tests.integration.security.conftest import TOKEN
+from tests.integration.security.test_ssrf import MALFORMED_URLS
 from tests.unit.ingest.ingest_support import API_TOKEN, BASE, MemorySender, wav_bytes
 
 EXAMPLES = 120
@@ -45,7 +46,7 @@ NASTY = ["0001-01-02T00:00:00Z", "9999-12-31T23:59:59Z", "-1", "1e309", "NaN", "
 NASTY += ["2026-11-20T00:00:00", "0", "99999999999999999999", "true", "../../etc/passwd"]
 META_KEYS = ["call_id", "agent_id", "queue", "started_at", "channel_roles", "attributes", "from_number"]
 META_KEYS += ["direction", "consent", "extra"]
-URLS = ["https://files.example.com/a.wav", "http://127.1/", "file:///etc/passwd"]
+URLS = ["https://files.example.com/a.wav", "http://127.1/", "file:///etc/passwd", *MALFORMED_URLS]
 INGEST_PATHS = ["/twilio/voice", "/twilio/consent", "/twilio/recording-status", "/healthz", "/readyz"]
 INGEST_PATHS += ["/metrics", "/recordings", "/docs", "/nope"]
 TWILIO_FIELDS = [
