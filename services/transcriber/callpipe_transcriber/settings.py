@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callpipe import limits
 from callpipe.models import Role
 
 __all__ = ["TranscriberSettings"]
@@ -89,11 +90,12 @@ class TranscriberSettings(BaseSettings):
 
     # Input limits
     max_audio_duration_s: float = Field(
-        default=7200.0,
-        gt=0,
+        default=limits.AUDIO_MAX_DURATION_S,
+        ge=limits.AUDIO_MAX_DURATION_S,
         description=(
-            "Longer recordings are dead-lettered with the reason (decoding stops at the limit):"
-            " a 2 h call at 16 kHz is ~0.5 GB per channel in memory."
+            "Longer recordings are dead-lettered with the reason (decoding stops at the limit)."
+            " Defaults to the limit ingest enforces before its 201 (callpipe.limits); it may be"
+            " raised for Twilio recordings, which ingest does not decode, never lowered below it."
         ),
     )
 
