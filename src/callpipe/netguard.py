@@ -122,7 +122,8 @@ def check_url(url: str, *, allow_private: bool = False, allowed_hosts: Sequence[
     if parts.username or parts.password:
         raise FetchRefusedError("credentials in the URL")
     host = hostname.lower().rstrip(".")
-    if allowed_hosts and not any(host == h or host.endswith("." + h) for h in allowed_hosts):
+    allowed = [h.lower().rstrip(".") for h in allowed_hosts]  # settings may spell them in any case
+    if allowed and not any(host == h or host.endswith("." + h) for h in allowed):
         raise FetchRefusedError(f"host {host!r} is not on the audio host allow-list")
     literal = literal_address(host)
     if literal is not None and not allow_private and not is_public_address(literal):

@@ -67,8 +67,14 @@ class FetchOptions:
     max_redirects: int = 3
 
 
-def guarded_client(timeout: httpx.Timeout | float = 60.0) -> httpx.AsyncClient:
-    """An httpx client that connects only to public addresses (each resolved address checked)."""
+def guarded_client(
+    timeout: httpx.Timeout | float = 60.0, *, allow_private: bool = False
+) -> httpx.AsyncClient:
+    """An httpx client that connects only to public addresses (each resolved address checked);
+    ``allow_private`` (TRANSCRIBER_ALLOW_PRIVATE_URLS) lets it reach LAN addresses too, for
+    pipelines that download from an on-premise media server."""
+    if allow_private:
+        return httpx.AsyncClient(timeout=timeout, transport=guarded_transport(policy=lambda _a, _p: True))
     return httpx.AsyncClient(timeout=timeout, transport=guarded_transport())
 
 

@@ -103,6 +103,18 @@ class TranscriberSettings(BaseSettings):
     download_max_bytes: int = 512 * 1024 * 1024
     download_timeout_s: float = 60.0
     download_attempts: int = 3
+    download_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "If set, recordings are downloaded only from these hosts (or their subdomains), on every"
+            ' redirect hop too, e.g. ["api.twilio.com"] plus the host it redirects media to.'
+            " Empty: any public host."
+        ),
+    )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Allow downloads from loopback/private/link-local addresses (SSRF guard off).",
+    )
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -23,9 +24,13 @@ from callpipe.netguard import (
     literal_address,
     loggable_url,
 )
+from callpipe.settings import RecordingStoreSettings, TopicSettings
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.app import create_app
+from callpipe_transcriber import __main__ as transcriber_main
+from callpipe_transcriber.__main__ import build_ports
 from callpipe_transcriber.fetch import AudioFetcher, FetchOptions
+from callpipe_transcriber.settings import TranscriberSettings
 from tests.integration.security.local_http import LocalServer, serve
 from tests.unit.ingest.ingest_support import API_TOKEN, BASE, MemorySender, make_settings, wav_bytes
 
@@ -289,3 +294,61 @@ async def test_transcriber_download_allow_list(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError):
             await fetcher.fetch("https://evil.example.net/a.wav")
         assert (await fetcher.fetch("https://api.twilio.com/a.wav"))[0] == b"RIFF"
+
+
+# ---- transcriber settings: TRANSCRIBER_DOWNLOAD_HOSTS, TRANSCRIBER_ALLOW_PRIVATE_URLS ---------
+class _NoEngine:
+    name, model = "none", "none"
+
+    async def warm_up(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_transcriber_download_hosts_setting_reaches_the_fetcher(tmp_path: Path) -> None:
+    """Was: FetchOptions had an allow-list, but no setting fed it, so the service fetched any host."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        return httpx.Response(200, content=b"RIFF")
+
+    settings = TranscriberSettings(download_hosts=["API.twilio.com"])  # any case, as typed in an env
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        ports = build_ports(settings, http, LocalRecordingStore(tmp_path), _NoEngine())  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="allow-list"):
+            await ports.fetcher.fetch("https://evil.example.net/a.wav")
+        assert (await ports.fetcher.fetch("https://api.twilio.com/a.wav"))[0] == b"RIFF"
+    assert seen == ["api.twilio.com"]
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_transcriber_service_wires_the_private_url_setting_into_its_download_client(
+    allow_private: bool, internal: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's own builder (transcriber_stage), with the engine stubbed: its download client
+    and fetcher refuse 127.0.0.1 by default and reach it only with the setting."""
+    captured: dict[str, object] = {}
+
+    def capture(
+        settings: TranscriberSettings, http: httpx.AsyncClient, store: object, engine: object
+    ) -> object:
+        ports = build_ports(settings, http, store, engine)  # type: ignore[arg-type]
+        captured["ports"] = ports
+        return ports
+
+    monkeypatch.setattr(transcriber_main, "build_engine", lambda _settings, _http: _NoEngine())
+    monkeypatch.setattr(transcriber_main, "build_ports", capture)
+    settings = TranscriberSettings(allow_private_urls=allow_private, model_cache_dir=tmp_path / "models")
+    store_settings = RecordingStoreSettings(url=f"file://{tmp_path / 'rec'}")
+    env = SimpleNamespace(topics=TopicSettings(), registry=LocalSchemaRegistry.from_directory())
+    async with transcriber_main.transcriber_stage(settings, store_settings)(env):  # type: ignore[arg-type]
+        fetcher = captured["ports"].fetcher  # type: ignore[attr-defined]
+        if allow_private:
+            assert (await fetcher.fetch(internal.url("/a.wav")))[0] == AUDIO
+        else:
+            with pytest.raises(InvalidInputError, match="SSRF guard"):
+                await fetcher.fetch(internal.url("/a.wav"))
+    assert internal.hits == (["/a.wav"] if allow_private else [])
