@@ -153,3 +153,25 @@ def test_admin_routes_refuse_the_read_token_and_read_routes_the_admin_token(insi
         ).status_code
     assert any(path.startswith("/admin/") for _, path in answers)
     assert answers == dict.fromkeys(answers, 403)
+
+
+def _scope_table() -> dict[str, set[tuple[str, str]]]:
+    """docs/security.md "Tokens and scopes": scope → the `METHOD /path` entries of its row."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "security.md").read_text()
+    table: dict[str, set[tuple[str, str]]] = {}
+    for scope in ("upload", "read", "admin"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {scope} |"))
+        endpoints = row.split("|")[3]
+        table[scope] = {(m, p) for m, p in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`]*)`", endpoints)}
+    return table
+
+
+def test_the_documented_scope_table_lists_exactly_the_served_routes(
+    ingest: TestClient, insights: TestClient
+) -> None:
+    """Was: the table named one admin route of three and nine read routes of fourteen."""
+    table = _scope_table()
+    insights_closed = set(_closed(http_routes(insights.app), INSIGHTS_OPEN))  # type: ignore[arg-type]
+    assert table["upload"] == set(_closed(http_routes(ingest.app), INGEST_OPEN, INGEST_TWILIO))  # type: ignore[arg-type]
+    assert table["admin"] == {r for r in insights_closed if r[1].startswith("/admin/")}
+    assert table["read"] == {r for r in insights_closed if not r[1].startswith("/admin/")}
