@@ -50,7 +50,10 @@ AUDIO_MAX_CHANNELS = 8
 AUDIO_MIN_SAMPLE_RATE = 8000
 AUDIO_MAX_SAMPLE_RATE = 96000
 AUDIO_MIN_DURATION_S = 0.1
-AUDIO_MAX_DURATION_S = 6 * 3600.0
+# One duration limit for ingest's decode check and the transcriber (its default and floor): a
+# longer file is refused with 422 before the 201, never accepted and dead-lettered later. 2 h
+# because the transcriber holds the decoded call in memory (~0.5 GB per channel at 16 kHz).
+AUDIO_MAX_DURATION_S = 2 * 3600.0
 # A compressed file whose decoded length falls short of what its container declares by more
 # than this share (and at least half a second) is truncated.
 AUDIO_TRUNCATION_TOLERANCE = 0.05

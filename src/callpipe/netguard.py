@@ -34,6 +34,7 @@ __all__ = [
     "is_public_address",
     "is_refusal",
     "literal_address",
+    "loggable_url",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -97,20 +98,48 @@ def _default_policy(address: IPAddress, _port: int) -> bool:
     return is_public_address(address)
 
 
+def _has_control_or_space(url: str) -> bool:
+    return any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url)
+
+
 def check_url(url: str, *, allow_private: bool = False, allowed_hosts: Sequence[str] = ()) -> str:
-    """The URL's host name (lower case) when the URL may be fetched; FetchRefusedError otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """The URL's host name (lower case) when the URL may be fetched; FetchRefusedError otherwise.
+
+    A URL that does not parse (``http://[::1/a``, a port over 65535, a NUL or a space anywhere) is
+    refused here too, so callers see one kind of error for every URL they cannot fetch: the
+    standard library raises ValueError for these, which would otherwise escape as a 500.
+    """
+    if _has_control_or_space(url):
+        raise FetchRefusedError("malformed URL: control character or white space")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        _ = parts.port  # range-checked on access
+    except ValueError as exc:
+        raise FetchRefusedError(f"malformed URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise FetchRefusedError(f"not an http(s) URL: scheme {parts.scheme!r}")
     if parts.username or parts.password:
         raise FetchRefusedError("credentials in the URL")
-    host = parts.hostname.lower().rstrip(".")
-    if allowed_hosts and not any(host == h or host.endswith("." + h) for h in allowed_hosts):
+    host = hostname.lower().rstrip(".")
+    allowed = [h.lower().rstrip(".") for h in allowed_hosts]  # settings may spell them in any case
+    if allowed and not any(host == h or host.endswith("." + h) for h in allowed):
         raise FetchRefusedError(f"host {host!r} is not on the audio host allow-list")
     literal = literal_address(host)
     if literal is not None and not allow_private and not is_public_address(literal):
         raise FetchRefusedError(f"address {literal} is not public")
     return host
+
+
+def loggable_url(url: str) -> str:
+    """``url`` without query and fragment (signed tokens stay out of logs) and with control
+    characters shown as ``?`` (no forged log lines); a fixed text when the URL does not parse, so
+    building a log line never raises."""
+    try:
+        safe = urlsplit(url)._replace(query="", fragment="").geturl()
+    except ValueError:
+        return "<malformed URL>"
+    return "".join(ch if ch.isprintable() else "?" for ch in safe)
 
 
 async def _system_resolve(host: str, port: int) -> list[str]:

@@ -187,7 +187,8 @@ def _run_pipeline(args: argparse.Namespace, samples: list[Path], work_dir: Path,
         print("Starting ingest, transcriber, analyzer and sink as separate processes (models load) …")
         pipeline.start()
         print("  services started", flush=True)
-        print(f"  ingest   {pipeline.ingest_url}   (docs at /docs)")
+        # No "/docs" here: the API docs are off unless INGEST_DOCS_ENABLED (a 404 in the demo).
+        print(f"  ingest   {pipeline.ingest_url}   (POST /recordings with the upload token)")
         print(f"  insights {pipeline.insights_url}  (dashboard at /)")
         print(f"  upload token for this run (ingest): {pipeline.api_token}")
         print(f"  read token for this run (dashboard, insights API): {pipeline.read_token}")

@@ -46,6 +46,8 @@ from callpipe_ingest.transcript_intake import TRANSCRIPT_SUFFIXES, TranscriptPub
 __all__ = ["ImportSummary", "import_paths", "main", "metadata_for"]
 
 _AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".opus", ".oga"}
+# The upload API's default limit; the CLI passes the configured INGEST_MAX_UPLOAD_BYTES.
+_DEFAULT_MAX_AUDIO_BYTES: int = IngestSettings.model_fields["max_upload_bytes"].default
 _FILENAME_KEYS = {"call": "call_id", "agent": "agent_id", "queue": "queue", "start": "started_at",
                   "from": "from_number", "to": "to_number", "dir": "direction"}  # fmt: skip
 
@@ -111,8 +113,10 @@ async def import_paths(
     store: RecordingStore,
     *,
     progress: bool = True,
+    max_audio_bytes: int = _DEFAULT_MAX_AUDIO_BYTES,
 ) -> ImportSummary:
     """Import every audio file (or, with a TranscriptPublisher, every transcript) under ``paths``.
+    Audio files over ``max_audio_bytes`` are rejected like an upload over the limit.
     DependencyUnavailableError stops the run."""
     transcripts = isinstance(publisher, TranscriptPublisher)
     files = list(_candidates(paths, TRANSCRIPT_SUFFIXES if transcripts else _AUDIO_SUFFIXES))
@@ -127,7 +131,9 @@ async def import_paths(
                 if isinstance(publisher, TranscriptPublisher):
                     outcome = await ingest_transcript_file(publisher, path, meta, RecordingSource.IMPORT)
                 else:
-                    outcome = await ingest_file(publisher, store, path, meta, RecordingSource.IMPORT)
+                    outcome = await ingest_file(
+                        publisher, store, path, meta, RecordingSource.IMPORT, max_bytes=max_audio_bytes
+                    )
             except (DependencyUnavailableError, TransientError):
                 raise
             except CallpipeError as exc:
@@ -154,7 +160,13 @@ async def _run(args: argparse.Namespace, settings: IngestSettings, producer: Eve
             producer, registry, settings.topics, Ledger(store), timeout_s=settings.publish_timeout_s
         )
     try:
-        summary = await import_paths(args.paths, publisher, store, progress=not args.no_progress)
+        summary = await import_paths(
+            args.paths,
+            publisher,
+            store,
+            progress=not args.no_progress,
+            max_audio_bytes=settings.max_upload_bytes,
+        )
     except (DependencyUnavailableError, TransientError) as exc:
         print(f"stopped: {exc.message}. Re-run the same command to resume.", file=sys.stderr)
         return 2

@@ -223,10 +223,19 @@ async def ingest_file(
     meta: RecordingMetadata,
     source: RecordingSource,
     *,
+    max_bytes: int,
     replace: bool = False,
 ) -> PublishOutcome:
-    """Like ingest_bytes for a file on disk, streamed (never read whole into memory)."""
+    """Like ingest_bytes for a file on disk, streamed (never read whole into memory).
+
+    ``max_bytes`` is the upload API's limit (INGEST_MAX_UPLOAD_BYTES): a file the API would
+    answer 413 is refused here too, before it is hashed or decoded.
+    """
     head, size = await asyncio.to_thread(_read_head, path)
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"audio is {size} bytes, over the {max_bytes}-byte limit (INGEST_MAX_UPLOAD_BYTES)"
+        )
     info = sniff_audio(head, size)
     sha = await asyncio.to_thread(sha256_file, path)
     existing = await publisher.ledger.get(CONTENT_NAMESPACE, sha)

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -26,7 +25,7 @@ from callpipe.auth import AuthError
 from callpipe.auth import Scope as AuthScope
 from callpipe.errors import DependencyUnavailableError, InvalidInputError, TransientError
 from callpipe.models import RecordingSource
-from callpipe.netguard import check_url
+from callpipe.netguard import check_url, loggable_url
 from callpipe_ingest.audio import UnsupportedAudioError
 from callpipe_ingest.context import IngestContext, get_context, unavailable
 from callpipe_ingest.intake import CallConflictError, RecordingMetadata, ingest_bytes
@@ -117,8 +116,7 @@ _MAX_REDIRECTS = 3
 
 
 def _fetch_failed(url: str, reason: str) -> HTTPException:
-    safe = urlsplit(url)._replace(query="", fragment="").geturl()
-    _log.warning("audio_url refused or failed", extra={"url": safe, "reason": reason})
+    _log.warning("audio_url refused or failed", extra={"url": loggable_url(url), "reason": reason})
     return HTTPException(422, _FETCH_FAILED)
 
 
@@ -153,7 +151,9 @@ async def _download(url: str, ctx: IngestContext) -> bytes:
             finally:
                 await response.aclose()
         raise _fetch_failed(url, f"more than {_MAX_REDIRECTS} redirects")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # InvalidURL and ValueError: a URL (or a redirect's Location) that httpx or the standard
+        # library cannot parse; the same generic answer as every other failure, never a 500.
         raise _fetch_failed(url, f"{type(exc).__name__}: {exc}") from None
 
 

@@ -43,6 +43,8 @@ def build_ports(
                 attempts=settings.download_attempts,
                 twilio_account_sid=settings.twilio_account_sid,
                 twilio_auth_token=settings.twilio_auth_token,
+                allow_private_urls=settings.allow_private_urls,
+                allowed_hosts=tuple(settings.download_hosts),
             ),
         ),
         store=store,
@@ -101,7 +103,7 @@ def transcriber_stage(settings: TranscriberSettings, store_settings: RecordingSt
             # client does not.
             async with (
                 httpx.AsyncClient(timeout=timeout, follow_redirects=True) as http,
-                guarded_client(timeout) as downloads,
+                guarded_client(timeout, allow_private=settings.allow_private_urls) as downloads,
             ):
                 engine = build_engine(settings, http)
                 try:

@@ -29,7 +29,7 @@ from callpipe.errors import (
     RateLimitedError,
     TransientError,
 )
-from callpipe.netguard import FetchRefusedError, check_url, guarded_transport, is_refusal
+from callpipe.netguard import FetchRefusedError, check_url, guarded_transport, is_refusal, loggable_url
 from callpipe.store import RecordingStore
 
 __all__ = [
@@ -67,8 +67,14 @@ class FetchOptions:
     max_redirects: int = 3
 
 
-def guarded_client(timeout: httpx.Timeout | float = 60.0) -> httpx.AsyncClient:
-    """An httpx client that connects only to public addresses (each resolved address checked)."""
+def guarded_client(
+    timeout: httpx.Timeout | float = 60.0, *, allow_private: bool = False
+) -> httpx.AsyncClient:
+    """An httpx client that connects only to public addresses (each resolved address checked);
+    ``allow_private`` (TRANSCRIBER_ALLOW_PRIVATE_URLS) lets it reach LAN addresses too, for
+    pipelines that download from an on-premise media server."""
+    if allow_private:
+        return httpx.AsyncClient(timeout=timeout, transport=guarded_transport(policy=lambda _a, _p: True))
     return httpx.AsyncClient(timeout=timeout, transport=guarded_transport())
 
 
@@ -119,11 +125,18 @@ class AudioFetcher:
 
     async def fetch(self, uri: str) -> tuple[bytes, str | None]:
         """(bytes, content type when the server said) for an https URL or a store URI."""
-        scheme = urlsplit(uri).scheme
+        try:
+            scheme = urlsplit(uri).scheme
+        except ValueError:  # e.g. http://[::1/a: a bad event, dead-lettered, not a crash
+            raise InvalidInputError(f"malformed audio_uri: {loggable_url(uri)}") from None
         if scheme in ("file", "s3"):
             return await self._store.get(uri), None
         if scheme not in ("http", "https"):
             raise InvalidInputError(f"unsupported audio_uri scheme {scheme!r}: {uri}")
+        try:
+            check_url(uri, allow_private=True)  # parses only; the policy is applied per hop below
+        except FetchRefusedError as exc:
+            raise InvalidInputError(f"malformed audio_uri {loggable_url(uri)}: {exc}") from None
         url = twilio_media_url(uri)
         delay = self._options.backoff_initial_s
         for attempt in range(1, self._options.attempts + 1):
@@ -144,7 +157,7 @@ class AudioFetcher:
         return None
 
     async def _download(self, url: str) -> tuple[bytes, str | None]:
-        safe_url = urlsplit(url)._replace(query="", fragment="").geturl()  # no signed tokens in logs
+        safe_url = loggable_url(url)  # no signed tokens in logs
         opts = self._options
         hop = url
         try:
@@ -165,6 +178,8 @@ class AudioFetcher:
             raise InvalidInputError(f"more than {opts.max_redirects} redirects from {safe_url}")
         except FetchRefusedError as exc:
             raise InvalidInputError(f"recording URL refused by the SSRF guard: {exc}") from exc
+        except (httpx.InvalidURL, ValueError) as exc:  # a redirect to a URL that does not parse
+            raise InvalidInputError(f"malformed redirect from {safe_url}: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise TransientError(f"timeout downloading {safe_url}: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callpipe import limits
 from callpipe.models import Role
 
 __all__ = ["TranscriberSettings"]
@@ -89,11 +90,12 @@ class TranscriberSettings(BaseSettings):
 
     # Input limits
     max_audio_duration_s: float = Field(
-        default=7200.0,
-        gt=0,
+        default=limits.AUDIO_MAX_DURATION_S,
+        ge=limits.AUDIO_MAX_DURATION_S,
         description=(
-            "Longer recordings are dead-lettered with the reason (decoding stops at the limit):"
-            " a 2 h call at 16 kHz is ~0.5 GB per channel in memory."
+            "Longer recordings are dead-lettered with the reason (decoding stops at the limit)."
+            " Defaults to the limit ingest enforces before its 201 (callpipe.limits); it may be"
+            " raised for Twilio recordings, which ingest does not decode, never lowered below it."
         ),
     )
 
@@ -101,6 +103,18 @@ class TranscriberSettings(BaseSettings):
     download_max_bytes: int = 512 * 1024 * 1024
     download_timeout_s: float = 60.0
     download_attempts: int = 3
+    download_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "If set, recordings are downloaded only from these hosts (or their subdomains), on every"
+            ' redirect hop too, e.g. ["api.twilio.com"] plus the host it redirects media to.'
+            " Empty: any public host."
+        ),
+    )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Allow downloads from loopback/private/link-local addresses (SSRF guard off).",
+    )
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
 

@@ -7,6 +7,7 @@ proves it sees and refuses an outbound attempt, so an empty log means none was m
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,14 @@ import httpx
 import pytest
 
 from callpipe.models import Role
+from callpipe.offline import OFFLINE_ENV
 from callpipe_cli.localrun import LocalPipeline, topic_env
 from callpipe_tools.synthetic.calls import CallScript, ScriptTurn, generate_call
 
 pytestmark = pytest.mark.slow
 
 SHIM_SOURCE = Path(__file__).with_name("connect_guard.c")
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +57,38 @@ def test_the_shim_records_and_refuses_an_outbound_connect(shim: Path, tmp_path: 
     assert log.read_text().split()[1:] == ["192.0.2.1", "443"]
 
 
+JAVA_CONNECT = """
+public class Conn { public static void main(String[] a) throws Exception {
+  try (java.net.Socket s = new java.net.Socket()) {
+    s.connect(new java.net.InetSocketAddress("192.0.2.1", 443), 3000); System.out.println("connected");
+  } catch (java.io.IOException e) { System.out.println("refused"); } } }
+"""
+
+
+def test_the_shim_also_sees_the_jvm(shim: Path, tmp_path: Path) -> None:
+    """Control for the full demo run: Kafka's JVM connects through libc, so the shim sees it (the
+    address arrives v4-mapped: the JVM uses IPv6 sockets)."""
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java")
+    source = tmp_path / "Conn.java"
+    source.write_text(JAVA_CONNECT)
+    log = tmp_path / "connects.log"
+    env = {**os.environ, "LD_PRELOAD": str(shim), "CALLPIPE_CONNECT_LOG": str(log)}
+    out = subprocess.run([java, str(source)], env=env, capture_output=True, text=True, timeout=120)
+    if "refused" not in out.stdout:
+        pytest.skip(f"this java cannot run a source file: {out.stderr[-300:]}")
+    assert log.read_text().split()[1:] == ["::ffff:192.0.2.1", "443"]
+
+
 def test_a_call_end_to_end_makes_no_outbound_connection(
     kafka_bootstrap: str, shim: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "connects.log"
     prefix = f"nout{uuid.uuid4().hex[:6]}"
     env = {**topic_env(prefix), "LD_PRELOAD": str(shim), "CALLPIPE_CONNECT_LOG": str(log)}
-    for name in ("ORT_DISABLE_TELEMETRY", "HF_HUB_OFFLINE", "DO_NOT_TRACK"):
-        env[name] = ""  # unset by the caller: callpipe itself must switch telemetry off
+    for name in OFFLINE_ENV:
+        env[name] = ""  # every switch unset by the caller: callpipe itself must set them
     script = CallScript(
         call_id="no-outbound",
         turns=[
@@ -96,4 +123,31 @@ def test_a_call_end_to_end_makes_no_outbound_connection(
         local.stop()
     attempts = log.read_text().splitlines() if log.exists() else []
     print(f"outbound connection attempts during the run: {len(attempts)}")
+    assert attempts == []
+
+
+def test_a_full_demo_run_makes_no_outbound_connection(shim: Path, tmp_path: Path) -> None:
+    """The issue's figure: a whole ``callpipe demo`` (its own Kafka broker, the four services, all
+    sample calls) under the shim. The broker's JVM inherits LD_PRELOAD too, which the test above
+    (a broker started by the test session, outside the shim) does not cover.
+
+    uv run --frozen --all-extras pytest -p no:cacheprovider -q -s \\
+        tests/integration/security/test_no_outbound.py -k full_demo
+    """
+    log = tmp_path / "connects.log"
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}  # the demo starts Kafka
+    env.update({name: "" for name in OFFLINE_ENV})
+    env.update({"LD_PRELOAD": str(shim), "CALLPIPE_CONNECT_LOG": str(log)})
+    samples = [
+        p for p in sorted((REPO / "samples" / "calls").glob("*.wav")) if not p.name.endswith(".mono.wav")
+    ]
+    demo = subprocess.run(
+        [sys.executable, "-m", "callpipe_cli", "demo", "--samples", str(REPO / "samples" / "calls"),
+         "--work-dir", str(tmp_path / "work"), "--timeout", "900"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
+    assert f"all {len(samples)} calls stored" in demo.stdout, demo.stdout[-4000:]
+    attempts = log.read_text().splitlines() if log.exists() else []
+    print(f"full demo ({len(samples)} calls): outbound connection attempts during the run: {len(attempts)}")
     assert attempts == []

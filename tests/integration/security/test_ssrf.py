@@ -9,16 +9,28 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from callpipe.avro import LocalSchemaRegistry
-from callpipe.errors import InvalidInputError
-from callpipe.netguard import check_url, guarded_transport, is_public_address, literal_address
+from callpipe.errors import CallpipeError, InvalidInputError
+from callpipe.netguard import (
+    FetchRefusedError,
+    check_url,
+    guarded_transport,
+    is_public_address,
+    literal_address,
+    loggable_url,
+)
+from callpipe.settings import RecordingStoreSettings, TopicSettings
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.app import create_app
+from callpipe_transcriber import __main__ as transcriber_main
+from callpipe_transcriber.__main__ import build_ports
 from callpipe_transcriber.fetch import AudioFetcher, FetchOptions
+from callpipe_transcriber.settings import TranscriberSettings
 from tests.integration.security.local_http import LocalServer, serve
 from tests.unit.ingest.ingest_support import API_TOKEN, BASE, MemorySender, make_settings, wav_bytes
 
@@ -157,6 +169,53 @@ async def test_private_urls_work_when_explicitly_allowed(tmp_path: Path, interna
     assert internal.hits == ["/a.wav"]
 
 
+# URLs the standard library or httpx cannot parse: each once gave a 500 (ValueError / InvalidURL
+# escaped the download's error handling). Also used by the fuzz test's URL strategy.
+MALFORMED_URLS = [
+    "http://[::1/a.wav",  # unclosed IPv6 bracket
+    "http://\x00x.com/a.wav",  # NUL byte
+    "http://[zz]/a.wav",  # bracketed non-address
+    "http://files.example.com:abc/a.wav",  # non-numeric port
+    "http://files.example.com:99999/a.wav",  # port out of range
+    "http://files .example.com/a.wav",  # space in the host
+    "http://files.example.com/a\r\nX-Injected: 1",  # header/log injection attempt
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+async def test_malformed_audio_url_is_the_generic_422(url: str, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, content=AUDIO)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async for client in _client(tmp_path, http):
+        answer = await client.post("/recordings", data={"audio_url": url}, headers=AUTH)
+    assert (answer.status_code, answer.json()) == (422, {"detail": "audio_url could not be fetched"})
+    assert seen == []
+
+
+async def test_redirect_to_a_malformed_location_is_the_generic_422(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://[::1/x"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async for client in _client(tmp_path, http):
+        answer = await client.post(
+            "/recordings", data={"audio_url": "https://files.example.com/a.wav"}, headers=AUTH
+        )
+    assert (answer.status_code, answer.json()) == (422, {"detail": "audio_url could not be fetched"})
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+def test_check_url_refuses_malformed_urls_with_its_own_error(url: str) -> None:
+    with pytest.raises(FetchRefusedError, match="malformed URL"):
+        check_url(url, allow_private=True)
+    assert "\n" not in loggable_url(url) and "\x00" not in loggable_url(url)
+
+
 def test_address_classification() -> None:
     internal = ["127.0.0.1", "10.1.2.3", "169.254.169.254", "224.0.0.1", "240.0.0.1", "0.0.0.0", "::1"]
     internal += ["fe80::1", "fc00::1", "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::", "100.64.0.1"]
@@ -193,6 +252,37 @@ async def test_transcriber_download_refuses_loopback_names_and_redirects(
     assert internal.hits == []
 
 
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+async def test_transcriber_download_of_a_malformed_url_is_invalid_input(url: str, tmp_path: Path) -> None:
+    """Dead-lettered with a reason (InvalidInputError), not an unexpected exception."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, content=AUDIO)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        fetcher = AudioFetcher(http, LocalRecordingStore(tmp_path), FetchOptions(attempts=1))
+        with pytest.raises(InvalidInputError, match="malformed audio_uri"):
+            await fetcher.fetch(url)
+    assert seen == []
+
+
+async def test_transcriber_redirect_to_a_malformed_location_stays_in_the_error_tree(tmp_path: Path) -> None:
+    """httpx reports a Location it cannot parse as a protocol error: retried as transient, like
+    any misbehaving server, and never an exception the runner does not know."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://[::1/x"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        fetcher = AudioFetcher(
+            http, LocalRecordingStore(tmp_path), FetchOptions(attempts=1, backoff_initial_s=0)
+        )
+        with pytest.raises(CallpipeError):
+            await fetcher.fetch("https://files.example.com/a.wav")
+
+
 async def test_transcriber_download_allow_list(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"RIFF")
@@ -204,3 +294,61 @@ async def test_transcriber_download_allow_list(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError):
             await fetcher.fetch("https://evil.example.net/a.wav")
         assert (await fetcher.fetch("https://api.twilio.com/a.wav"))[0] == b"RIFF"
+
+
+# ---- transcriber settings: TRANSCRIBER_DOWNLOAD_HOSTS, TRANSCRIBER_ALLOW_PRIVATE_URLS ---------
+class _NoEngine:
+    name, model = "none", "none"
+
+    async def warm_up(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_transcriber_download_hosts_setting_reaches_the_fetcher(tmp_path: Path) -> None:
+    """Was: FetchOptions had an allow-list, but no setting fed it, so the service fetched any host."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        return httpx.Response(200, content=b"RIFF")
+
+    settings = TranscriberSettings(download_hosts=["API.twilio.com"])  # any case, as typed in an env
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        ports = build_ports(settings, http, LocalRecordingStore(tmp_path), _NoEngine())  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="allow-list"):
+            await ports.fetcher.fetch("https://evil.example.net/a.wav")
+        assert (await ports.fetcher.fetch("https://api.twilio.com/a.wav"))[0] == b"RIFF"
+    assert seen == ["api.twilio.com"]
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_transcriber_service_wires_the_private_url_setting_into_its_download_client(
+    allow_private: bool, internal: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's own builder (transcriber_stage), with the engine stubbed: its download client
+    and fetcher refuse 127.0.0.1 by default and reach it only with the setting."""
+    captured: dict[str, object] = {}
+
+    def capture(
+        settings: TranscriberSettings, http: httpx.AsyncClient, store: object, engine: object
+    ) -> object:
+        ports = build_ports(settings, http, store, engine)  # type: ignore[arg-type]
+        captured["ports"] = ports
+        return ports
+
+    monkeypatch.setattr(transcriber_main, "build_engine", lambda _settings, _http: _NoEngine())
+    monkeypatch.setattr(transcriber_main, "build_ports", capture)
+    settings = TranscriberSettings(allow_private_urls=allow_private, model_cache_dir=tmp_path / "models")
+    store_settings = RecordingStoreSettings(url=f"file://{tmp_path / 'rec'}")
+    env = SimpleNamespace(topics=TopicSettings(), registry=LocalSchemaRegistry.from_directory())
+    async with transcriber_main.transcriber_stage(settings, store_settings)(env):  # type: ignore[arg-type]
+        fetcher = captured["ports"].fetcher  # type: ignore[attr-defined]
+        if allow_private:
+            assert (await fetcher.fetch(internal.url("/a.wav")))[0] == AUDIO
+        else:
+            with pytest.raises(InvalidInputError, match="SSRF guard"):
+                await fetcher.fetch(internal.url("/a.wav"))
+    assert internal.hits == (["/a.wav"] if allow_private else [])

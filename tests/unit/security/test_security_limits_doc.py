@@ -28,9 +28,9 @@ def render() -> str:
     future_days = limits.MAX_FUTURE.days
     rows = [
         (
-            "audio file (`POST /recordings`, `audio_url`)",
+            "audio file (`POST /recordings`, `audio_url`, `callpipe import`)",
             f"{_mib(upload)} (`INGEST_MAX_UPLOAD_BYTES`)",
-            "413",
+            "413 (`audio_url`: the one generic 422; import: rejected with the reason)",
         ),
         ("transcript file", _mib(MAX_TRANSCRIPT_BYTES), "413"),
         (
