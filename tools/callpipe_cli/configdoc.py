@@ -1,6 +1,6 @@
-"""The configuration table of the README, generated from the settings classes themselves.
+"""The configuration table (docs/configuration.md), generated from the settings classes themselves.
 
-``callpipe config-doc`` prints it; a unit test fails when the README's copy is out of date, so
+``callpipe config-doc`` prints it; a unit test fails when the copy in docs/configuration.md is out of date, so
 the documented variables, defaults and descriptions are always the ones the code reads.
 """
 

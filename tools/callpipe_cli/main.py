@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "re-run stored calls from transcribe or analyze",
     ),
     "retention": ("callpipe_cli.retention", "main", "expire old audio and rows (sweep, ttl, lifecycle)"),
-    "config-doc": ("callpipe_cli.configdoc", "main", "print the configuration table (README)"),
+    "config-doc": ("callpipe_cli.configdoc", "main", "print the configuration table (docs/configuration.md)"),
 }
 
 

@@ -7,8 +7,9 @@ What differs per service is only its builder: an async context manager that rece
 :class:`StageEnvironment` and yields a :class:`StagePlan` (the stage, the extra topics it needs,
 consumer overrides, companions such as the sink's insights API); its exit closes what it opened.
 Per-service runner defaults are declared by the service's ``RunnerSettings`` subclass, which
-is what the README's configuration table documents. Logs are JSON lines (``configure_logging``);
-``/metrics`` and ``/healthz`` are served by the runner when ``RUNNER_METRICS_PORT`` is set.
+is what the configuration table (docs/configuration.md) documents. Logs are JSON lines
+(``configure_logging``); ``/metrics`` and ``/healthz`` are served by the runner when
+``RUNNER_METRICS_PORT`` is set.
 
 ``clients`` replaces the librdkafka consumer, producer and admin client (as httpx takes a
 transport), so a test runs the whole wiring against fakes without monkeypatching.

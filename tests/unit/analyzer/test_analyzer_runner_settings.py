@@ -1,5 +1,6 @@
-"""The analyzer's runner defaults are declared per engine (what the README table shows), and the
-OpenAI convention's key variable is read through the settings, not patched in by hand."""
+"""The analyzer's runner defaults are declared per engine (what the configuration table in
+docs/configuration.md shows), and the OpenAI convention's key variable is read through the
+settings, not patched in by hand."""
 
 from __future__ import annotations
 

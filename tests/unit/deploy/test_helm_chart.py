@@ -87,9 +87,10 @@ def _kubeconform(rendered: str) -> dict[str, Any]:
 
 
 def _readme_settings() -> tuple[set[str], set[str]]:
-    """Every environment variable of the README config table, and those marked secret."""
+    """Every environment variable of the configuration table (docs/configuration.md), and those
+    marked secret."""
     names, secrets = set(), set()
-    for line in (REPO / "README.md").read_text().splitlines():
+    for line in (REPO / "docs" / "configuration.md").read_text().splitlines():
         if match := re.match(r"^\| `([A-Z][A-Z0-9_]+)` \|[^|]*\| (.*)\|$", line):
             names.add(match.group(1))
             if "**secret**" in match.group(2):
