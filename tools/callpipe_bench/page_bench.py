@@ -1,6 +1,7 @@
 """``callpipe bench page``: the built-in page over N seeded calls (default 10,000), in Chromium.
 
-Seeds chdb (temp dir) through the real sink writer with synthetic analyses over 30 days, serves
+Seeds chdb (temp dir) through the real sink writer with synthetic analyses over 30 days (with
+their categories and QA scorecards) and 60 alerts through the sink's alerts insert, serves
 the insights API on 127.0.0.1 (uvicorn, a free port), then:
 
 - times every request the page makes on load (warm median of 5, and the first, cold one) with
@@ -17,6 +18,7 @@ Prints one table. Nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import secrets
@@ -27,7 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +48,59 @@ def _free_port() -> int:
 
 
 def _page_requests(days: int, narrowed: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """The requests ``dashboard.js`` makes on load (``loadCharts``, the list, the failures), with its
+    parameters: the agent view also asks for each question's pass rate and the score per day."""
     base = {"days": str(days), **narrowed}
-    return [
+    agent_view = "agent_id" in narrowed
+    requests = [
         ("/insights", {**base, "top": "10"}),
         ("/timeseries", {**base, "bucket": "hour" if days <= 14 else "day"}),
         ("/breakdown", {**base, "agents": "50"}),
         ("/trends", {"recent_hours": "24", "baseline_days": "28"}),
+        ("/categories", {**base, "series": "false"}),
+        ("/scorecards/agents", {**base, "period": "all", "questions": "true" if agent_view else "false"}),
+        ("/alerts", {"days": str(days), "limit": "20"}),
         ("/failures", {"days": str(days), "limit": "50"}),
         ("/calls", {**base, "limit": "25", "offset": "0"}),
     ]
+    if agent_view:
+        period = "week" if days > 60 else "day"
+        requests.append(("/scorecards/agents", {**base, "period": period, "questions": "false"}))
+    return requests
+
+
+def _seed_alerts(warehouse: Any, registry: Any, sample_calls: list[str]) -> int:
+    """Two alerts a day over the 30 days, through the sink's own decoding and insert, so that
+    ``/alerts`` reads a table with rows in and out of the page's window."""
+    from callpipe.avro import AvroSerde
+    from callpipe.models import AlertRaised
+    from callpipe.settings import KafkaSettings
+    from callpipe_sink.alerts_store import AlertsConsumer
+
+    serde = AvroSerde(AlertRaised, registry, "callpipe.alerts-value")
+    values = []
+    for n in range(60):
+        start = END - timedelta(hours=12 * n + 3)
+        alert = AlertRaised(
+            alert_id=f"bench-alert-{n}",
+            rule="cancellation_threat_spike",
+            kind="spike",
+            severity=("info", "warning", "critical")[n % 3],
+            subject="category=cancellation_threat",
+            window_start=start,
+            window_end=start + timedelta(minutes=15),
+            value=14.0,
+            baseline=3.5,
+            threshold=7.0,
+            calls_in_window=62,
+            message="cancellation_threat: 14 calls in 15 min against a baseline of 3.5",
+            sample_call_ids=sample_calls[n % len(sample_calls) : n % len(sample_calls) + 3],
+            raised_at=start + timedelta(minutes=16),
+        )
+        values.append(serde.serialize(alert))
+    consumer = AlertsConsumer(warehouse, KafkaSettings(), "callpipe.alerts", registry)
+    asyncio.run(consumer._store(consumer.rows(values)))  # the sink's insert, without a broker
+    return len(values)
 
 
 def _time_requests(url: str, requests: list[tuple[str, dict[str, str]]]) -> list[tuple[str, float, float]]:
@@ -66,7 +112,8 @@ def _time_requests(url: str, requests: list[tuple[str, dict[str, str]]]) -> list
                 started = time.perf_counter()
                 client.get(path, params=params).raise_for_status()
                 timings.append(time.perf_counter() - started)
-            out.append((path, timings[0] * 1000, statistics.median(timings[1:]) * 1000))
+            name = f"{path} {params['period']}" if "period" in params else path  # the two scorecard asks
+            out.append((name, timings[0] * 1000, statistics.median(timings[1:]) * 1000))
     return out
 
 
@@ -153,6 +200,7 @@ def run(calls: int, days: int) -> int:
         for i in range(0, len(payloads), 5000):
             writer.write(payloads[i : i + 5000])
         seeded_s = time.perf_counter() - started
+        alerts = _seed_alerts(warehouse, registry, [e["call_id"] for e in events[:100]])
         agent = max({e["metadata"]["agent_id"] for e in events})
         app = create_app(warehouse, InsightsSettings(token=SecretStr(TOKEN)), clock=lambda: END)
         port = _free_port()
@@ -164,16 +212,16 @@ def run(calls: int, days: int) -> int:
             time.sleep(0.05)
         url = f"http://127.0.0.1:{port}"
         print(
-            f"seeded {calls:,} calls over 30 days in {seeded_s:.1f} s; API on {url}; "
+            f"seeded {calls:,} calls over 30 days in {seeded_s:.1f} s, {alerts} alerts; API on {url}; "
             f"page window {days} days\n"
         )
-        print(f"{'request':<13} {'filter':<26} {'cold ms':>8} {'warm median ms':>15}")
+        print(f"{'request':<22} {'filter':<26} {'cold ms':>8} {'warm median ms':>15}")
         for label, narrowed in (
             ("none", {}),
             (f"{agent} + negative", {"agent_id": agent, "sentiment": "negative"}),
         ):
             for path, cold, warm in _time_requests(url, _page_requests(days, narrowed)):
-                print(f"{path:<13} {label:<26} {cold:>8.1f} {warm:>15.1f}")
+                print(f"{path:<22} {label:<26} {cold:>8.1f} {warm:>15.1f}")
         if chromium is None:
             print("\nchromium not installed: page timing skipped (apt-get install chromium)")
         else:
