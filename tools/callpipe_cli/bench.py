@@ -53,6 +53,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.reprocess_bench",
         "re-analyse 10,000 stored calls: calls/s, count FINAL and rollups unchanged",
     ),
+    "llm-real": (
+        "callpipe_bench.llm_real",
+        "local llama-server LLM engine vs offline on real TweetSumm: accuracy, ROUGE-L, calls/s",
+    ),
     "reprocess-live": (
         "callpipe_bench.reprocess_live_bench",
         "live calls' latency while a backfill drips into the same topic (real broker + analyzer)",
