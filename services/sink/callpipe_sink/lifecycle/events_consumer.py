@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import pyarrow as pa
 from confluent_kafka import Consumer, Message
@@ -44,6 +45,7 @@ from callpipe_sink.warehouse import Warehouse
 __all__ = ["DEAD_LETTER_STAGES", "EVENTS_STAGE", "CallEventsConsumer", "recording_decoder", "rows_table"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EVENTS_STAGE = "sink-events"
 # Stages whose dead letters describe a call (each keeps the call id as the record key).
@@ -167,34 +169,31 @@ class CallEventsConsumer:
 
     async def _rows_when_decodable(self, messages: list[Message]) -> list[CallEventRow]:
         """``_rows``, retried with backoff while a dependency (the schema registry) is down."""
-        delay = 0.5
-        while True:
-            try:
-                return self._rows(messages)
-            except CallpipeError as exc:
-                log.warning(
-                    "call events not decoded, retrying", extra={"error": str(exc), "retry_in_s": delay}
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-                if self._stopping.is_set():
-                    raise
-                delay = min(delay * 2, 30.0)
+
+        async def decode() -> list[CallEventRow]:
+            return self._rows(messages)
+
+        return await self._until_done("call events not decoded", decode)
 
     async def _store(self, rows: list[CallEventRow]) -> None:
+        def insert() -> None:
+            kept = self._without_erased(rows)
+            if kept:
+                self._wh.insert_arrow("call_events", rows_table(kept))
+            self.rows_written += len(kept)
+
+        await self._until_done("call_events insert failed", lambda: asyncio.to_thread(insert))
+
+    async def _until_done(self, failure: str, step: Callable[[], Awaitable[T]]) -> T:
+        """``step``'s result, retried with doubling backoff (0.5 s to 30 s) while it raises a
+        ``CallpipeError``. Nothing is committed until it succeeds: an outage only delays the status.
+        A stop during the wait re-raises the last error."""
         delay = 0.5
         while True:
             try:
-                kept = await asyncio.to_thread(self._without_erased, rows)
-                if kept:
-                    await asyncio.to_thread(self._wh.insert_arrow, "call_events", rows_table(kept))
-                self.rows_written += len(kept)
-                return
+                return await step()
             except CallpipeError as exc:
-                # Nothing is committed until this succeeds: an outage only delays the status.
-                log.warning(
-                    "call_events insert failed, retrying", extra={"error": str(exc), "retry_in_s": delay}
-                )
+                log.warning(f"{failure}, retrying", extra={"error": str(exc), "retry_in_s": delay})
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
                 if self._stopping.is_set():
