@@ -37,7 +37,7 @@ from callpipe_analyzer.metrics import compute_metrics
 from callpipe_analyzer.quality import QualityRules
 from callpipe_analyzer.sentiment import SentimentScorer
 
-__all__ = ["Tally", "chat_utterances", "main"]
+__all__ = ["Tally", "categorize", "chat_utterances", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_FILE = ROOT / "datasets" / "categories" / "dev.yaml"
@@ -111,7 +111,7 @@ def chat_utterances(turns: Sequence[dict[str, Any]]) -> list[Utterance]:
     return out
 
 
-def _categorize(rules: QualityRules, scorer: SentimentScorer, utterances: list[Utterance]) -> set[str]:
+def categorize(rules: QualityRules, scorer: SentimentScorer, utterances: list[Utterance]) -> set[str]:
     sentiments = [scorer.score(u.text, strip_courtesy=u.role is not Role.AGENT) for u in utterances]
     duration = max((u.end_s for u in utterances), default=0.0)
     metrics: CallMetrics = compute_metrics(utterances, duration, sentiments)
@@ -126,7 +126,7 @@ def run_dev(rules: QualityRules, scorer: SentimentScorer, path: Path = DEV_FILE)
             Utterance(role=Role(r), speaker=r, start_s=float(s), end_s=float(e), text=t)
             for r, s, e, t in call["turns"]
         ]
-        found = _categorize(rules, scorer, utterances)
+        found = categorize(rules, scorer, utterances)
         for name in STARTER:
             tallies[name].add(bool(call["labels"][name]), name in found, call["id"])
     return tallies
@@ -143,7 +143,7 @@ def run_heldout(
     tallies = {name: Tally() for name in ("no_greeting", "supervisor_requested", "cancellation_threat")}
     for item in yaml.safe_load(labels.read_text(encoding="utf-8"))["dialogues"]:
         utterances = chat_utterances(dialogues[item["id"]])
-        found = _categorize(rules, scorer, utterances)
+        found = categorize(rules, scorer, utterances)
         for name in ("supervisor_requested", "cancellation_threat"):
             tallies[name].add(bool(item[name]), name in found, item["id"][:10])
         first_agent = next((u for u in utterances if u.role is Role.AGENT), None)

@@ -29,6 +29,7 @@ and the model, so iterating on channel analysis / diarization / roles re-runs no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import io
 import itertools
@@ -36,6 +37,7 @@ import json
 import tempfile
 import time
 import wave
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,19 +59,33 @@ from callpipe.store import LocalRecordingStore
 from callpipe_bench.stt_cache import CachingEngine
 from callpipe_bench.wer import word_errors
 
-__all__ = ["DEV_CALLS", "HELDOUT_CALLS", "frame_truth", "main", "overlap_scores", "role_scores"]
+__all__ = [
+    "CHANNEL_ROLES",
+    "DEV_CALLS",
+    "FRAME_S",
+    "HELDOUT_CALLS",
+    "StageRunner",
+    "frame_db",
+    "frame_truth",
+    "main",
+    "overlap_scores",
+    "role_scores",
+    "stage_runner",
+    "transcriber_ports",
+    "wav_bytes",
+]
 
 DEV_CALLS = ("SNG0072", "AWS_AutoRepairs40")
 HELDOUT_CALLS = ("SNG0480", "MUL1423")
-_FRAME_S = 0.02
+FRAME_S = 0.02
 _LOUDER_DB = 6.0
 _ABOVE_FLOOR_DB = 10.0
 # Channel 0 is the customer/caller, channel 1 the agent, in every call of audio/ (its README).
-_CHANNEL_ROLES = (Role.CALLER, Role.AGENT)
+CHANNEL_ROLES = (Role.CALLER, Role.AGENT)
 
 
-def _frame_db(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float64]:
-    hop = int(_FRAME_S * rate)
+def frame_db(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float64]:
+    hop = int(FRAME_S * rate)
     n = len(samples) // hop
     frames = samples[: n * hop].reshape(n, hop).astype(np.float64)
     db: npt.NDArray[np.float64] = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
@@ -78,7 +94,7 @@ def _frame_db(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.flo
 
 def frame_truth(stereo: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.int64]:
     """Per 20 ms frame: the speaking channel (0/1), or -1 (nobody, or both alike)."""
-    db0, db1 = _frame_db(stereo[0], rate), _frame_db(stereo[1], rate)
+    db0, db1 = frame_db(stereo[0], rate), frame_db(stereo[1], rate)
     floor0, floor1 = np.percentile(db0, 10), np.percentile(db1, 10)
     truth = np.full(len(db0), -1, dtype=np.int64)
     truth[(db0 >= db1 + _LOUDER_DB) & (db0 > floor0 + _ABOVE_FLOOR_DB)] = 0
@@ -92,11 +108,11 @@ def role_scores(truth: npt.NDArray[np.int64], transcript: TranscriptReady) -> tu
     right = np.zeros(n)
     count = np.zeros(n)
     for utt in transcript.utterances:
-        a, b = int(utt.start_s / _FRAME_S), min(n, int(np.ceil(utt.end_s / _FRAME_S)))
+        a, b = int(utt.start_s / FRAME_S), min(n, int(np.ceil(utt.end_s / FRAME_S)))
         if b <= a:
             continue
         count[a:b] += 1
-        for ch, role in enumerate(_CHANNEL_ROLES):
+        for ch, role in enumerate(CHANNEL_ROLES):
             seg = truth[a:b] == ch
             right[a:b] += seg & (utt.role is role)
     speech = truth >= 0
@@ -117,15 +133,15 @@ def _rttm(path: Path) -> list[tuple[float, float, str]]:
 
 def der(reference: list[tuple[float, float, str]], transcript: TranscriptReady, duration_s: float) -> float:
     """Frame-level DER (miss + false alarm + confusion over reference speech), best speaker map."""
-    n = int(np.ceil(duration_s / _FRAME_S)) + 1
+    n = int(np.ceil(duration_s / FRAME_S)) + 1
     ref_spk = sorted({s for _, _, s in reference})
     hyp_spk = sorted({u.speaker for u in transcript.utterances})
     ref = np.zeros((len(ref_spk), n), dtype=bool)
     hyp = np.zeros((max(1, len(hyp_spk)), n), dtype=bool)
     for a, b, s in reference:
-        ref[ref_spk.index(s), int(a / _FRAME_S) : int(b / _FRAME_S)] = True
+        ref[ref_spk.index(s), int(a / FRAME_S) : int(b / FRAME_S)] = True
     for u in transcript.utterances:
-        hyp[hyp_spk.index(u.speaker), int(u.start_s / _FRAME_S) : int(u.end_s / _FRAME_S)] = True
+        hyp[hyp_spk.index(u.speaker), int(u.start_s / FRAME_S) : int(u.end_s / FRAME_S)] = True
     ref_n, hyp_n = ref.sum(axis=0), hyp.sum(axis=0)
     best_correct = 0
     k = max(len(ref_spk), len(hyp))
@@ -150,7 +166,9 @@ def wav_bytes(samples: npt.NDArray[np.float32], rate: int) -> bytes:
 
 
 @dataclass(slots=True)
-class _Runner:
+class StageRunner:
+    """The real transcriber stage over local bytes: stores them, hands it a RecordingReady."""
+
     ports: Any
     transcribe: Any
     store: LocalRecordingStore
@@ -175,6 +193,41 @@ class _Runner:
         return transcript, time.perf_counter() - started
 
 
+def transcriber_ports(config: Any, http: Any, store: LocalRecordingStore, engine: Any) -> Any:
+    """The transcriber stage's ports as the service wires them, over ``store`` and ``engine``."""
+    fetch = importlib.import_module("callpipe_transcriber.fetch")
+    roles_mod = importlib.import_module("callpipe_transcriber.roles")
+    stage = importlib.import_module("callpipe_transcriber.stage")
+    return stage.TranscriberPorts(
+        fetcher=fetch.AudioFetcher(http, store, fetch.FetchOptions()),
+        store=store,
+        engine=engine,
+        cues=roles_mod.RoleCues(min_confidence=config.role_min_confidence),
+        language=config.language,
+    )
+
+
+@contextlib.asynccontextmanager
+async def stage_runner(cache_dir: Path, **settings: Any) -> AsyncIterator[tuple[StageRunner, CachingEngine]]:
+    """The transcriber stage as configured (``TRANSCRIBER_*``; ``settings`` override), its engine
+    results cached under ``cache_dir``, over a temporary local recording store."""
+    factory = importlib.import_module("callpipe_transcriber.engines.factory")
+    tsettings = importlib.import_module("callpipe_transcriber.settings")
+    stage = importlib.import_module("callpipe_transcriber.stage")
+    import httpx
+
+    config = tsettings.TranscriberSettings(**settings)
+    with tempfile.TemporaryDirectory(prefix="callpipe-real-") as tmp:
+        store = LocalRecordingStore(Path(tmp) / "store")
+        async with httpx.AsyncClient() as http:
+            engine = CachingEngine(factory.build_engine(config, http), cache_dir)
+            ports = transcriber_ports(config, http, store, engine)
+            try:
+                yield StageRunner(ports, stage.transcribe, store), engine
+            finally:
+                await engine.aclose()
+
+
 def _duplicates(transcript: TranscriptReady) -> int:
     """Utterances whose text another utterance of a different speaker repeats at an overlapping time."""
     dup = 0
@@ -196,65 +249,43 @@ async def _run(args: Any) -> int:
     if not (realdata / "audio").is_dir():
         print(f"real data: ABSENT ({realdata} has no audio/): nothing measured on real speech")
         return 0
-    factory = importlib.import_module("callpipe_transcriber.engines.factory")
-    fetch = importlib.import_module("callpipe_transcriber.fetch")
-    roles_mod = importlib.import_module("callpipe_transcriber.roles")
-    tsettings = importlib.import_module("callpipe_transcriber.settings")
-    stage = importlib.import_module("callpipe_transcriber.stage")
     audio_mod = importlib.import_module("callpipe_transcriber.audio")
-    import httpx
-
     overrides = {"whisper_model": args.model} if args.model else {}
-    settings = tsettings.TranscriberSettings(**overrides)
     calls = {"dev": DEV_CALLS, "heldout": HELDOUT_CALLS, "all": DEV_CALLS + HELDOUT_CALLS}[args.split]
     print(f"real data: {realdata} split={args.split} calls={','.join(calls)}")
-    with tempfile.TemporaryDirectory(prefix="callpipe-real-") as tmp:
-        store = LocalRecordingStore(Path(tmp) / "store")
-        async with httpx.AsyncClient() as http:
-            engine = CachingEngine(factory.build_engine(settings, http), args.cache_dir)
-            ports = stage.TranscriberPorts(
-                fetcher=fetch.AudioFetcher(http, store, fetch.FetchOptions()),
-                store=store,
-                engine=engine,
-                cues=roles_mod.RoleCues(min_confidence=settings.role_min_confidence),
-                language=settings.language,
-            )
-            runner = _Runner(ports, stage.transcribe, store)
-            print(f"engine={engine.name} model={engine.model}")
-            print(
-                f"{'call':<20}{'mode':<7}{'dur_s':>7}{'role_acc':>9}{'coverage':>9}{'RTF':>7}{'low_conf':>9}"
-            )
-            totals: dict[str, list[float]] = {}
-            for call in calls:
-                data = (realdata / "audio" / f"{call}.wav").read_bytes()
-                audio = audio_mod.decode_audio(data)
-                truth = frame_truth(audio.samples, audio.sample_rate)
-                mono = wav_bytes(audio.samples.mean(axis=0, keepdims=True), audio.sample_rate)
-                mapped = [ChannelRole(channel=c, role=r) for c, r in enumerate(_CHANNEL_ROLES)]
-                for mode, payload, chans, cmap in (("stereo", data, 2, mapped), ("mono", mono, 1, [])):
-                    transcript, wall = await runner.run(f"{call}.{mode}.wav", payload, chans, cmap)
-                    right, covered, speech = role_scores(truth, transcript)
-                    for key, value in (("right", right), ("covered", covered), ("speech", speech)):
-                        totals.setdefault(f"{mode}.{key}", []).append(value)
-                    print(
-                        f"{call:<20}{mode:<7}{audio.duration_s:>7.1f}{right / max(covered, 1):>9.3f}"
-                        f"{covered / max(speech, 1):>9.3f}{wall / audio.duration_s:>7.3f}"
-                        f"{transcript.roles_low_confidence!s:>9}"
-                    )
-            for mode in ("stereo", "mono"):
-                r, c, s = (sum(totals[f"{mode}.{k}"]) for k in ("right", "covered", "speech"))
+    async with stage_runner(args.cache_dir, **overrides) as (runner, engine):
+        print(f"engine={engine.name} model={engine.model}")
+        print(f"{'call':<20}{'mode':<7}{'dur_s':>7}{'role_acc':>9}{'coverage':>9}{'RTF':>7}{'low_conf':>9}")
+        totals: dict[str, list[float]] = {}
+        for call in calls:
+            data = (realdata / "audio" / f"{call}.wav").read_bytes()
+            audio = audio_mod.decode_audio(data)
+            truth = frame_truth(audio.samples, audio.sample_rate)
+            mono = wav_bytes(audio.samples.mean(axis=0, keepdims=True), audio.sample_rate)
+            mapped = [ChannelRole(channel=c, role=r) for c, r in enumerate(CHANNEL_ROLES)]
+            for mode, payload, chans, cmap in (("stereo", data, 2, mapped), ("mono", mono, 1, [])):
+                transcript, wall = await runner.run(f"{call}.{mode}.wav", payload, chans, cmap)
+                right, covered, speech = role_scores(truth, transcript)
+                for key, value in (("right", right), ("covered", covered), ("speech", speech)):
+                    totals.setdefault(f"{mode}.{key}", []).append(value)
                 print(
-                    f"OVERALL real {args.split} {mode}: "
-                    f"role_accuracy={r / max(c, 1):.3f} coverage={c / max(s, 1):.3f}"
+                    f"{call:<20}{mode:<7}{audio.duration_s:>7.1f}{right / max(covered, 1):>9.3f}"
+                    f"{covered / max(speech, 1):>9.3f}{wall / audio.duration_s:>7.3f}"
+                    f"{transcript.roles_low_confidence!s:>9}"
                 )
-            single = realdata / "single"
-            if args.split != "heldout" and single.is_dir():
-                await _single_checks(runner, single)
-            await engine.aclose()
+        for mode in ("stereo", "mono"):
+            r, c, s = (sum(totals[f"{mode}.{k}"]) for k in ("right", "covered", "speech"))
+            print(
+                f"OVERALL real {args.split} {mode}: "
+                f"role_accuracy={r / max(c, 1):.3f} coverage={c / max(s, 1):.3f}"
+            )
+        single = realdata / "single"
+        if args.split != "heldout" and single.is_dir():
+            await _single_checks(runner, single)
     return 0
 
 
-async def _single_checks(runner: _Runner, single: Path) -> None:
+async def _single_checks(runner: StageRunner, single: Path) -> None:
     refs = json.loads((single / "refs.json").read_text())
     osr = json.loads((single / "test_samples.json").read_text())[0]
     ldc = " ".join((single / "LDC93S1.txt").read_text().split()[2:])
@@ -283,18 +314,18 @@ def overlap_scores(
     reference: list[tuple[float, float, str]], overlaps: tuple[tuple[float, float], ...], duration_s: float
 ) -> tuple[float, float, float]:
     """(seconds marked and truly overlapped, seconds marked, seconds overlapped in the reference)."""
-    n = int(np.ceil(duration_s / _FRAME_S)) + 1
+    n = int(np.ceil(duration_s / FRAME_S)) + 1
     talking = np.zeros(n, dtype=np.int64)
     for a, b, _ in reference:
-        talking[int(a / _FRAME_S) : int(b / _FRAME_S)] += 1
+        talking[int(a / FRAME_S) : int(b / FRAME_S)] += 1
     truth = talking >= 2
     marked = np.zeros(n, dtype=bool)
     for a, b in overlaps:
-        marked[int(a / _FRAME_S) : int(b / _FRAME_S)] = True
+        marked[int(a / FRAME_S) : int(b / FRAME_S)] = True
     return (
-        float((truth & marked).sum() * _FRAME_S),
-        float(marked.sum() * _FRAME_S),
-        float(truth.sum() * _FRAME_S),
+        float((truth & marked).sum() * FRAME_S),
+        float(marked.sum() * FRAME_S),
+        float(truth.sum() * FRAME_S),
     )
 
 

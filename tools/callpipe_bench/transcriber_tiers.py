@@ -38,7 +38,7 @@ from typing import Any
 from callpipe.models import ChannelRole, Role
 from callpipe.store import LocalRecordingStore
 from callpipe_bench.transcriber_eval import event_for, role_accuracy
-from callpipe_bench.transcriber_real_eval import DEV_CALLS
+from callpipe_bench.transcriber_real_eval import DEV_CALLS, transcriber_ports
 from callpipe_bench.wer import word_errors
 from callpipe_tools.synthetic.calls import HELDOUT_SCRIPTS, SAMPLE_SCRIPTS, SyntheticCall, generate_call
 
@@ -64,9 +64,7 @@ async def _tier(model: str, args: argparse.Namespace, calls: list[SyntheticCall]
 
     errors_mod = importlib.import_module("callpipe.errors")
     factory = importlib.import_module("callpipe_transcriber.engines.factory")
-    fetch = importlib.import_module("callpipe_transcriber.fetch")
     model_files = importlib.import_module("callpipe_transcriber.engines.model_files")
-    roles = importlib.import_module("callpipe_transcriber.roles")
     tsettings = importlib.import_module("callpipe_transcriber.settings")
     stage = importlib.import_module("callpipe_transcriber.stage")
     label = f"{model:<10}"
@@ -84,13 +82,7 @@ async def _tier(model: str, args: argparse.Namespace, calls: list[SyntheticCall]
             await engine.warm_up()
         except errors_mod.DependencyUnavailableError as exc:
             return f"{label} cannot load: {exc}"
-        ports = stage.TranscriberPorts(
-            fetcher=fetch.AudioFetcher(http, store, fetch.FetchOptions()),
-            store=store,
-            engine=engine,
-            cues=roles.RoleCues(min_confidence=settings.role_min_confidence),
-            language=settings.language,
-        )
+        ports = transcriber_ports(settings, http, store, engine)
         sums: dict[str, float] = {}
         rtfs: list[float] = []
         cpu_rtfs: list[float] = []

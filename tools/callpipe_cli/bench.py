@@ -31,6 +31,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "callpipe_bench.categories_eval",
         "starter categories precision / recall, dev vs held-out (TweetSumm)",
     ),
+    "categories-calls": (
+        "callpipe_bench.categories_calls",
+        "starter categories on real phone calls (SpokenWOZ turns; stereo audio, truth from the channels)",
+    ),
     "sink": ("callpipe_bench.sink_bench", "sink rows/s vs one INSERT per call; insights p95"),
     "call-status": (
         "callpipe_bench.call_status_probe",
