@@ -1,6 +1,7 @@
 """``callpipe bench categories``: precision / recall of the starter categories, dev vs held-out.
 
     callpipe bench categories [--config analysis.yaml] [--data ../shared/realdata/text] [--show-errors]
+        [--sets dev,tweetsumm,airline-dev,airline-heldout]
 
 * **dev** — ``datasets/categories/dev.yaml``: calls the team wrote, with timings, labelled for all
   six starter categories. The phrase lists of ``analysis.yaml`` were written and tuned on these.
@@ -9,7 +10,13 @@
   ``datasets/categories/tweetsumm_heldout.yaml``), labelled before the rules were run on them.
   Only the categories a text chat can show are measured there (supervisor requested,
   cancellation threat, no greeting/name); recording disclosure, silence and talk-over need a
-  phone call's audio timings, which a chat does not have.
+  phone call's audio timings, which a chat does not have (``bench categories-calls`` measures
+  them on real phone calls).
+* **airline-dev / airline-heldout** — cancellation threat alone on real customer tweets to US
+  airlines (``datasets/categories/airline_cancel_{dev,heldout}.yaml``: rows of
+  ``../shared/realdata/text/airline_tweets/Tweets.csv`` with a SHA-256 prefix and the team's label,
+  read before any rule ran on them): each tweet is one caller turn. The phrase list may be changed
+  on the dev part's errors; the held-out part is run once, after.
 
 The categories run exactly as in the analyzer (``QualityRules.assess`` after metrics and
 sentiment), without an engine: none of the starter categories reads an analysis field. Chat turns
@@ -21,6 +28,9 @@ since the category (and a phone call) looks at the first 30 s only.
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
+import html
 import json
 import re
 import sys
@@ -42,6 +52,11 @@ __all__ = ["Tally", "categorize", "chat_utterances", "main"]
 ROOT = Path(__file__).resolve().parents[2]
 DEV_FILE = ROOT / "datasets" / "categories" / "dev.yaml"
 HELDOUT_FILE = ROOT / "datasets" / "categories" / "tweetsumm_heldout.yaml"
+AIRLINE_FILES = {
+    "airline-dev": ROOT / "datasets" / "categories" / "airline_cancel_dev.yaml",
+    "airline-heldout": ROOT / "datasets" / "categories" / "airline_cancel_heldout.yaml",
+}
+SETS = ("dev", "tweetsumm", *AIRLINE_FILES)
 DEFAULT_DATA = ROOT.parent / "shared" / "realdata" / "text"
 STARTER = (
     "recording_disclosure_missing",
@@ -156,6 +171,22 @@ def run_heldout(
     return tallies
 
 
+def run_airline(rules: QualityRules, scorer: SentimentScorer, data: Path, labels: Path) -> Tally:
+    """cancellation_threat on labelled airline tweets, each tweet one caller turn."""
+    rows = list(csv.DictReader((data / "airline_tweets" / "Tweets.csv").open(encoding="utf-8")))
+    tally = Tally()
+    for item in yaml.safe_load(labels.read_text(encoding="utf-8"))["tweets"]:
+        text = rows[item["row"]]["text"]
+        if hashlib.sha256(text.encode()).hexdigest()[:12] != item["sha256"]:
+            raise SystemExit(f"row {item['row']} of Tweets.csv is not the labelled tweet (another version?)")
+        if item["cancellation_threat"] is None:
+            continue
+        utterances = chat_utterances([{"role": "customer", "text": html.unescape(text)}])
+        found = categorize(rules, scorer, utterances) if utterances else set()
+        tally.add(bool(item["cancellation_threat"]), "cancellation_threat" in found, f"row {item['row']}")
+    return tally
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="callpipe bench categories",
@@ -164,26 +195,45 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--config", type=Path, default=None, help="analysis.yaml (default: the bundled one)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="../shared/realdata/text")
-    parser.add_argument("--split", choices=["dev", "heldout", "both"], default="both")
+    parser.add_argument(
+        "--sets",
+        default=",".join(SETS),
+        help=f"comma-separated, of {','.join(SETS)} (held-out parts: run once, after every choice)",
+    )
     parser.add_argument("--show-errors", action="store_true", help="list the false positives / negatives")
     args = parser.parse_args(argv)
+    sets = [name for name in args.sets.split(",") if name]
+    if unknown := set(sets) - set(SETS):
+        parser.error(f"unknown sets: {', '.join(sorted(unknown))}")
     rules = QualityRules.from_config(load_config(args.config))
     scorer = SentimentScorer()
-    dev = run_dev(rules, scorer) if args.split in ("dev", "both") else {}
+    dev = run_dev(rules, scorer) if "dev" in sets else {}
     held: dict[str, Tally] = {}
-    if args.split in ("heldout", "both"):
-        if not (args.data / "tweetsumm").exists():
-            print(f"real data not found at {args.data} (pass --data)", file=sys.stderr)
-            return 2
+    if any(name != "dev" for name in sets) and not (args.data / "tweetsumm").exists():
+        print(f"real data not found at {args.data} (pass --data)", file=sys.stderr)
+        return 2
+    if "tweetsumm" in sets:
         held = run_heldout(rules, scorer, args.data)
     print("categories: precision / recall (tp/predicted/actual of n calls)")
     print(f"{'category':<28} {'dev (team-written calls)':<36} held-out (real TweetSumm dialogues)")
     for name in STARTER:
-        d = dev.get(name, Tally()).cell()
+        d = dev.get(name, Tally()).cell() if dev else "not run"
         h = held[name].cell() if name in held else "n/a (needs call audio timings)" if held else "not run"
         print(f"{name:<28} {d:<36} {h}")
+    airline = {
+        name: run_airline(rules, scorer, args.data, AIRLINE_FILES[name])
+        for name in sets
+        if name in AIRLINE_FILES
+    }
+    for name, tally in airline.items():
+        print(f"cancellation_threat on real airline tweets ({name}): {tally.cell()}")
     if args.show_errors:
-        for split, tallies in (("dev", dev), ("held-out", held)):
+        shown = [
+            ("dev", dev),
+            ("held-out", held),
+            *((n, {"cancellation_threat": t}) for n, t in airline.items()),
+        ]
+        for split, tallies in shown:
             for name, tally in tallies.items():
                 if tally.errors:
                     print(f"{split} {name}: {', '.join(tally.errors)}")
