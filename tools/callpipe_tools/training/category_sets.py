@@ -53,7 +53,7 @@ def draw(rows: list[dict[str, str]], seed: int, churn: int, other: int) -> list[
         seen.add(row["text"])
         groups["churn_word" if CHURN_WORDS.search(row["text"]) else "other"].append(index)
     rng = random.Random(seed)
-    drawn = []
+    drawn: list[tuple[int, str]] = []
     for group, count in (("churn_word", churn), ("other", other)):
         drawn.extend((index, group) for index in rng.sample(groups[group], count))
     return drawn
