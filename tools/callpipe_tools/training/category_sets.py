@@ -17,6 +17,16 @@ text only the first row is kept.
 each group's drawn rows shuffled with ``random.Random(seed + 1)``, the first half ``dev``
 (``datasets/categories/airline_cancel_dev.yaml``), the second ``heldout``
 (``datasets/categories/airline_cancel_heldout.yaml``).
+
+Rows of every ``datasets/categories/airline_cancel_*.yaml`` set are excluded as well (and, as for the
+competitor sets, their texts), so a later draw is disjoint from the category sets already labelled.
+``--output-part NAME`` prints ``row<TAB>airline<TAB>group<TAB>sha256 prefix<TAB>NAME`` (no text):
+all drawn rows form one part, written in draw order, without the dev/heldout split, e.g.
+``--seed 6262 --churn 200 --other 40 --output-part heldout2`` for
+``datasets/categories/airline_cancel_heldout2.yaml``; add ``--text`` to print the text instead of NAME
+(for labelling). The part's own file ``airline_cancel_NAME.yaml`` is not excluded, so the draw
+reproduces after that file is written. Because of this exclusion the seed 5151 draw
+no longer reproduces the two first category files (their rows are now excluded).
 """
 
 from __future__ import annotations
@@ -27,10 +37,15 @@ import hashlib
 import html
 import random
 import re
+from pathlib import Path
+
+import yaml
 
 from callpipe_tools.training.competitor_sets import TWEETS, used_rows
 
-__all__ = ["CHURN_WORDS", "draw", "main", "split"]
+__all__ = ["CATEGORY_SETS", "CHURN_WORDS", "category_rows", "draw", "main", "split"]
+
+CATEGORY_SETS = Path(__file__).resolve().parents[3] / "datasets" / "categories"
 
 CHURN_WORDS = re.compile(
     r"never|again|switch|cancel|done with|last time|loyal|won't be|will not be|goodbye"
@@ -40,10 +55,23 @@ CHURN_WORDS = re.compile(
 )
 
 
-def draw(rows: list[dict[str, str]], seed: int, churn: int, other: int) -> list[tuple[int, str]]:
+def category_rows(part: str | None = None) -> set[int]:
+    """Rows of every ``datasets/categories/airline_cancel_*.yaml`` set but ``airline_cancel_<part>.yaml``."""
+    found: set[int] = set()
+    for path in sorted(CATEGORY_SETS.glob("airline_cancel_*.yaml")):
+        if part is not None and path.name == f"airline_cancel_{part}.yaml":
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        found.update(int(entry["row"]) for entry in data["tweets"])
+    return found
+
+
+def draw(
+    rows: list[dict[str, str]], seed: int, churn: int, other: int, part: str | None = None
+) -> list[tuple[int, str]]:
     """``(row, group)`` pairs: ``churn`` rows matching CHURN_WORDS, then ``other`` rows not matching,
-    both from the rows of no competitor set, one row per text."""
-    used = used_rows()
+    both from the rows of no competitor set and no ``airline_cancel_*`` category set, one row per text."""
+    used = set(used_rows()) | category_rows(part)
     # Retweets repeat a text under another row: a text already in a set is not drawn again.
     seen = {rows[index]["text"] for index in used}
     groups: dict[str, list[int]] = {"churn_word": [], "other": []}
@@ -78,14 +106,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--churn", type=int, default=160)
     parser.add_argument("--other", type=int, default=80)
     parser.add_argument("--split", action="store_true", help="print the dev/heldout part instead of the text")
+    parser.add_argument(
+        "--output-part",
+        metavar="NAME",
+        help="print NAME as the part of every drawn row (one part, no dev/heldout split) instead of the text",
+    )
+    parser.add_argument("--text", action="store_true", help="with --output-part: print the text, not NAME")
     args = parser.parse_args(argv)
     rows = list(csv.DictReader(TWEETS.open(encoding="utf-8")))
-    drawn = draw(rows, args.seed, args.churn, args.other)
+    drawn = draw(rows, args.seed, args.churn, args.other, args.output_part)
     parts = split(drawn, args.seed)
     for index, group in drawn:
         text = rows[index]["text"]
         sha = hashlib.sha256(text.encode()).hexdigest()[:12]
-        last = parts[index] if args.split else html.unescape(text).replace("\n", " ")
+        if args.output_part and not args.text:
+            last = args.output_part
+        elif args.split:
+            last = parts[index]
+        else:
+            last = html.unescape(text).replace("\n", " ")
         print(f"{index}\t{rows[index]['airline']}\t{group}\t{sha}\t{last}")
     return 0
 
