@@ -18,15 +18,15 @@ each group's drawn rows shuffled with ``random.Random(seed + 1)``, the first hal
 (``datasets/categories/airline_cancel_dev.yaml``), the second ``heldout``
 (``datasets/categories/airline_cancel_heldout.yaml``).
 
-Rows of every ``datasets/categories/airline_cancel_*.yaml`` set are excluded as well (and, as for the
-competitor sets, their texts), so a later draw is disjoint from the category sets already labelled.
-``--output-part NAME`` prints ``row<TAB>airline<TAB>group<TAB>sha256 prefix<TAB>NAME`` (no text):
+``--output-part NAME`` draws a later part: rows of every other ``datasets/categories/airline_cancel_*.yaml``
+set are excluded as well (and, as for the competitor sets, their texts), so it is disjoint from the
+category sets already labelled; it prints ``row<TAB>airline<TAB>group<TAB>sha256 prefix<TAB>NAME`` (no text):
 all drawn rows form one part, written in draw order, without the dev/heldout split, e.g.
 ``--seed 6262 --churn 200 --other 40 --output-part heldout2`` for
 ``datasets/categories/airline_cancel_heldout2.yaml``; add ``--text`` to print the text instead of NAME
 (for labelling). The part's own file ``airline_cancel_NAME.yaml`` is not excluded, so the draw
-reproduces after that file is written. Because of this exclusion the seed 5151 draw
-no longer reproduces the two first category files (their rows are now excluded).
+reproduces after that file is written; a draw without ``--output-part`` (the first one, seed 5151)
+excludes no category set and so reproduces the dev and held-out files.
 """
 
 from __future__ import annotations
@@ -70,8 +70,10 @@ def draw(
     rows: list[dict[str, str]], seed: int, churn: int, other: int, part: str | None = None
 ) -> list[tuple[int, str]]:
     """``(row, group)`` pairs: ``churn`` rows matching CHURN_WORDS, then ``other`` rows not matching,
-    both from the rows of no competitor set and no ``airline_cancel_*`` category set, one row per text."""
-    used = set(used_rows()) | category_rows(part)
+    both from the rows of no competitor set (and, for a later ``part``, no other ``airline_cancel_*``
+    set), one row per text."""
+    # Only a later part avoids the category sets: the first draw (dev + held-out) predates them.
+    used = set(used_rows()) | (category_rows(part) if part is not None else set())
     # Retweets repeat a text under another row: a text already in a set is not drawn again.
     seen = {rows[index]["text"] for index in used}
     groups: dict[str, list[int]] = {"churn_word": [], "other": []}
