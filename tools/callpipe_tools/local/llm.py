@@ -216,7 +216,12 @@ class LocalLlamaServer(LocalServer):
         context_tokens: int = 4096,
         cache: Path | None = None,
         work_dir: Path | None = None,
+        model: Path | None = None,
+        start_timeout_s: float = 120.0,
     ) -> None:
+        """``model``: a GGUF to serve instead of the cached test model (``ensure_model``);
+        ``start_timeout_s``: how long ``start`` (and ``with``) waits for ``/health`` (a bigger
+        model loads longer)."""
         owns = work_dir is None
         work = work_dir or Path(tempfile.mkdtemp(prefix="callpipe-llm-"))
         super().__init__(ServerProcess("llama-server", work / "llama-server.log"), work, owns_dir=owns)
@@ -224,6 +229,8 @@ class LocalLlamaServer(LocalServer):
         self.threads = threads
         self.context_tokens = context_tokens
         self._cache = cache
+        self._model = model
+        self._start_timeout_s = start_timeout_s
         self.model_path: Path | None = None
 
     @property
@@ -237,16 +244,16 @@ class LocalLlamaServer(LocalServer):
         except OSError:
             return False
 
-    def start(self, *, detach: bool = False, timeout: float = 120.0) -> Self:
+    def start(self, *, detach: bool = False, timeout: float | None = None) -> Self:
         binary = ensure_llama_server(self._cache)
-        self.model_path = ensure_model(self._cache)
+        self.model_path = self._model or ensure_model(self._cache)
         argv = [
             str(binary), "-m", str(self.model_path), "--host", "127.0.0.1", "--port", str(self.port),
             "-t", str(self.threads), "-c", str(self.context_tokens), "-np", "1", "--no-webui",
         ]  # fmt: skip
         self._proc.spawn(argv, cwd=self._work_dir, detach=detach)
         try:
-            self.last_start_s = self._proc.wait_ready(self._healthy, timeout)
+            self.last_start_s = self._proc.wait_ready(self._healthy, timeout or self._start_timeout_s)
         except ServerStartError:
             self._proc.stop()
             raise
