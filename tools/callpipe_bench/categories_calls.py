@@ -208,6 +208,7 @@ async def run_audio(
     ports = wiring.build_ports(analyzer_settings.AnalyzerSettings(engine="offline"))
     silence_min, overs_min = _silence_min_s(rules), _talk_overs_min(rules)
     by_audio = {str(v["audio"]).removesuffix(".wav"): k for k, v in labels.items() if v.get("audio")}
+    mapped = [ChannelRole(channel=c, role=r) for c, r in enumerate(CHANNEL_ROLES)]
     cases: list[_Case] = []
     async with stage_runner(cache) as (runner, engine):
         print(f"audio: engine={engine.name} model={engine.model}; analyzer=offline")
@@ -218,22 +219,27 @@ async def run_audio(
             overs, caller_overs = talk_overs(agent, caller), talk_overs(caller, agent)
             at = _pause_near_middle(caller, agent, audio.duration_s)
             held = insert_dead_air(audio.samples, audio.sample_rate, at, silence_min + DEAD_AIR_EXTRA_S)
-            for variant, samples in (("as recorded", audio.samples), (f"+dead air at {at:.0f} s", held)):
-                gap = longest_silence(*channel_activity(samples, audio.sample_rate))
+            variants = (
+                ("as recorded", "orig", audio.samples, longest_silence(caller, agent)),
+                (
+                    f"+dead air at {at:.0f} s",
+                    "held",
+                    held,
+                    longest_silence(*channel_activity(held, audio.sample_rate)),
+                ),
+            )
+            for variant, tag, samples, gap in variants:
                 stereo = wav_bytes(samples, audio.sample_rate)
                 mono = wav_bytes(samples.mean(axis=0, keepdims=True), audio.sample_rate)
-                mapped = [ChannelRole(channel=c, role=r) for c, r in enumerate(CHANNEL_ROLES)]
                 for mode, payload, chans, cmap in (("stereo", stereo, 2, mapped), ("mono", mono, 1, [])):
-                    name = f"{wav.stem}.{mode}.{'held' if samples is held else 'orig'}.wav"
-                    transcript, _ = await runner.run(name, payload, chans, cmap)
+                    transcript, _ = await runner.run(f"{wav.stem}.{mode}.{tag}.wav", payload, chans, cmap)
                     analyzed = await analyzer_stage.analyze(transcript, ports)
                     found = {c.name for c in analyzed.categories}
                     found_overs = {r.role: r.interruptions for r in analyzed.metrics.roles}
-                    truth: dict[str, bool | None] = {name: label[name] for name in PHRASE_CATEGORIES}
+                    truth: dict[str, bool | None] = {c: label[c] for c in PHRASE_CATEGORIES}
                     truth["long_silence"] = gap >= silence_min
-                    truth["agent_talked_over_caller"] = (
-                        overs >= overs_min if samples is audio.samples else None
-                    )
+                    # Talk-over is measured on the call as recorded: the dead air changes none.
+                    truth["agent_talked_over_caller"] = overs >= overs_min if tag == "orig" else None
                     detail = (
                         f"silence truth {gap:5.1f} s / found {longest_gap_s(transcript.utterances):5.1f} s; "
                         f"talk-overs by the agent truth {overs} / found {found_overs.get(Role.AGENT, 0)}, "
