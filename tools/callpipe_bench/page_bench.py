@@ -76,26 +76,17 @@ def _seed_alerts(warehouse: Any, registry: Any, sample_calls: list[str]) -> int:
     from callpipe.models import AlertRaised
     from callpipe.settings import KafkaSettings
     from callpipe_sink.alerts_store import AlertsConsumer
+    from callpipe_tools.synthetic.alerts import cancellation_spike_alert
 
     serde = AvroSerde(AlertRaised, registry, "callpipe.alerts-value")
     values = []
     for n in range(60):
         start = END - timedelta(hours=12 * n + 3)
-        alert = AlertRaised(
-            alert_id=f"bench-alert-{n}",
-            rule="cancellation_threat_spike",
-            kind="spike",
-            severity=("info", "warning", "critical")[n % 3],
-            subject="category=cancellation_threat",
-            window_start=start,
-            window_end=start + timedelta(minutes=15),
-            value=14.0,
-            baseline=3.5,
-            threshold=7.0,
-            calls_in_window=62,
-            message="cancellation_threat: 14 calls in 15 min against a baseline of 3.5",
-            sample_call_ids=sample_calls[n % len(sample_calls) : n % len(sample_calls) + 3],
-            raised_at=start + timedelta(minutes=16),
+        alert = cancellation_spike_alert(
+            f"bench-alert-{n}",
+            start,
+            ("info", "warning", "critical")[n % 3],
+            sample_calls[n % len(sample_calls) : n % len(sample_calls) + 3],
         )
         values.append(serde.serialize(alert))
     consumer = AlertsConsumer(warehouse, KafkaSettings(), "callpipe.alerts", registry)

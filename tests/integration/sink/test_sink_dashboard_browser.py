@@ -37,6 +37,7 @@ from callpipe_sink.lifecycle.events_consumer import rows_table
 from callpipe_sink.settings import InsightsSettings
 from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
+from callpipe_tools.synthetic.alerts import cancellation_spike_alert
 from callpipe_tools.synthetic.analyses import Surge, synthetic_analyses
 from callpipe_tools.synthetic.calls import write_wav
 from tests.integration.sink.devtools import live_page
@@ -75,22 +76,7 @@ def _newest(events: list[dict[str, Any]], n: int) -> dict[str, Any]:
 def _seed_alert(warehouse: Warehouse, registry: LocalSchemaRegistry, sample_call: str) -> None:
     """One alert of the alerts job, through the sink's own decoding and insert."""
     start = SEED_END - timedelta(hours=3)
-    alert = AlertRaised(
-        alert_id="cancellation-spike-1",
-        rule="cancellation_threat_spike",
-        kind="spike",
-        severity="critical",
-        subject="category=cancellation_threat",
-        window_start=start,
-        window_end=start + timedelta(minutes=15),
-        value=14.0,
-        baseline=3.5,
-        threshold=7.0,
-        calls_in_window=62,
-        message="cancellation_threat: 14 calls in 15 min against a baseline of 3.5",
-        sample_call_ids=[sample_call],
-        raised_at=start + timedelta(minutes=16),
-    )
+    alert = cancellation_spike_alert("cancellation-spike-1", start, "critical", [sample_call])
     consumer = AlertsConsumer(warehouse, KafkaSettings(), "callpipe.alerts", registry)
     serde = AvroSerde(AlertRaised, registry, "callpipe.alerts-value")
     asyncio.run(consumer._store(consumer.rows([serde.serialize(alert)])))
