@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import boto3
 import httpx
@@ -66,6 +67,20 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await s.aclose()
 
 
+_Event = TypeVar("_Event", CallAnalyzed, RecordingReady)
+
+
+def _uploaded(event: _Event, uri: str, phone: str) -> _Event:
+    """``event`` as an upload from ``phone`` whose audio the store holds at ``uri``."""
+    return event.model_copy(
+        update={
+            "audio_uri": uri,
+            "source": RecordingSource.UPLOAD,
+            "metadata": event.metadata.model_copy(update={"from_number": phone}),
+        }
+    )
+
+
 async def _seed(
     store: RecordingStore, writer: SinkWriter, serde: AvroSerde[CallAnalyzed], call_id: str, phone: str
 ) -> tuple[bytes, list[str]]:
@@ -75,14 +90,7 @@ async def _seed(
     audio_key, marker_key = f"audio/{sha[:2]}/{sha}.wav", f"_ledger/content/{sha}.json"
     uri = await store.put(audio_key, audio)
     await store.put(marker_key, f'{{"call_id": "{call_id}", "audio_uri": "{uri}"}}'.encode())
-    event = example_analysis(call_id)
-    event = event.model_copy(
-        update={
-            "audio_uri": uri,
-            "source": RecordingSource.UPLOAD,
-            "metadata": event.metadata.model_copy(update={"from_number": phone}),
-        }
-    )
+    event = _uploaded(example_analysis(call_id), uri, phone)
     message = serde.serialize(event)
     writer.write([decode_analysis(message)])
     return message, [audio_key, marker_key]
@@ -221,14 +229,8 @@ async def _seed_upload(
 
 def _received(call_id: str, uri: str, phone: str, registry: LocalSchemaRegistry) -> CallEventRow:
     """The received event the events consumer makes of ingest's RecordingReady."""
-    recording = example_recording(call_id)
-    recording = recording.model_copy(
-        update={
-            "audio_uri": uri,
-            "recording_id": "sha256:x",
-            "source": RecordingSource.UPLOAD,
-            "metadata": recording.metadata.model_copy(update={"from_number": phone}),
-        }
+    recording = _uploaded(example_recording(call_id), uri, phone).model_copy(
+        update={"recording_id": "sha256:x"}
     )
     body = AvroSerde(RecordingReady, registry, f"{TOPICS.recordings}-value").serialize(recording)
     row = event_row(TOPICS, TOPICS.recordings, call_id.encode(), body, None, 1_764_900_000_000,
@@ -296,14 +298,7 @@ async def test_a_call_dead_lettered_on_the_broker_is_erased_by_phone_with_its_au
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
     ensure_topics(kafka, topics.all(("transcriber",)), partitions=1)
     uri, keys = await _seed_upload(store, call_id)
-    recording = example_recording(call_id)
-    recording = recording.model_copy(
-        update={
-            "audio_uri": uri,
-            "source": RecordingSource.UPLOAD,
-            "metadata": recording.metadata.model_copy(update={"from_number": PHONE}),
-        }
-    )
+    recording = _uploaded(example_recording(call_id), uri, PHONE)
     body = AvroSerde(RecordingReady, registry, f"{topics.recordings}-value").serialize(recording)
     kafka_support.produce(kafka_bootstrap, topics.recordings, [(call_id, body)])
     headers = dead_letter_headers(
