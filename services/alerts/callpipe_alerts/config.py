@@ -84,6 +84,11 @@ class AlertsConfig(BaseModel):
 
     window_s: float = Field(gt=0)
     lateness_s: float = Field(ge=0)
+    partition_idle_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="A source partition this far (event time) behind the newest call holds no window open.",
+    )
     event_time: Literal["analyzed_at", "received_at", "started_at"] = "analyzed_at"
     samples_per_alert: int = Field(default=5, ge=0)
     rules: list[Rule]

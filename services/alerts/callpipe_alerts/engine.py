@@ -27,6 +27,7 @@ def new_state() -> dict[str, Any]:
     return {
         "applied": {},  # source partition -> highest offset folded in
         "watermark": None,  # highest event time seen
+        "partition_watermarks": {},  # source partition -> highest event time seen on it
         "last_closed": None,  # index of the newest closed window
         "windows": {},  # open window index -> aggregates
         "history": {},  # rule -> subject -> counts or means of the last closed windows
@@ -66,6 +67,9 @@ class AlertEngine:
             self._add(state, index, facts)
         if state["watermark"] is None or facts.event_ts > state["watermark"]:
             state["watermark"] = facts.event_ts
+        marks = state.setdefault("partition_watermarks", {})  # absent from states of older versions
+        if facts.event_ts > marks.get(str(partition), float("-inf")):
+            marks[str(partition)] = facts.event_ts
         return self._close_due(state)
 
     def flush(self, state: dict[str, Any]) -> list[AlertRaised]:
@@ -109,8 +113,22 @@ class AlertEngine:
 
     # -- closing windows --------------------------------------------------------------------------
 
+    def closing_watermark(self, state: dict[str, Any]) -> float:
+        """The event time up to which every active source partition has been read.
+
+        Partitions are consumed at their own pace: a backlog (a restart, a replay) reads one
+        partition's hours ahead of another's, and closing windows at the newest call seen would
+        drop the slower partitions' calls as late. A partition whose newest call is more than
+        ``partition_idle_s`` behind the newest of all is idle (a quiet partition at low volume)
+        and no longer holds windows open.
+        """
+        newest = float(state["watermark"])
+        marks = state.get("partition_watermarks") or {}
+        active = [m for m in marks.values() if m >= newest - self.config.partition_idle_s]
+        return min(active, default=newest)
+
     def _close_due(self, state: dict[str, Any]) -> list[AlertRaised]:
-        watermark = state["watermark"]
+        watermark = self.closing_watermark(state)
         due = self.window_index(watermark - self.config.lateness_s) - 1  # newest window past its grace
         if state["last_closed"] is not None and due <= state["last_closed"]:
             return []

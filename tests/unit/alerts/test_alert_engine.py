@@ -4,6 +4,7 @@ dedup on replay and cooldown, and facts read defensively (categories in either s
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,23 @@ def _facts(n: int, ts: float, **kw: object) -> CallFacts:
     return CallFacts(**values)  # type: ignore[arg-type]
 
 
+def _stream_facts(
+    windows: int, per_window: int, spike_window: int | set[int] | None, spike_calls: int = 40, start: int = 0
+) -> list[CallFacts]:
+    """``per_window`` billing calls in every window, plus ``spike_calls`` cancel calls in one window."""
+    stream = []
+    n = start
+    for w in range(windows):
+        calls = [{"intent": ["billing"]}] * per_window + [{"intent": ["cancel"]}] * 2
+        if w == spike_window or (isinstance(spike_window, set) and w in spike_window):
+            calls += [{"intent": ["cancel"]}] * spike_calls
+        for i, dims in enumerate(calls):
+            ts = T0 + w * 900 + (i + 0.5) * 900 / len(calls)
+            stream.append(_facts(n, ts, dimensions=dims))
+            n += 1
+    return stream
+
+
 def _stream(
     engine: AlertEngine,
     state: dict[str, Any],
@@ -61,18 +79,9 @@ def _stream(
     spike_calls: int = 40,
     start: int = 0,
 ):
-    """``per_window`` billing calls in every window, plus ``spike_calls`` cancel calls in one window."""
-    alerts = []
-    n = start
-    for w in range(windows):
-        calls = [{"intent": ["billing"]}] * per_window + [{"intent": ["cancel"]}] * 2
-        if w == spike_window or (isinstance(spike_window, set) and w in spike_window):
-            calls += [{"intent": ["cancel"]}] * spike_calls
-        for i, dims in enumerate(calls):
-            ts = T0 + w * 900 + (i + 0.5) * 900 / len(calls)
-            alerts += engine.apply(state, _facts(n, ts, dimensions=dims))
-            n += 1
-    return alerts, n
+    stream = _stream_facts(windows, per_window, spike_window, spike_calls, start)
+    alerts = [alert for facts in stream for alert in engine.apply(state, facts)]
+    return alerts, start + len(stream)
 
 
 def test_spike_fires_once_in_its_window_and_never_without_one() -> None:
@@ -130,6 +139,48 @@ def test_late_calls_are_counted_as_late_not_folded_into_a_closed_window() -> Non
     assert state["last_closed"] == engine.window_index(T0)
     engine.apply(state, _facts(3, T0 + 20))
     assert state["late"] == 1
+
+
+def _partitioned_spike(partitions: int) -> list[list[CallFacts]]:
+    """The spike stream of ``_stream`` dealt round-robin over ``partitions`` source partitions,
+    each in its own offset order (what the job's extract agent forwards)."""
+    dealt: list[list[CallFacts]] = [[] for _ in range(partitions)]
+    for n, facts in enumerate(_stream_facts(windows=12, per_window=20, spike_window=8)):
+        part = n % partitions
+        dealt[part].append(replace(facts, source=(part, len(dealt[part]))))
+    return dealt
+
+
+def test_a_partition_read_ahead_does_not_make_the_others_late() -> None:
+    # A backlog after a restart: once all three partitions are known, partition 0 is read further
+    # and further ahead of partitions 1 and 2, up to 25 minutes (event time). Closing windows at
+    # the newest call seen would drop the calls of the other two partitions at the end of every
+    # window as late, and with them much of the spike.
+    engine = AlertEngine(_config(**SPIKE))
+    state = new_state()
+    lead_s = 1500.0
+    assert lead_s < engine.config.partition_idle_s
+    merged = sorted(
+        (f for part in _partitioned_spike(3) for f in part),
+        key=lambda f: f.event_ts - (min(lead_s, max(0.0, f.event_ts - T0 - 1800)) if f.source[0] == 0 else 0),
+    )
+    alerts = [a for facts in merged for a in engine.apply(state, facts)] + engine.flush(state)
+    assert state["late"] == 0
+    assert [(a.rule, a.subject, a.value) for a in alerts] == [("intent_spike", "intent=cancel", 42)]
+
+
+def test_an_idle_partition_does_not_hold_windows_open() -> None:
+    engine = AlertEngine(_config(**SPIKE))
+    state = new_state()
+    engine.apply(state, _facts(1, T0 + 10))  # partition 0, then nothing more from it
+    later = CallFacts(
+        call_id="p1", event_ts=T0 + 900 + 61, agent="a1", dimensions={}, fields={}, metrics={}, source=(1, 0)
+    )
+    engine.apply(state, later)
+    assert state["last_closed"] is None  # partition 0 may still bring calls of window 0
+    idle_after = T0 + 10 + engine.config.partition_idle_s
+    engine.apply(state, replace(later, event_ts=idle_after + 1, source=(1, 1)))
+    assert state["last_closed"] is not None and state["last_closed"] >= engine.window_index(T0)
 
 
 def test_rate_rule_on_escalation_share() -> None:
