@@ -14,13 +14,14 @@ import pytest
 from callpipe_cli.chaos import ChaosPlan, run_chaos
 from callpipe_tools.local import LocalKafka
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(720)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1080)]
 
 CALLS = 120
 # A bound for a stuck pipeline, not a speed target: the run ends as soon as every call is stored.
 # On 2 shared cores the transcriber gets through about 0.3 calls/s under the kills (120 calls take
-# 300-400 s), so a tighter bound turns a slow machine into "missing calls" that were only late.
-RUN_TIMEOUT_S = 540
+# 300-400 s; the project's CI machine ran the whole suite 1.3x slower than this one), so a tighter
+# bound turns a slow machine into "missing calls" that were only late.
+RUN_TIMEOUT_S = 900
 
 
 def test_calls_land_exactly_once_through_kills_and_a_broker_restart(
