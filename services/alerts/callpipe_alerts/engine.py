@@ -10,6 +10,7 @@ neither counts a call twice nor raises an alert twice: alert ids are determinist
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,8 @@ from callpipe_alerts.config import AgentDropRule, AlertsConfig, RateRule, SpikeR
 from callpipe_alerts.facts import CallFacts
 
 __all__ = ["AlertEngine", "alert_id", "new_state"]
+
+log = logging.getLogger("callpipe.alerts")
 
 _FIRED_KEPT = 200  # recent alert ids kept for dedup (the state is one changelog record: keep it small)
 
@@ -63,6 +66,16 @@ class AlertEngine:
         index = self.window_index(facts.event_ts)
         if state["last_closed"] is not None and index <= state["last_closed"]:
             state["late"] += 1
+            # Not an error of the call (it is stored and analysed as any other); the alert
+            # windows just never see it, and an operator should know how many did not count.
+            log.warning(
+                "call arrived after its alert window closed: not counted in alerts",
+                extra={
+                    "call_id": facts.call_id,
+                    "window_start": _ts(index * self.config.window_s).isoformat(),
+                    "late_total": state["late"],
+                },
+            )
         else:
             self._add(state, index, facts)
         if state["watermark"] is None or facts.event_ts > state["watermark"]:

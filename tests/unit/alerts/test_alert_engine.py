@@ -4,6 +4,7 @@ dedup on replay and cooldown, and facts read defensively (categories in either s
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,14 +132,21 @@ def test_cooldown_suppresses_the_same_subject_in_the_next_window() -> None:
     assert starts == [6, 9]
 
 
-def test_late_calls_are_counted_as_late_not_folded_into_a_closed_window() -> None:
+def test_late_calls_are_counted_as_late_not_folded_into_a_closed_window(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     engine = AlertEngine(_config(**SPIKE))
     state = new_state()
     engine.apply(state, _facts(1, T0 + 10))
     engine.apply(state, _facts(2, T0 + 900 + 61))  # past window 0's end + lateness: it closes
     assert state["last_closed"] == engine.window_index(T0)
-    engine.apply(state, _facts(3, T0 + 20))
+    assert caplog.records == []
+    with caplog.at_level(logging.WARNING, logger="callpipe.alerts"):
+        engine.apply(state, _facts(3, T0 + 20))
     assert state["late"] == 1
+    [record] = caplog.records
+    assert record.call_id == "c3" and record.late_total == 1  # type: ignore[attr-defined]
+    assert record.window_start == datetime.fromtimestamp(T0, tz=UTC).isoformat()  # type: ignore[attr-defined]
 
 
 def _partitioned_spike(partitions: int) -> list[list[CallFacts]]:
