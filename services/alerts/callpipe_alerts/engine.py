@@ -126,7 +126,7 @@ class AlertEngine:
 
     # -- closing windows --------------------------------------------------------------------------
 
-    def closing_watermark(self, state: dict[str, Any]) -> float:
+    def _closing_watermark(self, state: dict[str, Any]) -> float:
         """The event time up to which every active source partition has been read.
 
         Partitions are consumed at their own pace: a backlog (a restart, a replay) reads one
@@ -136,12 +136,12 @@ class AlertEngine:
         and no longer holds windows open.
         """
         newest = float(state["watermark"])
-        marks = state.get("partition_watermarks") or {}
+        marks = state["partition_watermarks"]  # ``apply`` adds it to states of older versions
         active = [m for m in marks.values() if m >= newest - self.config.partition_idle_s]
         return min(active, default=newest)
 
     def _close_due(self, state: dict[str, Any]) -> list[AlertRaised]:
-        watermark = self.closing_watermark(state)
+        watermark = self._closing_watermark(state)
         due = self.window_index(watermark - self.config.lateness_s) - 1  # newest window past its grace
         if state["last_closed"] is not None and due <= state["last_closed"]:
             return []
