@@ -191,6 +191,17 @@ def test_an_idle_partition_does_not_hold_windows_open() -> None:
     assert state["last_closed"] is not None and state["last_closed"] >= engine.window_index(T0)
 
 
+def test_a_state_from_before_partition_watermarks_still_closes_windows() -> None:
+    # The changelog of a job that ran an older version restores a state without them.
+    engine = AlertEngine(_config(**SPIKE))
+    state = new_state()
+    del state["partition_watermarks"]
+    engine.apply(state, _facts(1, T0 + 10))
+    engine.apply(state, _facts(2, T0 + 900 + 61))
+    assert state["last_closed"] == engine.window_index(T0)
+    assert state["partition_watermarks"] == {"0": T0 + 900 + 61}
+
+
 def test_rate_rule_on_escalation_share() -> None:
     engine = AlertEngine(
         _config(
