@@ -19,7 +19,7 @@ from callpipe.models import RecordingReady
 from callpipe.settings import TopicSettings
 from callpipe_ingest.ledger import Ledger, LedgerEntry
 
-__all__ = ["EventSender", "PublishOutcome", "Publisher"]
+__all__ = ["EventSender", "PublishOutcome", "Publisher", "acknowledged_send", "mark_published"]
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +54,50 @@ class PublishOutcome:
         self.published = published
 
 
+class _PublishedEvent(Protocol):
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def recording_id(self) -> str: ...
+    @property
+    def audio_uri(self) -> str: ...
+
+
+async def acknowledged_send(
+    producer: EventSender, topic: str, key: str, value: bytes, headers: Headers, timeout_s: float
+) -> _Delivered:
+    """Send and wait for the broker's acknowledgement; DependencyUnavailableError after
+    ``timeout_s`` (the client is then told to retry, and nothing was marked)."""
+    try:
+        return await asyncio.wait_for(producer.send(topic, key, value, headers), timeout_s)
+    except TimeoutError:
+        raise DependencyUnavailableError(
+            f"broker did not acknowledge within {timeout_s:.0f}s (is Kafka down?)"
+        ) from None
+
+
+async def mark_published(
+    ledger: Ledger, namespace: str, ident: str, event: _PublishedEvent, delivered: _Delivered
+) -> PublishOutcome:
+    """Write the ledger marker of an event the broker has acknowledged, and report it published."""
+    entry = LedgerEntry(
+        call_id=event.call_id,
+        recording_id=event.recording_id,
+        audio_uri=event.audio_uri,
+        topic=delivered.topic,
+        partition=delivered.partition,
+        offset=delivered.offset,
+        published_at=datetime.now(UTC).isoformat(),
+    )
+    try:
+        await ledger.put(namespace, ident, entry)
+    except Exception:  # noqa: BLE001 - the event is safe on the broker; a retry only duplicates
+        # The client must hear "accepted": answering an error would make it retry and publish
+        # again. Downstream is idempotent on recording_id, so a later duplicate is harmless.
+        _log.exception("ledger marker not written after publish", extra={"ident": ident})
+    return PublishOutcome(entry, published=True)
+
+
 class Publisher:
     def __init__(
         self,
@@ -71,12 +115,7 @@ class Publisher:
         self._timeout_s = timeout_s
 
     async def _send(self, topic: str, key: str, value: bytes, headers: Headers) -> _Delivered:
-        try:
-            return await asyncio.wait_for(self._producer.send(topic, key, value, headers), self._timeout_s)
-        except TimeoutError:
-            raise DependencyUnavailableError(
-                f"broker did not acknowledge within {self._timeout_s:.0f}s (is Kafka down?)"
-            ) from None
+        return await acknowledged_send(self._producer, topic, key, value, headers, self._timeout_s)
 
     async def publish_once(self, namespace: str, ident: str, event: RecordingReady) -> PublishOutcome:
         """Publish ``event`` unless ``namespace/ident`` was published before.
@@ -94,22 +133,7 @@ class Publisher:
                 self._serde.serialize(event),
                 [("callpipe-source", event.source.value.encode())],
             )
-            entry = LedgerEntry(
-                call_id=event.call_id,
-                recording_id=event.recording_id,
-                audio_uri=event.audio_uri,
-                topic=delivered.topic,
-                partition=delivered.partition,
-                offset=delivered.offset,
-                published_at=datetime.now(UTC).isoformat(),
-            )
-            try:
-                await self.ledger.put(namespace, ident, entry)
-            except Exception:  # noqa: BLE001 - the event is safe on the broker; a retry only duplicates
-                # The client must hear "accepted": answering an error would make it retry and publish
-                # again. Downstream is idempotent on recording_id, so a later duplicate is harmless.
-                _log.exception("ledger marker not written after publish", extra={"ident": ident})
-            return PublishOutcome(entry, published=True)
+            return await mark_published(self.ledger, namespace, ident, event, delivered)
 
     async def publish_fact(self, key: str, fact: dict[str, Any]) -> _Delivered:
         """A JSON fact on the call-events topic (facts that are not recordings: consent declined)."""

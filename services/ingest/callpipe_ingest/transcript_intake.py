@@ -11,11 +11,9 @@ imported, is published once and the second attempt gets the first event's ids ba
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 
 from callpipe.avro import AvroSerde, SchemaRegistry
-from callpipe.errors import DependencyUnavailableError
 from callpipe.models import RecordingSource, Role, TranscriptReady
 from callpipe.settings import TopicSettings
 from callpipe.transcripts import (
@@ -27,8 +25,8 @@ from callpipe.transcripts import (
     transcript_sha256,
 )
 from callpipe_ingest.intake import RecordingMetadata
-from callpipe_ingest.ledger import Ledger, LedgerEntry
-from callpipe_ingest.publisher import EventSender, PublishOutcome
+from callpipe_ingest.ledger import Ledger
+from callpipe_ingest.publisher import EventSender, PublishOutcome, acknowledged_send, mark_published
 
 __all__ = [
     "TRANSCRIPT_NAMESPACE",
@@ -68,27 +66,16 @@ class TranscriptPublisher:
                 ("callpipe-source", event.source.value.encode()),
                 ("callpipe-input", b"transcript"),
             ]
-            try:
-                delivered = await asyncio.wait_for(
-                    self._producer.send(self._topic, event.call_id, self._serde.serialize(event), headers),
-                    self._timeout_s,
-                )
-            except TimeoutError:
-                raise DependencyUnavailableError(
-                    f"broker did not acknowledge within {self._timeout_s:.0f}s (is Kafka down?)"
-                ) from None
-            entry = LedgerEntry(
-                call_id=event.call_id,
-                recording_id=event.recording_id,
-                audio_uri=event.audio_uri,
-                topic=delivered.topic,
-                partition=delivered.partition,
-                offset=delivered.offset,
-                published_at=datetime.now(UTC).isoformat(),
+            delivered = await acknowledged_send(
+                self._producer,
+                self._topic,
+                event.call_id,
+                self._serde.serialize(event),
+                headers,
+                self._timeout_s,
             )
-            # As for audio: the marker only after the ack; a failed marker costs a duplicate later.
-            await self.ledger.put(TRANSCRIPT_NAMESPACE, ident, entry)
-            return PublishOutcome(entry, published=True)
+            # As for audio: the marker only after the ack, and a client that hears "accepted".
+            return await mark_published(self.ledger, TRANSCRIPT_NAMESPACE, ident, event, delivered)
 
 
 async def ingest_transcript(

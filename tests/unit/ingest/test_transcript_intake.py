@@ -14,8 +14,9 @@ from callpipe.models import RecordingSource, Role, TranscriptReady
 from callpipe.settings import TopicSettings
 from callpipe.store import LocalRecordingStore
 from callpipe_ingest.bulk_import import import_paths
-from callpipe_ingest.ledger import Ledger
-from callpipe_ingest.transcript_intake import TranscriptPublisher
+from callpipe_ingest.intake import RecordingMetadata
+from callpipe_ingest.ledger import Ledger, LedgerEntry
+from callpipe_ingest.transcript_intake import TranscriptPublisher, ingest_transcript
 from tests.unit.ingest.ingest_support import API_TOKEN, MemorySender
 from tests.unit.transcriber.deepgram_bodies import MULTICHANNEL
 from tests.unit.transcripts.transcript_bodies import AWS_DIARIZED, TEXT
@@ -124,3 +125,22 @@ async def test_import_transcripts_folder_with_sidecar_rejects_and_rerun(
     second = await import_paths([folder], publisher, store, progress=False)
     assert (len(second.published), len(second.skipped), len(second.rejected)) == (0, 2, 1)
     assert len(sender.records) == 2
+
+
+class _MarkerFails(Ledger):
+    """A ledger whose marker write fails (the recording store refuses the write)."""
+
+    async def put(self, namespace: str, ident: str, entry: LedgerEntry) -> None:
+        raise OSError("store refused the marker (test)")
+
+
+async def test_a_marker_that_cannot_be_written_after_the_ack_still_answers_published(
+    sender: MemorySender, store: LocalRecordingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Was: the transcript path raised after the broker had the event, so the client heard an error,
+    retried, and published the same transcript again; the audio path already answered "accepted"."""
+    publisher = TranscriptPublisher(sender, REGISTRY, TOPICS, _MarkerFails(store))
+    outcome = await ingest_transcript(publisher, TEXT.encode(), RecordingMetadata(), RecordingSource.UPLOAD)
+    assert outcome.published and len(sender.on(TOPICS.transcripts)) == 1
+    assert (outcome.entry.topic, outcome.entry.offset) == (TOPICS.transcripts, 0)
+    assert any("ledger marker not written" in r.getMessage() for r in caplog.records)
