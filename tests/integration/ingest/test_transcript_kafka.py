@@ -36,7 +36,9 @@ async def test_transcript_becomes_one_transcript_ready_on_the_broker(
     records = await asyncio.to_thread(read_topic, kafka_bootstrap, topics.transcripts, expect=1)
     assert len(records) == 1
     serde = AvroSerde(TranscriptReady, LocalSchemaRegistry.from_directory(), f"{topics.transcripts}-value")
-    event = serde.deserialize(records[0].value())
+    value = records[0].value()
+    assert value is not None
+    event = serde.deserialize(value)
     assert records[0].key() == b"dg-1" and event.metadata.queue == "support"
     assert [u.role for u in event.utterances] == [Role.AGENT, Role.CALLER] and event.engine == "deepgram"
     assert event.audio_uri == ""

@@ -30,7 +30,7 @@ async def _ready() -> str | None:
     return None
 
 
-def _ingest(tmp_path, **settings: object) -> TestClient:  # type: ignore[no-untyped-def]
+def _ingest(tmp_path, **settings: object) -> TestClient:
     app = create_app(
         make_settings(**settings), MemorySender(), LocalRecordingStore(tmp_path / "rec"),
         registry=LocalSchemaRegistry.from_directory(), readiness=_ready,
@@ -75,7 +75,7 @@ def test_insights_docs_off_by_default_and_on_by_setting(api: TestClient, warehou
         assert client.get("/openapi.json").status_code == 200
 
 
-def test_ingest_docs_off_headers_on_and_403_hides_the_internal_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_docs_off_headers_on_and_403_hides_the_internal_url(tmp_path) -> None:
     with _ingest(tmp_path) as client:
         for path in ("/docs", "/openapi.json"):
             assert client.get(path).status_code == 404

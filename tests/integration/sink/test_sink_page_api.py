@@ -74,7 +74,7 @@ def test_queue_and_days_give_the_same_calls_to_the_headline_and_the_list(
     window = _in_window(seeded)
     queue = _busiest(window, "queue")
     expected = [e for e in window if e["metadata"]["queue"] == queue]
-    params = {"days": 7, "queue": queue}
+    params: dict[str, str | int] = {"days": 7, "queue": queue}
     headline = api.get("/insights", params=params, headers=AUTH).json()
     listed = api.get("/calls", params={**params, "limit": 1}, headers=AUTH).json()
     assert headline["filtered"] is False  # window and queue: read from the hourly rollups
@@ -91,7 +91,7 @@ def test_a_narrowed_filter_applies_to_every_panel_and_the_list(
     mine = [e for e in window if e["metadata"]["agent_id"] == agent]
     negative = [e for e in mine if e["analysis"]["sentiment"] == "negative"]
     assert 0 < len(negative) < len(mine)
-    params = {"days": 7, "agent_id": agent, "sentiment": "negative"}
+    params: dict[str, str | int] = {"days": 7, "agent_id": agent, "sentiment": "negative"}
     headline = api.get("/insights", params=params, headers=AUTH).json()
     assert headline["filtered"] is True
     assert headline["total_calls"] == len(negative)
@@ -186,7 +186,7 @@ def test_the_category_filter_narrows_every_panel_and_the_list(
     category = Counter(c for e in window for c in _categories(e)).most_common(1)[0][0]
     matched = [e for e in window if category in _categories(e)]
     assert 0 < len(matched) < len(window)
-    params = {"days": 7, "category": category}
+    params: dict[str, str | int] = {"days": 7, "category": category}
     headline = api.get("/insights", params=params, headers=AUTH).json()
     assert headline["filtered"] is True and headline["total_calls"] == len(matched)
     listed = api.get("/calls", params={**params, "limit": 500}, headers=AUTH).json()
@@ -218,7 +218,7 @@ def test_an_agents_scorecard_over_the_window_and_per_day(
     window = _in_window(seeded)
     agent = _busiest(window, "agent_id")
     cards = [e["scorecards"][0] for e in window if e["metadata"]["agent_id"] == agent]
-    params = {"days": 7, "agent_id": agent}
+    params: dict[str, str | int] = {"days": 7, "agent_id": agent}
     totals = api.get("/scorecards/agents", params={**params, "period": "all"}, headers=AUTH).json()
     [total] = totals["items"]
     assert (total["agent_id"], total["form"], total["scored"]) == (agent, "standard_qa", len(cards))

@@ -27,7 +27,7 @@ def store(tmp_path: Path) -> LocalRecordingStore:
 
 @pytest.fixture
 def settings() -> IngestSettings:
-    return make_settings()  # type: ignore[no-any-return]
+    return make_settings()
 
 
 async def _ready() -> str | None:

@@ -84,7 +84,7 @@ async def test_bad_transcripts_are_4xx_with_a_reason_and_nothing_published(
     status: int,
     reason: str,
 ) -> None:
-    response = await post(client, data, **fields)
+    response = await post(client, data, AUTH, **fields)
     assert response.status_code == status and reason in response.json()["detail"]
     assert sender.records == []
 

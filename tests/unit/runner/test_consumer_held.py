@@ -38,7 +38,7 @@ class FakeConsumer:
         return self._next()
 
     def consume(self, num_messages, timeout):
-        out = []
+        out: list[object] = []
         while len(out) < num_messages and (message := self._next()) is not None:
             out.append(message)
         return out
@@ -79,5 +79,5 @@ def test_revoked_partitions_lose_their_held_messages():
     ct, fake = thread([msg(A, 0), msg(B, 0)])
     ct.step(set(), 0, 0.0)
     ct.step(set(), 0, 0.0)  # holds A:0 and B:0
-    ct._revoked(fake, [TopicPartition(*A)])  # type: ignore[arg-type]
+    ct._revoked(fake, [TopicPartition(*A)])
     assert offsets(ct.step(set(), 5, 0.0)) == [(1, 0)]

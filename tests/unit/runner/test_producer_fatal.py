@@ -147,7 +147,7 @@ async def test_the_runner_fails_its_health_check_and_stops_when_the_producer_gav
     )
     outputs.producer = producer
     taken = type("T", (), {"tp": ("in", 0)})()
-    delivery = asyncio.create_task(outputs.deliver(taken, "out", "CA1", b"{}", None))  # type: ignore[arg-type]
+    delivery = asyncio.create_task(outputs.deliver(taken, "out", "CA1", b"{}", None))
     try:
         await wait_for(lambda: not runner.health()[0])
         healthy, detail = runner.health()

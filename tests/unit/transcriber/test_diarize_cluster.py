@@ -103,7 +103,8 @@ def _resampled(samples: np.ndarray, rate: int) -> np.ndarray:
     """8 kHz int16 → 16 kHz float32 (linear interpolation is enough for a speaker check)."""
     x = samples.astype(np.float32) / 32768.0
     t = np.arange(0, len(x), rate / 16000)
-    return np.interp(t, np.arange(len(x)), x).astype(np.float32)
+    resampled: np.ndarray = np.interp(t, np.arange(len(x)), x).astype(np.float32)
+    return resampled
 
 
 def test_two_voices_of_the_sample_call_are_two_speakers(clip: Clip) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any, cast
 
 import fastavro
 
@@ -34,7 +35,7 @@ def test_v2_transcripts_read_with_the_v3_schema_as_without_overlaps() -> None:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, v2, record)
     buf.seek(0)
-    read = fastavro.schemaless_reader(buf, v2, v3)
+    read = cast(dict[str, Any], fastavro.schemaless_reader(buf, v2, v3))
     assert read["overlaps"] == []
     assert read["single_speaker"] is record["single_speaker"]
 

@@ -79,6 +79,9 @@ def test_clear_script_phrases_are_not_flagged() -> None:
 class _NoEngine:
     name, model = "none", "none"
 
+    async def warm_up(self) -> None:
+        return None
+
     async def transcribe(self, request: EngineRequest) -> EngineResult:  # pragma: no cover - not called
         raise AssertionError("not called")
 

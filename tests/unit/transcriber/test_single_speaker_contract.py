@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any, cast
 
 import fastavro
 
@@ -28,7 +29,7 @@ def test_v1_transcripts_read_with_the_v2_schema_as_not_single_speaker() -> None:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, v1, record)
     buf.seek(0)
-    read = fastavro.schemaless_reader(buf, v1, v2)
+    read = cast(dict[str, Any], fastavro.schemaless_reader(buf, v1, v2))
     assert read["single_speaker"] is False
     assert read["call_id"] == record["call_id"]
 

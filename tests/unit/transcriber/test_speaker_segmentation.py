@@ -34,7 +34,8 @@ def model() -> PyanNet:
 def _resampled(samples: np.ndarray, rate: int) -> np.ndarray:
     x = samples.astype(np.float32) / 32768.0
     t = np.arange(0, len(x), rate / RATE)
-    return np.interp(t, np.arange(len(x)), x).astype(np.float32)
+    resampled: np.ndarray = np.interp(t, np.arange(len(x)), x).astype(np.float32)
+    return resampled
 
 
 def test_a_checkpoint_with_the_wrong_hash_is_refused(tmp_path: Path) -> None:

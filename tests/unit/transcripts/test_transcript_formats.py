@@ -13,7 +13,7 @@ from tests.unit.transcriber.deepgram_bodies import DIARIZED, MULTICHANNEL
 from tests.unit.transcripts.transcript_bodies import AWS_CHANNELS, AWS_DIARIZED, TEXT
 
 
-def _event(data: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
+def _event(data: bytes, **kwargs: object):
     return transcript_event(read_transcript(data), transcript_sha256(data), **kwargs)  # type: ignore[arg-type]
 
 
