@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-import boto3
 import httpx
 import pytest
 from confluent_kafka import Producer
@@ -26,7 +25,7 @@ from callpipe.kafka import ensure_topics
 from callpipe.models import AlertRaised, CallAnalyzed, RecordingReady
 from callpipe.models.common import RecordingSource
 from callpipe.runner import dead_letter_headers
-from callpipe.settings import KafkaSettings, RecordingStoreSettings, RunnerSettings
+from callpipe.settings import KafkaSettings, RunnerSettings
 from callpipe.store import LocalRecordingStore, RecordingStore, open_recording_store, redacted_key_of
 from callpipe_sink.alerts_store import AlertsConsumer
 from callpipe_sink.avro_batch import SchemaResolver, decode_analysis
@@ -40,6 +39,7 @@ from callpipe_sink.warehouse import Warehouse
 from callpipe_sink.writer import SinkWriter
 from callpipe_tools.examples import example_analysis, example_recording
 from tests.integration import kafka_support
+from tests.integration.s3_support import moto_bucket, moto_store_settings
 
 READ, ADMIN = "read-token-0123456789abcdef", "admin-token-0123456789abcdef"
 PHONE, OTHER_PHONE = "+15557770001", "+15557770002"
@@ -52,20 +52,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         s: RecordingStore = LocalRecordingStore(tmp_path / "recordings")
     else:
         endpoint = request.getfixturevalue("s3_endpoint")
-        bucket = f"rec-{uuid.uuid4().hex[:12]}"
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ).create_bucket(Bucket=bucket)
-        s = open_recording_store(
-            RecordingStoreSettings(
-                url=f"s3://{bucket}/calls", s3_endpoint_url=endpoint, s3_region="us-east-1",
-                s3_access_key_id=SecretStr("testing"), s3_secret_access_key=SecretStr("testing"),
-            )
-        )  # fmt: skip
+        bucket, _ = moto_bucket(endpoint)
+        s = open_recording_store(moto_store_settings(endpoint, bucket))
     yield s
     await s.aclose()
 

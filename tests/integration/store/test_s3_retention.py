@@ -3,39 +3,25 @@ walks the bucket and deletes what expired; the lifecycle rule lands beside the b
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from pydantic import SecretStr
 
-from callpipe.settings import RecordingStoreSettings
 from callpipe.store import AudioRetention, redacted_key_of, sweep_store
 from callpipe.store._s3 import S3RecordingStore, lifecycle_rule
+from tests.integration.s3_support import moto_bucket, moto_store_settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def bucket(s3_endpoint: str) -> tuple[str, Any]:
-    name = f"rec-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-    client.create_bucket(Bucket=name)
-    return name, client
+    return moto_bucket(s3_endpoint)
 
 
 def _store(endpoint: str, bucket: str) -> S3RecordingStore:
-    return S3RecordingStore(
-        RecordingStoreSettings(
-            url=f"s3://{bucket}/calls", s3_endpoint_url=endpoint, s3_region="us-east-1",
-            s3_access_key_id=SecretStr("testing"), s3_secret_access_key=SecretStr("testing"),
-        )
-    )  # fmt: skip
+    return S3RecordingStore(moto_store_settings(endpoint, bucket))
 
 
 async def test_sweep_deletes_expired_originals_and_keeps_the_rest(

@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import boto3
 import pytest
-from pydantic import SecretStr
 
 from callpipe.errors import DependencyUnavailableError, InvalidInputError
-from callpipe.settings import RecordingStoreSettings
 from callpipe.store import RecordingNotFoundError, open_recording_store
 from callpipe.store._s3 import S3RecordingStore
 from callpipe_tools.local._process import free_port
+from tests.integration.s3_support import moto_bucket, moto_store_settings
 
 pytestmark = pytest.mark.integration
 
 
-def _settings(endpoint: str, bucket: str, prefix: str = "calls") -> RecordingStoreSettings:
-    return RecordingStoreSettings(
-        url=f"s3://{bucket}/{prefix}",
-        s3_endpoint_url=endpoint,
-        s3_region="us-east-1",
-        s3_access_key_id=SecretStr("testing"),
-        s3_secret_access_key=SecretStr("testing"),
-    )
-
-
 @pytest.fixture
 def bucket(s3_endpoint: str) -> str:
-    name = f"rec-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(Bucket=name)
+    name, _ = moto_bucket(s3_endpoint)
     return name
 
 
 @pytest.fixture
 async def store(s3_endpoint: str, bucket: str) -> AsyncIterator[S3RecordingStore]:
-    s = S3RecordingStore(_settings(s3_endpoint, bucket))
+    s = S3RecordingStore(moto_store_settings(s3_endpoint, bucket))
     yield s
     await s.aclose()
 
@@ -89,18 +69,18 @@ async def test_delete_is_idempotent(store: S3RecordingStore) -> None:
 
 
 def test_open_recording_store_builds_s3_store(s3_endpoint: str) -> None:
-    assert isinstance(open_recording_store(_settings(s3_endpoint, "b")), S3RecordingStore)
+    assert isinstance(open_recording_store(moto_store_settings(s3_endpoint, "b")), S3RecordingStore)
 
 
 async def test_missing_bucket_is_dependency_unavailable(s3_endpoint: str) -> None:
-    store = open_recording_store(_settings(s3_endpoint, "no-such-bucket-here"))
+    store = open_recording_store(moto_store_settings(s3_endpoint, "no-such-bucket-here"))
     with pytest.raises(DependencyUnavailableError):
         await store.put("a/b.wav", b"x")
     await store.aclose()
 
 
 async def test_unreachable_endpoint_is_dependency_unavailable() -> None:
-    store = open_recording_store(_settings(f"http://127.0.0.1:{free_port()}", "b"))
+    store = open_recording_store(moto_store_settings(f"http://127.0.0.1:{free_port()}", "b"))
     with pytest.raises(DependencyUnavailableError):
         await store.put("a/b.wav", b"x")
     await store.aclose()
