@@ -33,7 +33,6 @@ import yaml
 
 from callpipe.models import Role, Utterance
 from callpipe_analyzer.config import load_config
-from callpipe_analyzer.offline.encoder import MiniLMEncoder
 from callpipe_analyzer.offline.features import CallFeatureExtractor, CallFeatures
 from callpipe_analyzer.offline.intent import INTENT_FEATURES, fit_intent_model, neighbour_scores
 from callpipe_analyzer.offline.supervised import (
@@ -49,6 +48,7 @@ from callpipe_analyzer.ports import AnalysisRequest
 from callpipe_analyzer.redaction import Redactor, RedactorOptions
 from callpipe_analyzer.sentiment import SentimentScorer, label_for
 from callpipe_analyzer.stage import prepare
+from callpipe_tools.training.memo_encoder import MemoizedEncoder
 from callpipe_tools.training.procedural import CHECK_TURNS, FIT_TURNS, with_procedural_turns
 
 __all__ = ["fit", "is_current", "main"]
@@ -198,7 +198,8 @@ def fit(dataset: Path, config_path: Path | None = None) -> tuple[SupervisedModel
     calls = [c for c in yaml.safe_load(dataset.read_text(encoding="utf-8")) if c.get("split", "dev") == "dev"]
     config = load_config(config_path)
     # What the analyzer computes before any fitted model is applied.
-    extractor = CallFeatureExtractor(config, MiniLMEncoder())
+    # The calls' sentences recur in the three feature passes below: each is embedded once.
+    extractor = CallFeatureExtractor(config, MemoizedEncoder())
     redactor, scorer = Redactor(RedactorOptions()), SentimentScorer()
 
     def features(call: dict[str, Any]) -> CallFeatures:
